@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/oidc"
+	"github.com/portvakt/portvakt/internal/server"
+)
+
+func newServeCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server",
+		Long: `Run the server: hosted pages, OpenID Provider, management API and the
+background workers that read the event outbox.
+
+With no configuration it keeps its data in ./portvakt-data (SQLite in WAL
+mode, created on first start, with a master.key to back up), listens on
+localhost:8080 and uses the issuer http://localhost:8080. Set
+PORTVAKT_DATABASE_URL=postgres://… to run on PostgreSQL; any number of nodes
+may then share one database.
+
+Migrations are applied at start. SIGTERM or SIGINT drains in-flight requests,
+stops the workers and exits 0.
+
+Endpoints for operators: /healthz (process alive), /readyz (database reachable
+and schema current), /metrics (Prometheus).`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), cmd, e)
+		},
+	}
+}
+
+func serve(ctx context.Context, cmd *cobra.Command, e env) error {
+	start := time.Now()
+	a, err := openApp(ctx, cmd, e)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	cfg := a.cfg
+	proxies, _ := cfg.proxies()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("addr (PORTVAKT_ADDR): %s is already in use by another program", cfg.Addr)
+		}
+		return fmt.Errorf("addr (PORTVAKT_ADDR): listen on %s: %w", cfg.Addr, err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	srv, err := server.New(server.Config{
+		Issuer:          cfg.issuerURL(),
+		TrustedProxies:  proxies,
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger:          a.log,
+		Registry:        reg,
+		Ready: func(ctx context.Context) error {
+			if err := a.store.Ping(ctx); err != nil {
+				return errors.New("database unreachable")
+			}
+			return a.store.CheckSchema(ctx)
+		},
+	}, &oidc.Handler{Issuer: cfg.issuerURL()})
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+
+	workers := &events.Runner{Store: a.store, Holder: nodeName(), Logger: a.log.With("component", "events")}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = workers.Run(ctx)
+	}()
+
+	a.log.Info("ready", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "engine", a.store.Engine(),
+		"version", version, "startup_ms", time.Since(start).Milliseconds())
+	err = srv.Serve(ctx, ln)
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// nodeName names this process in leases: host name and a random suffix, so
+// two processes on one host never share leases.
+func nodeName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}

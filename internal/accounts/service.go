@@ -1,0 +1,71 @@
+package accounts
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/events"
+)
+
+// Service applies the account rules on top of a Store.
+type Service struct {
+	Store Store
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// ImportRecord is one user brought in from another registry.
+type ImportRecord struct {
+	Email         string          `json:"email"`
+	EmailVerified bool            `json:"email_verified"`
+	GivenName     string          `json:"given_name"`
+	FamilyName    string          `json:"family_name"`
+	Phone         string          `json:"phone"`
+	Locale        string          `json:"locale"`
+	ExternalID    string          `json:"external_id"`
+	Attributes    json.RawMessage `json:"attributes"`
+}
+
+// Import creates a user from rec, written with a user.imported event. It
+// returns a FieldError for bad fields and store.ErrConflict (wrapped) when
+// the email or external ID is taken.
+func (s *Service) Import(ctx context.Context, rec ImportRecord, actor string) (User, error) {
+	now := s.now()
+	u := User{
+		ID:            NewID(),
+		Email:         rec.Email,
+		EmailVerified: rec.EmailVerified,
+		GivenName:     rec.GivenName,
+		FamilyName:    rec.FamilyName,
+		Phone:         rec.Phone,
+		Locale:        rec.Locale,
+		ExternalID:    rec.ExternalID,
+		Attributes:    rec.Attributes,
+		Status:        StatusActive,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	if err := u.Validate(); err != nil {
+		return User{}, err
+	}
+	ev, err := events.New("user.imported", u.Subject(), actor, now, map[string]any{
+		"email_verified": u.EmailVerified,
+		"external_id":    u.ExternalID,
+	})
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.Store.CreateUser(ctx, u, ev); err != nil {
+		return User{}, fmt.Errorf("import %s: %w", u.Email, err)
+	}
+	return u, nil
+}

@@ -1,0 +1,154 @@
+package accounts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/portvakt/portvakt/internal/events"
+)
+
+// Status is whether an account may sign in.
+type Status string
+
+// Account statuses.
+const (
+	StatusActive   Status = "active"
+	StatusDisabled Status = "disabled"
+)
+
+// User is a customer account.
+type User struct {
+	ID string
+	// Email is the address as the user typed it, for display.
+	Email string
+	// EmailNormalized is the unique, case-folded form used for look-ups.
+	EmailNormalized string
+	EmailVerified   bool
+	GivenName       string
+	FamilyName      string
+	// Phone is optional, in E.164 form (+46701234567).
+	Phone string
+	// Locale is a BCP 47 language tag such as "sv" or "fi-FI".
+	Locale string
+	Status Status
+	// ExternalID links the account to a record in another system (the
+	// CRM); unique when set.
+	ExternalID string
+	// Attributes are free-form, schema-validated profile fields.
+	Attributes json.RawMessage
+	// PasswordHash is a PHC-format hash, empty when the user has none.
+	PasswordHash       string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	ProfileConfirmedAt time.Time
+}
+
+// Subject is the user's name in events.
+func (u User) Subject() string { return "user:" + u.ID }
+
+// Sentinel errors of the domain.
+var (
+	// ErrInvalid wraps every validation failure.
+	ErrInvalid = errors.New("invalid")
+)
+
+// FieldError is a validation failure of one field.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Unwrap makes every FieldError match ErrInvalid.
+func (e FieldError) Unwrap() error { return ErrInvalid }
+
+// NormalizeEmail checks an address and returns its unique form: trimmed and
+// lower-cased. It accepts only a bare address, no display name.
+func NormalizeEmail(email string) (string, error) {
+	e := strings.TrimSpace(email)
+	if e == "" {
+		return "", FieldError{"email", "is required"}
+	}
+	if len(e) > 254 {
+		return "", FieldError{"email", "is longer than 254 characters"}
+	}
+	a, err := mail.ParseAddress(e)
+	if err != nil || a.Address != e || a.Name != "" {
+		return "", FieldError{"email", fmt.Sprintf("%q is not a valid address", email)}
+	}
+	at := strings.LastIndexByte(e, '@')
+	if at < 1 || !strings.Contains(e[at:], ".") {
+		return "", FieldError{"email", fmt.Sprintf("%q has no domain with a dot", email)}
+	}
+	return strings.ToLower(e), nil
+}
+
+var (
+	e164      = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	localeTag = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+)
+
+// Validate checks the fields a user may set and normalizes the email. It
+// reports every problem at once.
+func (u *User) Validate() error {
+	var errs []error
+	norm, err := NormalizeEmail(u.Email)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	u.Email = strings.TrimSpace(u.Email)
+	u.EmailNormalized = norm
+	for _, f := range []struct{ name, v string }{{"given_name", u.GivenName}, {"family_name", u.FamilyName}} {
+		if utf8.RuneCountInString(f.v) > 200 || !utf8.ValidString(f.v) {
+			errs = append(errs, FieldError{f.name, "is longer than 200 characters"})
+		}
+	}
+	if u.Phone != "" && !e164.MatchString(u.Phone) {
+		errs = append(errs, FieldError{"phone", fmt.Sprintf("%q is not in E.164 form, e.g. +46701234567", u.Phone)})
+	}
+	if u.Locale != "" && !localeTag.MatchString(u.Locale) {
+		errs = append(errs, FieldError{"locale", fmt.Sprintf("%q is not a language tag such as sv or fi-FI", u.Locale)})
+	}
+	if u.Status == "" {
+		u.Status = StatusActive
+	}
+	if u.Status != StatusActive && u.Status != StatusDisabled {
+		errs = append(errs, FieldError{"status", fmt.Sprintf("%q is not active or disabled", u.Status)})
+	}
+	if len(u.ExternalID) > 255 {
+		errs = append(errs, FieldError{"external_id", "is longer than 255 characters"})
+	}
+	if len(u.Attributes) == 0 {
+		u.Attributes = json.RawMessage(`{}`)
+	} else if !json.Valid(u.Attributes) || u.Attributes[0] != '{' {
+		errs = append(errs, FieldError{"attributes", "is not a JSON object"})
+	}
+	return errors.Join(errs...)
+}
+
+// Store keeps users. Every write takes the events that describe it.
+type Store interface {
+	// CreateUser inserts u with its events; ErrConflict if the email or
+	// external ID is taken.
+	CreateUser(ctx context.Context, u User, evs ...events.Event) error
+	// UserByID returns the user or ErrNotFound.
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByEmail looks up by normalized email; ErrNotFound if none.
+	UserByEmail(ctx context.Context, normalized string) (User, error)
+	// ListUsers returns up to limit users with IDs after the cursor, in ID
+	// order.
+	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
+}
+
+// NewID returns a new user ID: a UUIDv7, so IDs sort by creation time.
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
