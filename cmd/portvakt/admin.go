@@ -151,4 +151,3 @@ It is safe to run again: keys already under the current master are skipped.`,
 	cmd.AddCommand(rotate)
 	return cmd
 }
-
