@@ -1,0 +1,158 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+// loadTestConfig loads the configuration from args and an environment map.
+func loadTestConfig(t *testing.T, args []string, environ map[string]string) (Config, error) {
+	t.Helper()
+	fl := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	addConfigFlags(fl)
+	if err := fl.Parse(args); err != nil {
+		t.Fatalf("parse %v: %v", args, err)
+	}
+	return loadConfig(fl, func(k string) string { return environ[k] })
+}
+
+func writeTestFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := loadTestConfig(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"addr", c.Addr, "localhost:8080"},
+		{"issuer", c.Issuer, "http://localhost:8080"},
+		{"data_dir", c.DataDir, "portvakt-data"},
+		{"database_url", string(c.DatabaseURL), "sqlite://portvakt-data/portvakt.db"},
+		{"log_format", c.LogFormat, "json"},
+		{"shutdown_timeout", c.ShutdownTimeout.String(), "15s"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	file := writeTestFile(t, "portvakt.yaml", "addr: file:1\nissuer: https://file.example\nlog_level: warn\ndata_dir: from-file\n")
+	env := map[string]string{
+		"PORTVAKT_CONFIG":    file,
+		"PORTVAKT_ADDR":      "env:2",
+		"PORTVAKT_LOG_LEVEL": "error",
+	}
+	c, err := loadTestConfig(t, []string{"--addr", "flag:3"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"flag beats env and file", c.Addr, "flag:3"},
+		{"env beats file", c.LogLevel, "error"},
+		{"file beats default", c.Issuer, "https://file.example"},
+		{"data dir from file moves the default database", string(c.DatabaseURL), "sqlite://from-file/portvakt.db"},
+		{"default where nothing is set", c.LogFormat, "json"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestConfigSecretsFromFiles(t *testing.T) {
+	key := writeTestFile(t, "key", "  MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n")
+	c, err := loadTestConfig(t, nil, map[string]string{
+		"PORTVAKT_MASTER_KEY_FILE":          key,
+		"PORTVAKT_MASTER_KEY_PREVIOUS":      "a, b",
+		"PORTVAKT_TRUSTED_PROXIES":          "10.0.0.0/8, 192.0.2.1",
+		"PORTVAKT_NOT_A_SETTING_AT_ALL_XYZ": "ignored",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.MasterKey) != "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" {
+		t.Errorf("master key from file = %q, want the trimmed file content", string(c.MasterKey))
+	}
+	if len(c.MasterKeyPrevious) != 2 || c.MasterKeyPrevious[1] != "b" {
+		t.Errorf("previous keys = %v, want [a b]", c.MasterKeyPrevious)
+	}
+	if p, err := c.proxies(); err != nil || len(p) != 2 || p[1].String() != "192.0.2.1/32" {
+		t.Errorf("proxies = %v, %v; want two, the second 192.0.2.1/32", p, err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	bad := writeTestFile(t, "bad.yaml", "addr: [unclosed\n")
+	unknown := writeTestFile(t, "unknown.yaml", "adr: localhost:1\n")
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		wants []string
+	}{
+		{"malformed file", nil, map[string]string{"PORTVAKT_CONFIG": bad}, []string{bad}},
+		{"missing file", []string{"--config", "/does/not/exist.yaml"}, nil, []string{"/does/not/exist.yaml", "does not exist"}},
+		{"unknown key", nil, map[string]string{"PORTVAKT_CONFIG": unknown}, []string{"unknown settings adr"}},
+		{"all problems at once", []string{"--addr", "nonsense", "--log-level", "loud"}, nil,
+			[]string{"addr (PORTVAKT_ADDR)", "log_level (PORTVAKT_LOG_LEVEL)"}},
+		{"database scheme", nil, map[string]string{"PORTVAKT_DATABASE_URL": "mysql://x"}, []string{"database_url", `"mysql"`}},
+		{"http issuer on a public host", []string{"--issuer", "http://id.example.com"}, nil, []string{"issuer", "https"}},
+		{"issuer with query", []string{"--issuer", "https://id.example.com/?x=1"}, nil, []string{"issuer", "query"}},
+		{"smtp scheme", nil, map[string]string{"PORTVAKT_SMTP_URL": "http://mail"}, []string{"smtp_url"}},
+		{"mail from", nil, map[string]string{"PORTVAKT_MAIL_FROM": "not an address"}, []string{"mail_from"}},
+		{"proxy", nil, map[string]string{"PORTVAKT_TRUSTED_PROXIES": "10.0.0.0/33"}, []string{"trusted_proxies"}},
+		{"secret twice", nil, map[string]string{"PORTVAKT_MASTER_KEY": "x", "PORTVAKT_MASTER_KEY_FILE": "/y"}, []string{"not both"}},
+		{"unreadable secret file", nil, map[string]string{"PORTVAKT_SMTP_URL_FILE": "/does/not/exist"}, []string{"PORTVAKT_SMTP_URL_FILE"}},
+		{"shutdown timeout", []string{"--shutdown-timeout", "soon"}, nil, []string{"shutdown_timeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadTestConfig(t, tc.args, tc.env)
+			if err == nil {
+				t.Fatal("no error, want one")
+			}
+			if exitCode(err) != exitUsage {
+				t.Errorf("exit code %d, want %d", exitCode(err), exitUsage)
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigRedacted(t *testing.T) {
+	c, err := loadTestConfig(t, nil, map[string]string{
+		"PORTVAKT_DATABASE_URL": "postgres://app:hunter2@db.example/portvakt",
+		"PORTVAKT_SMTP_URL":     "smtp://mailer:s3cret@mail.example:587",
+		"PORTVAKT_MASTER_KEY":   "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.redacted()
+	for _, secret := range []string{"hunter2", "s3cret", "MDEyMzQ1"} {
+		for k, v := range m {
+			if s, ok := v.(string); ok && strings.Contains(s, secret) {
+				t.Errorf("%s = %q shows a secret", k, s)
+			}
+		}
+	}
+	if got := m["database_url"]; got != "postgres://app:REDACTED@db.example/portvakt" {
+		t.Errorf("database_url = %q, want the URL with the password redacted", got)
+	}
+}
