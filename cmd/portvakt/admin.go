@@ -67,10 +67,7 @@ func newVersionCmd(e env) *cobra.Command {
 }
 
 func newConfigCmd(e env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Inspect the configuration",
-	}
+	cmd := groupCmd("config", "Inspect the configuration")
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check",
 		Short: "Validate the configuration and print it with secrets redacted",
@@ -84,6 +81,9 @@ Nothing is connected to or written.`,
 			if err != nil {
 				return err
 			}
+			if err := checkMasterKeys(cfg); err != nil {
+				return err
+			}
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
 			return enc.Encode(cfg.redacted())
@@ -93,10 +93,7 @@ Nothing is connected to or written.`,
 }
 
 func newKeysCmd(e env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "keys",
-		Short: "Manage the keys that protect secrets at rest",
-	}
+	cmd := groupCmd("keys", "Manage the keys that protect secrets at rest")
 	var asJSON bool
 	rotate := &cobra.Command{
 		Use:   "rotate-master",

@@ -35,6 +35,9 @@ func openApp(ctx context.Context, cmd *cobra.Command, e env) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkMasterKeys(cfg); err != nil {
+		return nil, err
+	}
 	a := &app{cfg: cfg, log: cfg.logger(e.stderr), now: time.Now}
 	if err := a.openStore(ctx); err != nil {
 		return nil, err
@@ -96,6 +99,26 @@ func checkDataDir(dir string) error {
 	name := f.Name()
 	_ = f.Close()
 	return os.Remove(name)
+}
+
+// checkMasterKeys reports malformed master keys in the configuration, so
+// that they are found before anything is created or migrated.
+func checkMasterKeys(c Config) error {
+	var errs []error
+	if c.MasterKey != "" {
+		if _, err := keyring.ParseMasterKey(string(c.MasterKey)); err != nil {
+			errs = append(errs, fmt.Errorf("master_key (PORTVAKT_MASTER_KEY): %w", err))
+		}
+	}
+	for i, p := range c.MasterKeyPrevious {
+		if _, err := keyring.ParseMasterKey(string(p)); err != nil {
+			errs = append(errs, fmt.Errorf("master_key_previous (PORTVAKT_MASTER_KEY_PREVIOUS): key %d: %w", i+1, err))
+		}
+	}
+	if len(errs) > 0 {
+		return configError{errors.Join(errs...)}
+	}
+	return nil
 }
 
 // openKeyring loads the master keys and the data keys.

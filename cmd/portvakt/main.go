@@ -53,8 +53,20 @@ func run(ctx context.Context, args []string, e env) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(e.stderr, "portvakt: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	fmt.Fprintf(e.stderr, "portvakt: %s\n", oneLine(err.Error()))
 	return exitCode(err)
+}
+
+// oneLine folds a multi-line message (pgx and cobra write some) into one
+// line: its non-blank lines, trimmed, joined with "; ".
+func oneLine(msg string) string {
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.ReplaceAll(strings.Join(parts, "; "), ":; ", ": ")
 }
 
 func exitCode(err error) int {
@@ -82,8 +94,11 @@ data in ./portvakt-data (SQLite) and listens on http://localhost:8080.
 
 Configuration comes from flags, then PORTVAKT_* environment variables, then a
 YAML file (--config), then defaults; "portvakt config check" shows the result.`,
-		SilenceErrors: true,
-		SilenceUsage:  true,
+		SilenceErrors:              true,
+		SilenceUsage:               true,
+		SuggestionsMinimumDistance: 2,
+		Args:                       noSubcommand,
+		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetIn(e.stdin)
 	root.SetOut(e.stdout)
@@ -100,6 +115,32 @@ YAML file (--config), then defaults; "portvakt config check" shows the result.`,
 		newImportCmd(e),
 	)
 	return root
+}
+
+// groupCmd is a command that only holds subcommands. Alone it prints its
+// help; followed by anything else it is a usage error. (Cobra would print the
+// help and exit 0, so a mistyped subcommand in a script would go unnoticed.)
+func groupCmd(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:                        use,
+		Short:                      short,
+		SuggestionsMinimumDistance: 2,
+		Args:                       noSubcommand,
+		RunE:                       func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+}
+
+// noSubcommand rejects an argument to a command that only holds
+// subcommands: it is a mistyped or unknown subcommand.
+func noSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return usageError{errors.New(msg)}
 }
 
 // exactArgs is cobra.ExactArgs with a usage error.

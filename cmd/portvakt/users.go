@@ -16,10 +16,7 @@ import (
 )
 
 func newImportCmd(e env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "import",
-		Short: "Bring users in from other registries",
-	}
+	cmd := groupCmd("import", "Bring users in from other registries")
 	var path string
 	users := &cobra.Command{
 		Use:   "users",
@@ -116,10 +113,7 @@ func importProblem(err error) string {
 }
 
 func newUserCmd(e env) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "user",
-		Short: "Find and manage users",
-	}
+	cmd := groupCmd("user", "Find and manage users")
 	var limit int
 	list := &cobra.Command{
 		Use:   "list",

@@ -71,7 +71,15 @@ func Open(ctx context.Context, store Store, masters MasterKeys, now time.Time) (
 	if k.active != "" {
 		return k, nil
 	}
-	wk, err := newDataKey(masters.Current, now)
+	// The first data key of a database has a fixed ID, so that nodes
+	// starting together on an empty database cannot each create one: the
+	// first insert wins and the others fail on the primary key, reload and
+	// use the winner's key.
+	id := hex.EncodeToString(randomBytes(dataKeyIDLen))
+	if len(k.aeads) == 0 {
+		id = firstDataKeyID
+	}
+	wk, err := newDataKey(masters.Current, id, now)
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +89,13 @@ func Open(ctx context.Context, store Store, masters MasterKeys, now time.Time) (
 		return nil, err
 	}
 	if err := store.CreateKeyringKey(ctx, wk, ev); err != nil {
+		// Another node may have created it first.
+		if lerr := k.load(ctx); lerr != nil {
+			return nil, lerr
+		}
+		if k.active != "" {
+			return k, nil
+		}
 		return nil, fmt.Errorf("create data key: %w", err)
 	}
 	if err := k.load(ctx); err != nil {
@@ -89,8 +104,11 @@ func Open(ctx context.Context, store Store, masters MasterKeys, now time.Time) (
 	return k, nil
 }
 
-func newDataKey(master MasterKey, now time.Time) (WrappedKey, error) {
-	id := hex.EncodeToString(randomBytes(dataKeyIDLen))
+// firstDataKeyID is the ID of a database's first data key (dataKeyIDLen
+// bytes in hex).
+const firstDataKeyID = "0000000000000001"
+
+func newDataKey(master MasterKey, id string, now time.Time) (WrappedKey, error) {
 	wrapped, err := wrap(master, id, randomBytes(32))
 	if err != nil {
 		return WrappedKey{}, err

@@ -110,6 +110,20 @@ func LoadMasterKeys(dataDir, current string, previous []string) (MasterKeys, err
 	}
 	path := filepath.Join(dataDir, MasterKeyFile)
 	k, err := readKeyFile(path)
+	next := filepath.Join(dataDir, nextMasterKeyFile)
+	if _, nerr := os.Stat(next); errors.Is(err, fs.ErrNotExist) && nerr == nil {
+		// RotateMasterFile was interrupted between its renames: it moves
+		// master.key away only once every data key is wrapped under the
+		// next key. Finish it instead of creating a key that wraps nothing.
+		// (If the rename finds no file, another process just did it.)
+		if err := os.Rename(next, path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return mk, fmt.Errorf("finish master key rotation: %w", err)
+		}
+		if err := syncDir(dataDir); err != nil {
+			return mk, fmt.Errorf("finish master key rotation: %w", err)
+		}
+		k, err = readKeyFile(path)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := writeKeyFile(path, GenerateMasterKey()); err != nil {
 			return mk, err
@@ -144,7 +158,10 @@ func readKeyFile(path string) (MasterKey, error) {
 }
 
 // writeKeyFile writes a key file durably: to a temporary file, synced, then
-// renamed into place, so a crash leaves either no file or a whole one.
+// linked into place, so a crash leaves either no file or a whole one. It
+// never replaces an existing file: if another process created it first (two
+// processes starting together on a new data directory), that one is kept, so
+// that both use the same key.
 func writeKeyFile(path, encoded string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -170,8 +187,15 @@ func writeKeyFile(path, encoded string) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write master key: %w", err)
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write master key: %w", err)
+	if err := os.Link(f.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		// A file system without hard links: a rename is atomic too, but may
+		// replace a file created at the same moment.
+		if err := os.Rename(f.Name(), path); err != nil {
+			return fmt.Errorf("write master key: %w", err)
+		}
 	}
 	return syncDir(dir)
 }

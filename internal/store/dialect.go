@@ -38,6 +38,9 @@ type engine interface {
 	gooseDialect() goose.Dialect
 	migrationDir() string
 	migrationLocker() (lock.SessionLocker, error)
+	// forUpdate is the suffix that locks the rows a SELECT reads inside a
+	// write transaction.
+	forUpdate() string
 }
 
 // Open connects to the database named by rawURL: "sqlite:///path/to/db"
@@ -107,7 +110,7 @@ func openSQLite(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
-	if err := write.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, write); err != nil {
 		_ = write.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
@@ -119,6 +122,26 @@ func openSQLite(ctx context.Context, rawURL string) (*Store, error) {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	return &Store{engine: sqliteEngine{path: path}, write: write, read: read}, nil
+}
+
+// pingSQLite opens the first connection. Processes that open a new database
+// at the same moment all switch it to WAL, and SQLite answers all but one
+// SQLITE_BUSY at once, without waiting for busy_timeout: try again for as
+// long as busy_timeout would have waited.
+func pingSQLite(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func sqliteDB(dsn string) (*sql.DB, error) {
@@ -144,6 +167,9 @@ func (sqliteEngine) mapError(err error) error {
 
 // SQLite has one writer at a time, so commits are already in position order.
 func (sqliteEngine) lockEventLog(context.Context, *sql.Tx) error { return nil }
+
+// SQLite transactions begin IMMEDIATE: the writer already holds the lock.
+func (sqliteEngine) forUpdate() string { return "" }
 
 func (sqliteEngine) gooseDialect() goose.Dialect { return goose.DialectSQLite3 }
 func (sqliteEngine) migrationDir() string        { return "migrations/sqlite" }
@@ -206,6 +232,8 @@ func (postgresEngine) lockEventLog(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, eventLogLockKey)
 	return err
 }
+
+func (postgresEngine) forUpdate() string { return " FOR UPDATE" }
 
 func (postgresEngine) gooseDialect() goose.Dialect { return goose.DialectPostgres }
 func (postgresEngine) migrationDir() string        { return "migrations/postgres" }

@@ -80,5 +80,9 @@ func (s *Store) RewrapKeyringKeys(ctx context.Context, fn func(keyring.WrappedKe
 		}
 		return s.appendEvents(ctx, tx, e)
 	})
-	return changed, err
+	if err != nil {
+		// The transaction rolled back: nothing changed.
+		return 0, err
+	}
+	return changed, nil
 }

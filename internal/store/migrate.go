@@ -21,29 +21,40 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 // ErrSchemaBehind means migrations are pending.
 var ErrSchemaBehind = errors.New("database schema is behind; run portvakt migrate")
 
-func (s *Store) provider(logger *slog.Logger) (*goose.Provider, error) {
+// provider returns a goose provider, holding the migration lock for each
+// call if locked. Goose takes the lock for every call, also for reading the
+// version: a reader that waited for it (/readyz while another node migrates)
+// would report the node not ready.
+func (s *Store) provider(logger *slog.Logger, locked bool) (*goose.Provider, error) {
 	sub, err := fs.Sub(migrations, s.engine.migrationDir())
-	if err != nil {
-		return nil, err
-	}
-	locker, err := s.engine.migrationLocker()
 	if err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return goose.NewProvider(s.engine.gooseDialect(), s.write, sub,
-		goose.WithSessionLocker(locker),
-		goose.WithDisableGlobalRegistry(true),
-		goose.WithSlog(logger),
-	)
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithSlog(logger)}
+	if locked {
+		locker, err := s.engine.migrationLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(s.engine.gooseDialect(), s.write, sub, opts...)
 }
 
 // SchemaVersion returns the database's schema version and the newest one
-// this binary knows.
+// this binary knows. It does not wait for a migration under way.
 func (s *Store) SchemaVersion(ctx context.Context) (current, latest int64, err error) {
-	p, err := s.provider(nil)
+	return s.schemaVersion(ctx, false)
+}
+
+// schemaVersion reads the schema version, holding the migration lock if
+// locked (goose creates its version table on a fresh database: nodes that
+// start together must take turns at that too).
+func (s *Store) schemaVersion(ctx context.Context, locked bool) (current, latest int64, err error) {
+	p, err := s.provider(nil, locked)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -63,7 +74,7 @@ func (s *Store) Migrate(ctx context.Context, logger *slog.Logger) ([]int64, erro
 	if err := s.checkNotNewer(ctx); err != nil {
 		return nil, err
 	}
-	p, err := s.provider(logger)
+	p, err := s.provider(logger, true)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +91,7 @@ func (s *Store) Migrate(ctx context.Context, logger *slog.Logger) ([]int64, erro
 }
 
 func (s *Store) checkNotNewer(ctx context.Context) error {
-	current, latest, err := s.SchemaVersion(ctx)
+	current, latest, err := s.schemaVersion(ctx, true)
 	if err != nil {
 		return err
 	}

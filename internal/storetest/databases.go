@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+	"modernc.org/sqlite"
 
 	"github.com/portvakt/portvakt/internal/store"
 )
@@ -29,15 +30,19 @@ type Engine struct {
 	// NewURL returns the URL of a fresh, empty database that is dropped
 	// when the test ends.
 	NewURL func(t testing.TB) string
+	// RawDB opens a plain connection pool to the database at a URL from
+	// NewURL, bypassing the store, for tests that must set up states the
+	// store would never create. It is closed when the test ends.
+	RawDB func(t testing.TB, rawURL string) *sql.DB
 }
 
 // Engines returns SQLite, and PostgreSQL when PORTVAKT_TEST_POSTGRES_URL is
 // set. Without it, PostgreSQL is reported as skipped, except under CI (CI
 // set), where its absence fails the test: CI must never skip it.
 func Engines(t testing.TB) []Engine {
-	engines := []Engine{{Name: "sqlite", NewURL: SQLiteURL}}
+	engines := []Engine{{Name: "sqlite", NewURL: SQLiteURL, RawDB: sqliteRawDB}}
 	if os.Getenv(PostgresEnv) != "" {
-		engines = append(engines, Engine{Name: "postgres", NewURL: PostgresURL})
+		engines = append(engines, Engine{Name: "postgres", NewURL: PostgresURL, RawDB: postgresRawDB})
 	} else if os.Getenv("CI") != "" {
 		t.Fatalf("%s is not set under CI: the PostgreSQL suite must run", PostgresEnv)
 	} else {
@@ -90,6 +95,29 @@ func PostgresURL(t testing.TB) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// sqliteRawDB opens the SQLite file named by rawURL with the driver the store
+// uses, without the store's pragmas except the busy timeout.
+func sqliteRawDB(t testing.TB, rawURL string) *sql.DB {
+	t.Helper()
+	path, err := store.SQLitePath(rawURL)
+	must(t, err, "raw sqlite connection")
+	c, err := sqlite.NewConnector("file:" + path + "?_pragma=busy_timeout(10000)")
+	must(t, err, "raw sqlite connection to %s", path)
+	db := sql.OpenDB(c)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// postgresRawDB opens the PostgreSQL database named by rawURL with pgx.
+func postgresRawDB(t testing.TB, rawURL string) *sql.DB {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(rawURL)
+	must(t, err, "raw postgres connection")
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 func openAdmin(t testing.TB, base string) *sql.DB {
