@@ -113,6 +113,7 @@ YAML file (--config), then defaults; "portvakt config check" shows the result.`,
 		newKeysCmd(e),
 		newUserCmd(e),
 		newImportCmd(e),
+		newMailCmd(e),
 	)
 	return root
 }
