@@ -7,12 +7,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net"
 	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,6 +61,21 @@ type Config struct {
 	TrustedProxies    []string      `koanf:"trusted_proxies" json:"trusted_proxies"`
 	MaxRequestBytes   int64         `koanf:"max_request_bytes" json:"max_request_bytes"`
 	ShutdownTimeout   time.Duration `koanf:"shutdown_timeout" json:"shutdown_timeout"`
+
+	ProductName  string `koanf:"product_name" json:"product_name"`
+	LogoURL      string `koanf:"logo_url" json:"logo_url"`
+	PrimaryColor string `koanf:"primary_color" json:"primary_color"`
+	ThemeDir     string `koanf:"theme_dir" json:"theme_dir"`
+
+	SessionIdleTimeout     time.Duration `koanf:"session_idle_timeout" json:"session_idle_timeout"`
+	SessionAbsoluteTimeout time.Duration `koanf:"session_absolute_timeout" json:"session_absolute_timeout"`
+
+	PasswordMinLength       int  `koanf:"password_min_length" json:"password_min_length"`
+	PasswordMemoryKiB       int  `koanf:"password_memory_kib" json:"password_memory_kib"`
+	PasswordIterations      int  `koanf:"password_iterations" json:"password_iterations"`
+	PasswordParallelism     int  `koanf:"password_parallelism" json:"password_parallelism"`
+	PasswordHashConcurrency int  `koanf:"password_hash_concurrency" json:"password_hash_concurrency"`
+	PasswordBreachCheck     bool `koanf:"password_breach_check" json:"password_breach_check"`
 }
 
 // setting describes one configuration key.
@@ -84,6 +101,18 @@ var settings = []setting{
 	{key: "trusted_proxies", def: []string{}, list: true, usage: "CIDRs of reverse proxies whose X-Forwarded-For is believed, comma-separated"},
 	{key: "max_request_bytes", def: int64(1 << 20), usage: "largest request body accepted"},
 	{key: "shutdown_timeout", def: "15s", usage: "how long to drain in-flight requests on SIGTERM"},
+	{key: "product_name", def: "Portvakt", usage: "product name shown on pages and in mail"},
+	{key: "logo_url", def: "", usage: "https URL (or /path) of a logo shown on pages and in mail"},
+	{key: "primary_color", def: "#1f5fbf", usage: "primary colour of pages and mail, #rrggbb; white text on it must have 4.5:1 contrast"},
+	{key: "theme_dir", def: "", usage: "directory whose templates (layouts/, pages/) override the built-in ones"},
+	{key: "session_idle_timeout", def: "8h", usage: "sign a browser out after this long without activity"},
+	{key: "session_absolute_timeout", def: "168h", usage: "sign a browser out this long after sign-in, active or not"},
+	{key: "password_min_length", def: int64(8), usage: "shortest password accepted (NIST SP 800-63B: at least 8)"},
+	{key: "password_memory_kib", def: int64(19456), usage: "argon2id memory per hash, KiB"},
+	{key: "password_iterations", def: int64(2), usage: "argon2id passes"},
+	{key: "password_parallelism", def: int64(1), usage: "argon2id lanes"},
+	{key: "password_hash_concurrency", def: int64(0), usage: "hashes computed at once (0: one per CPU); memory use is this times password_memory_kib"},
+	{key: "password_breach_check", def: "false", usage: "also refuse passwords found in Have I Been Pwned (k-anonymity range API; needs network)"},
 }
 
 func envName(key string) string { return "PORTVAKT_" + strings.ToUpper(key) }
@@ -287,7 +316,65 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown_timeout", "must be a positive duration such as 15s")
 	}
+	if strings.TrimSpace(c.ProductName) == "" || len(c.ProductName) > 100 {
+		bad("product_name", "must be 1 to 100 characters")
+	}
+	if c.LogoURL != "" {
+		if u, err := url.Parse(c.LogoURL); err != nil || !(u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(c.LogoURL, "/") && !strings.HasPrefix(c.LogoURL, "//"))) {
+			bad("logo_url", "%q must be an https URL or a path on this server", c.LogoURL)
+		}
+	}
+	if !hexColor.MatchString(c.PrimaryColor) {
+		bad("primary_color", "%q is not a colour like #1f5fbf", c.PrimaryColor)
+	} else if r := contrastWithWhite(c.PrimaryColor); r < 4.5 {
+		bad("primary_color", "%s has a contrast of %.1f:1 with white text; pick a darker colour (at least 4.5:1, WCAG AA)", c.PrimaryColor, r)
+	}
+	if c.ThemeDir != "" {
+		if st, err := os.Stat(c.ThemeDir); err != nil || !st.IsDir() {
+			bad("theme_dir", "%q is not a directory", c.ThemeDir)
+		}
+	}
+	if c.SessionIdleTimeout < time.Minute {
+		bad("session_idle_timeout", "must be at least 1m")
+	}
+	if c.SessionAbsoluteTimeout < c.SessionIdleTimeout {
+		bad("session_absolute_timeout", "must not be shorter than session_idle_timeout")
+	}
+	if c.PasswordMinLength < 8 || c.PasswordMinLength > 64 {
+		bad("password_min_length", "%d is outside 8 to 64", c.PasswordMinLength)
+	}
+	if c.PasswordMemoryKiB < 8192 || c.PasswordMemoryKiB > 1<<20 {
+		bad("password_memory_kib", "%d is outside 8192 to 1048576 (OWASP: at least 19456 with 2 passes)", c.PasswordMemoryKiB)
+	}
+	if c.PasswordIterations < 1 || c.PasswordIterations > 20 {
+		bad("password_iterations", "%d is outside 1 to 20", c.PasswordIterations)
+	}
+	if c.PasswordParallelism < 1 || c.PasswordParallelism > 16 {
+		bad("password_parallelism", "%d is outside 1 to 16", c.PasswordParallelism)
+	}
+	if c.PasswordHashConcurrency < 0 || c.PasswordHashConcurrency > 256 {
+		bad("password_hash_concurrency", "%d is outside 0 to 256", c.PasswordHashConcurrency)
+	}
 	return errors.Join(errs...)
+}
+
+var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+
+// contrastWithWhite is the WCAG contrast ratio of white text on colour.
+func contrastWithWhite(colour string) float64 {
+	var rgb [3]float64
+	for i := range rgb {
+		v, _ := strconv.ParseUint(colour[1+2*i:3+2*i], 16, 8)
+		c := float64(v) / 255
+		if c <= 0.03928 {
+			c /= 12.92
+		} else {
+			c = math.Pow((c+0.055)/1.055, 2.4)
+		}
+		rgb[i] = c
+	}
+	l := 0.2126*rgb[0] + 0.7152*rgb[1] + 0.0722*rgb[2]
+	return 1.05 / (l + 0.05)
 }
 
 func isLoopback(host string) bool {
@@ -336,6 +423,12 @@ func (c Config) redacted() map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(b, &m)
 	m["database_url"] = store.Redact(string(c.DatabaseURL))
-	m["shutdown_timeout"] = c.ShutdownTimeout.String()
+	for k, d := range map[string]time.Duration{
+		"shutdown_timeout":         c.ShutdownTimeout,
+		"session_idle_timeout":     c.SessionIdleTimeout,
+		"session_absolute_timeout": c.SessionAbsoluteTimeout,
+	} {
+		m[k] = d.String()
+	}
 	return m
 }

@@ -16,9 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
+	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/server"
+	"github.com/portvakt/portvakt/internal/web"
 )
 
 func newServeCmd(e env) *cobra.Command {
@@ -64,6 +67,42 @@ func serve(ctx context.Context, cmd *cobra.Command, e env) error {
 		return fmt.Errorf("addr (PORTVAKT_ADDR): listen on %s: %w", cfg.Addr, err)
 	}
 
+	svc, err := a.services()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	workers := &events.Runner{Store: a.store, Holder: nodeName(), Logger: a.log.With("component", "events")}
+	notifier := &accounts.Notifier{Accounts: svc.accounts, Mail: svc.outbox, BaseURL: cfg.issuerURL()}
+	workers.Add(events.Consumer{Name: accounts.ConsumerName, Handle: notifier.Handle})
+
+	pages := &web.Handler{
+		Catalog:           svc.catalog,
+		Accounts:          svc.accounts,
+		Flows:             svc.flows,
+		Sessions:          svc.sessions,
+		Limits:            svc.limits,
+		Brand:             web.Branding{ProductName: cfg.ProductName, LogoURL: cfg.LogoURL, PrimaryColor: cfg.PrimaryColor},
+		Issuer:            cfg.issuerURL(),
+		Logger:            a.log.With("component", "web"),
+		Wake:              workers.Wake,
+		MinPasswordLength: cfg.PasswordMinLength,
+		Now:               a.now,
+	}
+	if cfg.ThemeDir != "" {
+		pages.ThemeDir = os.DirFS(cfg.ThemeDir)
+	}
+	if err := pages.Init(); err != nil {
+		_ = ln.Close()
+		return configError{fmt.Errorf("theme_dir (PORTVAKT_THEME_DIR): %w", err)}
+	}
+	surfaces := []server.Mounter{&oidc.Handler{Issuer: cfg.issuerURL()}, pages}
+	if svc.outbox.Sender == nil {
+		surfaces = append(surfaces, &mail.DevHandler{Outbox: svc.outbox})
+		a.log.Warn("no mail server configured (smtp_url, PORTVAKT_SMTP_URL): mail is kept in the database, not sent. Read it with `portvakt mail list` or at /dev/mail",
+			"dev_mail_url", cfg.issuerURL().JoinPath("/dev/mail").String())
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -80,13 +119,11 @@ func serve(ctx context.Context, cmd *cobra.Command, e env) error {
 			}
 			return a.store.CheckSchema(ctx)
 		},
-	}, &oidc.Handler{Issuer: cfg.issuerURL()})
+	}, surfaces...)
 	if err != nil {
 		_ = ln.Close()
 		return err
 	}
-
-	workers := &events.Runner{Store: a.store, Holder: nodeName(), Logger: a.log.With("component", "events")}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -153,6 +153,7 @@ func newUserCmd(e env) *cobra.Command {
 	list.Flags().IntVar(&limit, "limit", 0, "list at most this many users (0: all)")
 	list.Flags().Bool("json", true, "print JSON (the only format)")
 	cmd.AddCommand(list)
+	addUserCommands(cmd, e)
 	return cmd
 }
 

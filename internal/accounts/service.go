@@ -12,15 +12,24 @@ import (
 // Service applies the account rules on top of a Store.
 type Service struct {
 	Store Store
+	// Events writes events that accompany no other change (a failed
+	// sign-in, a repeated registration).
+	Events EventAppender
+	// Hasher hashes passwords.
+	Hasher Hasher
+	// Policy judges new passwords; nil accepts any.
+	Policy PasswordPolicy
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
+// now is the clock at the precision the store keeps (microseconds), so a
+// user returned from a write equals the user read back.
 func (s *Service) now() time.Time {
 	if s.Now != nil {
-		return s.Now().UTC()
+		return s.Now().UTC().Truncate(time.Microsecond)
 	}
-	return time.Now().UTC()
+	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
 // ImportRecord is one user brought in from another registry.

@@ -59,11 +59,18 @@ func (u User) Subject() string { return "user:" + u.ID }
 var (
 	// ErrInvalid wraps every validation failure.
 	ErrInvalid = errors.New("invalid")
+	// ErrNotFound means there is no such user.
+	ErrNotFound = errors.New("user not found")
+	// ErrConflict means the email or external ID belongs to another user.
+	ErrConflict = errors.New("email or external ID already in use")
 )
 
-// FieldError is a validation failure of one field.
+// FieldError is a validation failure of one field. Field and Code are
+// stable identifiers (the pages translate "field.code"); Message is for
+// developers and logs.
 type FieldError struct {
 	Field   string
+	Code    string
 	Message string
 }
 
@@ -77,20 +84,26 @@ func (e FieldError) Unwrap() error { return ErrInvalid }
 func NormalizeEmail(email string) (string, error) {
 	e := strings.TrimSpace(email)
 	if e == "" {
-		return "", FieldError{"email", "is required"}
+		return "", FieldError{"email", "required", "is required"}
 	}
 	if len(e) > 254 {
-		return "", FieldError{"email", "is longer than 254 characters"}
+		return "", FieldError{"email", "too_long", "is longer than 254 characters"}
 	}
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || a.Name != "" {
-		return "", FieldError{"email", fmt.Sprintf("%q is not a valid address", email)}
+		return "", FieldError{"email", "invalid", fmt.Sprintf("%q is not a valid address", email)}
 	}
 	at := strings.LastIndexByte(e, '@')
 	if at < 1 || !strings.Contains(e[at:], ".") {
-		return "", FieldError{"email", fmt.Sprintf("%q has no domain with a dot", email)}
+		return "", FieldError{"email", "invalid", fmt.Sprintf("%q has no domain with a dot", email)}
 	}
-	return strings.ToLower(e), nil
+	// Lower-casing can lengthen a string (Ⱥ is 2 bytes, ⱥ 3): check again,
+	// so that the unique form is itself a valid address.
+	norm := strings.ToLower(e)
+	if len(norm) > 254 {
+		return "", FieldError{"email", "too_long", "is longer than 254 characters"}
+	}
+	return norm, nil
 }
 
 var (
@@ -109,34 +122,48 @@ func (u *User) Validate() error {
 	u.Email = strings.TrimSpace(u.Email)
 	u.EmailNormalized = norm
 	for _, f := range []struct{ name, v string }{{"given_name", u.GivenName}, {"family_name", u.FamilyName}} {
-		if utf8.RuneCountInString(f.v) > 200 || !utf8.ValidString(f.v) {
-			errs = append(errs, FieldError{f.name, "is longer than 200 characters"})
+		switch {
+		case !utf8.ValidString(f.v):
+			// The code stays too_long: the pages translate no other for
+			// names, and a browser never sends this.
+			errs = append(errs, FieldError{f.name, "too_long", "is not valid UTF-8"})
+		case utf8.RuneCountInString(f.v) > 200:
+			errs = append(errs, FieldError{f.name, "too_long", "is longer than 200 characters"})
 		}
 	}
 	if u.Phone != "" && !e164.MatchString(u.Phone) {
-		errs = append(errs, FieldError{"phone", fmt.Sprintf("%q is not in E.164 form, e.g. +46701234567", u.Phone)})
+		errs = append(errs, FieldError{"phone", "invalid", fmt.Sprintf("%q is not in E.164 form, e.g. +46701234567", u.Phone)})
 	}
 	if u.Locale != "" && !localeTag.MatchString(u.Locale) {
-		errs = append(errs, FieldError{"locale", fmt.Sprintf("%q is not a language tag such as sv or fi-FI", u.Locale)})
+		errs = append(errs, FieldError{"locale", "invalid", fmt.Sprintf("%q is not a language tag such as sv or fi-FI", u.Locale)})
 	}
 	if u.Status == "" {
 		u.Status = StatusActive
 	}
 	if u.Status != StatusActive && u.Status != StatusDisabled {
-		errs = append(errs, FieldError{"status", fmt.Sprintf("%q is not active or disabled", u.Status)})
+		errs = append(errs, FieldError{"status", "invalid", fmt.Sprintf("%q is not active or disabled", u.Status)})
 	}
 	if len(u.ExternalID) > 255 {
-		errs = append(errs, FieldError{"external_id", "is longer than 255 characters"})
+		errs = append(errs, FieldError{"external_id", "too_long", "is longer than 255 characters"})
 	}
 	if len(u.Attributes) == 0 {
 		u.Attributes = json.RawMessage(`{}`)
 	} else if !json.Valid(u.Attributes) || u.Attributes[0] != '{' {
-		errs = append(errs, FieldError{"attributes", "is not a JSON object"})
+		errs = append(errs, FieldError{"attributes", "invalid", "is not a JSON object"})
 	}
 	return errors.Join(errs...)
 }
 
-// Store keeps users. Every write takes the events that describe it.
+// Change is what an update writes: the new user, its events, and whether
+// to sign the user out everywhere (after a password change).
+type Change struct {
+	User        User
+	Events      []events.Event
+	EndSessions bool
+}
+
+// Store keeps users and their one-time tokens. Every write takes the events
+// that describe it.
 type Store interface {
 	// CreateUser inserts u with its events; ErrConflict if the email or
 	// external ID is taken.
@@ -148,6 +175,20 @@ type Store interface {
 	// ListUsers returns up to limit users with IDs after the cursor, in ID
 	// order.
 	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
+	// UpdateUser applies fn to the user atomically; ErrNotFound if none,
+	// ErrConflict if the new email or external ID is taken.
+	UpdateUser(ctx context.Context, id string, fn func(User) (Change, error)) (User, error)
+	// DeleteUser removes the user with everything that hangs off it.
+	DeleteUser(ctx context.Context, id string, evs ...events.Event) error
+	// CreateToken stores a one-time token.
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash returns the token or ErrTokenInvalid.
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// LiveTokens returns the user's unused, unexpired tokens of kind.
+	LiveTokens(ctx context.Context, userID string, kind TokenKind, now time.Time) ([]Token, error)
+	// RedeemTokens marks every live token of the user of kind used and
+	// applies fn, in one transaction; ErrTokenInvalid if none is live.
+	RedeemTokens(ctx context.Context, userID string, kind TokenKind, now time.Time, fn func(User) (Change, error)) (User, error)
 }
 
 // NewID returns a new user ID: a UUIDv7, so IDs sort by creation time.

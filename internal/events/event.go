@@ -43,7 +43,10 @@ func New(typ, subject, actor string, now time.Time, data any) (Event, error) {
 		if err != nil {
 			return Event{}, fmt.Errorf("event %s: marshal data: %w", typ, err)
 		}
-		raw = b
+		// A nil map or pointer inside data is "no data" too.
+		if string(b) != "null" {
+			raw = b
+		}
 	}
 	e := Event{
 		UUID:    uuid.Must(uuid.NewV7()).String(),

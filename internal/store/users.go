@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
@@ -17,7 +18,7 @@ const userColumns = `id, email, email_normalized, email_verified, given_name, fa
 
 // CreateUser implements accounts.Store.
 func (s *Store) CreateUser(ctx context.Context, u accounts.User, evs ...events.Event) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 			u.ID, u.Email, u.EmailNormalized, u.EmailVerified, u.GivenName, u.FamilyName, u.Phone, u.Locale,
@@ -28,6 +29,15 @@ func (s *Store) CreateUser(ctx context.Context, u accounts.User, evs ...events.E
 		}
 		return s.appendEvents(ctx, tx, evs...)
 	})
+	return userConflict(err)
+}
+
+// userConflict adds the domain's sentinel to a unique-key violation.
+func userConflict(err error) error {
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("%w: %w", accounts.ErrConflict, err)
+	}
+	return err
 }
 
 // UserByID implements accounts.Store.
@@ -69,7 +79,7 @@ func scanUser(row scanner) (accounts.User, error) {
 	err := row.Scan(&u.ID, &u.Email, &u.EmailNormalized, &u.EmailVerified, &u.GivenName, &u.FamilyName, &u.Phone,
 		&u.Locale, &status, &external, &attrs, &u.PasswordHash, &created, &updated, &confirmed)
 	if errors.Is(err, sql.ErrNoRows) {
-		return u, fmt.Errorf("user: %w", ErrNotFound)
+		return u, fmt.Errorf("%w: %w", ErrNotFound, accounts.ErrNotFound)
 	}
 	if err != nil {
 		return u, fmt.Errorf("scan user: %w", err)
@@ -84,4 +94,136 @@ func scanUser(row scanner) (accounts.User, error) {
 
 func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
+}
+
+// UpdateUser implements accounts.Store.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(accounts.User) (accounts.Change, error)) (accounts.User, error) {
+	var out accounts.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.engine.forUpdate(), id))
+		if err != nil {
+			return err
+		}
+		c, err := fn(u)
+		if err != nil {
+			return err
+		}
+		out, err = s.writeChange(ctx, tx, c)
+		return err
+	})
+	return out, userConflict(err)
+}
+
+// writeChange stores a changed user with its events, inside tx.
+func (s *Store) writeChange(ctx context.Context, tx *sql.Tx, c accounts.Change) (accounts.User, error) {
+	u := c.User
+	_, err := tx.ExecContext(ctx, `UPDATE users SET email = $2, email_normalized = $3, email_verified = $4,
+		given_name = $5, family_name = $6, phone = $7, locale = $8, status = $9, external_id = $10,
+		attributes = $11, password_hash = $12, updated_at = $13, profile_confirmed_at = $14 WHERE id = $1`,
+		u.ID, u.Email, u.EmailNormalized, u.EmailVerified, u.GivenName, u.FamilyName, u.Phone, u.Locale,
+		string(u.Status), nullString(u.ExternalID), string(u.Attributes), u.PasswordHash,
+		micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt))
+	if err != nil {
+		return u, fmt.Errorf("update user: %w", err)
+	}
+	if c.EndSessions {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID); err != nil {
+			return u, fmt.Errorf("end sessions: %w", err)
+		}
+	}
+	return u, s.appendEvents(ctx, tx, c.Events...)
+}
+
+// DeleteUser implements accounts.Store.
+func (s *Store) DeleteUser(ctx context.Context, id string, evs ...events.Event) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete user: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: %w", ErrNotFound, accounts.ErrNotFound)
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	})
+}
+
+const tokenColumns = `id, token_hash, code_hash, kind, user_id, email, created_at, expires_at, used_at`
+
+func scanToken(row scanner) (accounts.Token, error) {
+	var t accounts.Token
+	var kind string
+	var created, expires int64
+	var used sql.NullInt64
+	err := row.Scan(&t.ID, &t.Hash, &t.CodeHash, &kind, &t.UserID, &t.Email, &created, &expires, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, accounts.ErrTokenInvalid
+	}
+	if err != nil {
+		return t, fmt.Errorf("scan token: %w", err)
+	}
+	t.Kind = accounts.TokenKind(kind)
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = fromMicros(created), fromMicros(expires), fromNullMicros(used)
+	return t, nil
+}
+
+// CreateToken implements accounts.Store.
+func (s *Store) CreateToken(ctx context.Context, t accounts.Token) error {
+	_, err := s.write.ExecContext(ctx, `INSERT INTO account_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		t.ID, t.Hash, t.CodeHash, string(t.Kind), t.UserID, t.Email, micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt))
+	if err != nil {
+		return fmt.Errorf("insert token: %w", s.engine.mapError(err))
+	}
+	return nil
+}
+
+// TokenByHash implements accounts.Store.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (accounts.Token, error) {
+	return scanToken(s.read.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM account_tokens WHERE token_hash = $1`, hash))
+}
+
+// LiveTokens implements accounts.Store.
+func (s *Store) LiveTokens(ctx context.Context, userID string, kind accounts.TokenKind, now time.Time) ([]accounts.Token, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+tokenColumns+` FROM account_tokens
+		WHERE user_id = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3 ORDER BY created_at DESC LIMIT 20`,
+		userID, string(kind), micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("live tokens: %w", err)
+	}
+	defer rows.Close()
+	var out []accounts.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// RedeemTokens implements accounts.Store.
+func (s *Store) RedeemTokens(ctx context.Context, userID string, kind accounts.TokenKind, now time.Time, fn func(accounts.User) (accounts.Change, error)) (accounts.User, error) {
+	var out accounts.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE account_tokens SET used_at = $1
+			WHERE user_id = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1`, micros(now), userID, string(kind))
+		if err != nil {
+			return fmt.Errorf("redeem tokens: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return accounts.ErrTokenInvalid
+		}
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.engine.forUpdate(), userID))
+		if err != nil {
+			return err
+		}
+		c, err := fn(u)
+		if err != nil {
+			return err
+		}
+		out, err = s.writeChange(ctx, tx, c)
+		return err
+	})
+	return out, userConflict(err)
 }

@@ -1,0 +1,118 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"golang.org/x/text/language"
+
+	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/mail"
+)
+
+// Mailer delivers account mail from the outbox, once per event.
+type Mailer interface {
+	// Queued reports whether a mail was already made for the event.
+	Queued(ctx context.Context, eventUUID string) (bool, error)
+	// Deliver sends m for the event, or the mail already made for it; an
+	// error means try again later.
+	Deliver(ctx context.Context, eventUUID string, m mail.Message) error
+}
+
+// Notifier is the outbox consumer that mails people about their account:
+// the verification code and link after registration, "you already have an
+// account", the password reset link, and the notice of a changed password.
+type Notifier struct {
+	Accounts *Service
+	Mail     Mailer
+	// BaseURL is the public URL links in mails point to (the issuer).
+	BaseURL *url.URL
+}
+
+// ConsumerName is the notifier's checkpoint and lease name.
+const ConsumerName = "account-mail"
+
+// Handle implements an events consumer.
+func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
+	switch e.Type {
+	case "user.registered", "user.verification_requested", "user.registration_repeated",
+		"password.reset_requested", "password.changed":
+	default:
+		return nil
+	}
+	queued, err := n.Mail.Queued(ctx, e.UUID)
+	if err != nil {
+		return err
+	}
+	if queued {
+		// A replay: (re)send the stored mail, whose link is already minted.
+		return n.Mail.Deliver(ctx, e.UUID, mail.Message{})
+	}
+	userID, ok := strings.CutPrefix(e.Subject, "user:")
+	if !ok {
+		return nil
+	}
+	u, err := n.Accounts.Store.UserByID(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // deleted since; nobody to tell
+	}
+	if err != nil {
+		return err
+	}
+	m := mail.Message{To: u.Email, Name: strings.TrimSpace(u.GivenName + " " + u.FamilyName), Lang: mailLanguage(u.Locale)}
+	switch e.Type {
+	case "user.registered", "user.verification_requested":
+		if u.EmailVerified {
+			return nil
+		}
+		_, link, code, err := n.Accounts.IssueVerification(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		m.Template = "verify_email"
+		m.Data = map[string]any{"Link": n.link("/verify", "token", link), "Code": code, "Name": m.Name}
+	case "user.registration_repeated":
+		m.Template = "account_exists"
+		m.Data = map[string]any{"SignInLink": n.link("/login", "", ""), "ResetLink": n.link("/recovery", "", "")}
+	case "password.reset_requested":
+		_, link, err := n.Accounts.IssueReset(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		m.Template = "reset_password"
+		m.Data = map[string]any{"Link": n.link("/reset", "token", link), "Name": m.Name}
+	case "password.changed":
+		m.Template = "password_changed"
+		m.Data = map[string]any{"Name": m.Name, "ResetLink": n.link("/recovery", "", "")}
+	}
+	if err := n.Mail.Deliver(ctx, e.UUID, m); err != nil {
+		return fmt.Errorf("mail %s to user %s: %w", m.Template, u.ID, err)
+	}
+	return nil
+}
+
+func (n *Notifier) link(path, key, value string) string {
+	u := *n.BaseURL
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	if key != "" {
+		u.RawQuery = url.Values{key: {value}}.Encode()
+	}
+	return u.String()
+}
+
+// mailLanguage is the user's language if Portvakt speaks it, else English.
+func mailLanguage(locale string) language.Tag {
+	if t, err := language.Parse(locale); err == nil {
+		base, _ := t.Base()
+		switch base.String() {
+		case "sv":
+			return language.Swedish
+		case "fi":
+			return language.Finnish
+		}
+	}
+	return language.English
+}

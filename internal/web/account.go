@@ -1,0 +1,77 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/flows"
+)
+
+func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	s, ok, err := h.Sessions.Current(ctx, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !ok {
+		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
+		return
+	}
+	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
+	if errors.Is(err, accounts.ErrNotFound) {
+		_ = h.Sessions.End(ctx, w, r)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := h.newPage(w, r, flows.Flow{}, u.Locale)
+	p.Title = p.T("account.title")
+	p.User = u
+	h.render(w, r, http.StatusOK, "account", p)
+}
+
+// submitVerifyEmail sends a new verification mail to the signed-in user and
+// shows the code page.
+func (h *Handler) submitVerifyEmail(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	ctx := r.Context()
+	s, ok, err := h.Sessions.Current(ctx, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if !ok {
+		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
+		return
+	}
+	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	limit := check{h.Limits.Verify, u.ID}
+	if wait := h.wait(ctx, limit); wait > 0 {
+		h.throttled(w, r, h.newPage(w, r, flows.Flow{}, u.Locale), wait)
+		return
+	}
+	h.count(ctx, limit)
+	if err := h.Accounts.RequestVerification(ctx, u.ID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.Wake()
+	f, err := h.Flows.Start(ctx, flows.Verification, flows.Flow{Email: u.Email, UserID: u.ID, ReturnTo: "/account"})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/verification?flow="+f.ID, http.StatusSeeOther)
+}

@@ -1,0 +1,300 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/flows"
+	"github.com/portvakt/portvakt/internal/i18n"
+	"github.com/portvakt/portvakt/internal/request"
+	"github.com/portvakt/portvakt/internal/session"
+	"github.com/portvakt/portvakt/internal/throttle"
+)
+
+// Limits are the throttles of the pages.
+type Limits struct {
+	// LoginIP and LoginAccount slow down password guessing from one
+	// address and against one account.
+	LoginIP, LoginAccount *throttle.Limiter
+	// Register limits account creation per address.
+	Register *throttle.Limiter
+	// Recovery limits reset mails per address and per account.
+	RecoveryIP, RecoveryAccount *throttle.Limiter
+	// Verify limits code guesses and resends per account.
+	Verify *throttle.Limiter
+}
+
+// Handler serves the hosted pages.
+type Handler struct {
+	Catalog  *i18n.Catalog
+	Accounts *accounts.Service
+	Flows    *flows.Service
+	Sessions *session.Manager
+	Limits   Limits
+	Brand    Branding
+	Issuer   *url.URL
+	Logger   *slog.Logger
+	// Wake nudges the background workers after a change that sends mail.
+	Wake func()
+	// ThemeDir, if set, overrides embedded templates file by file.
+	ThemeDir fs.FS
+	// MinPasswordLength is shown in the "too short" message.
+	MinPasswordLength int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+
+	tmpl templates
+}
+
+// Init parses the templates; a missing or broken one is an error.
+func (h *Handler) Init() error {
+	t, err := parseTemplates(h.ThemeDir)
+	if err != nil {
+		return err
+	}
+	h.tmpl = t
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.DiscardHandler)
+	}
+	if h.Wake == nil {
+		h.Wake = func() {}
+	}
+	return nil
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Mount adds the pages' routes.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /{$}", h.showHome)
+	mux.HandleFunc("GET /login", h.showLogin)
+	mux.HandleFunc("POST /login", h.submitLogin)
+	mux.HandleFunc("GET /registration", h.showRegistration)
+	mux.HandleFunc("POST /registration", h.submitRegistration)
+	mux.HandleFunc("GET /verification", h.showVerification)
+	mux.HandleFunc("POST /verification", h.submitVerification)
+	mux.HandleFunc("GET /verify", h.verifyLink)
+	mux.HandleFunc("GET /recovery", h.showRecovery)
+	mux.HandleFunc("POST /recovery", h.submitRecovery)
+	mux.HandleFunc("GET /reset", h.showReset)
+	mux.HandleFunc("POST /reset", h.submitReset)
+	mux.HandleFunc("POST /logout", h.submitLogout)
+	mux.HandleFunc("GET /logged-out", h.showLoggedOut)
+	mux.HandleFunc("GET /account", h.showAccount)
+	mux.HandleFunc("POST /account/verify-email", h.submitVerifyEmail)
+	mux.HandleFunc("GET /assets/portvakt.css", h.serveCSS)
+	mux.HandleFunc("GET /assets/brand.css", h.serveBrandCSS)
+}
+
+func (h *Handler) showHome(w http.ResponseWriter, r *http.Request) {
+	if _, ok, err := h.Sessions.Current(r.Context(), r); err == nil && ok {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// safeReturn accepts only a local path, so that return_to cannot send the
+// browser to another site (open redirect).
+func safeReturn(s string) string {
+	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") || strings.ContainsAny(s, "\r\n") {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return ""
+	}
+	return s
+}
+
+// flowFor returns the live flow named by ?flow=, or starts one and
+// redirects to it. It reports false when it has answered.
+func (h *Handler) flowFor(w http.ResponseWriter, r *http.Request, kind flows.Kind, path string) (flows.Flow, bool) {
+	id := r.URL.Query().Get("flow")
+	if id != "" {
+		f, err := h.Flows.Get(r.Context(), kind, id)
+		if err == nil {
+			return f, true
+		}
+		if !errors.Is(err, flows.ErrNotFound) && !errors.Is(err, flows.ErrExpired) {
+			h.fail(w, r, err)
+			return f, false
+		}
+		// An expired or unknown flow: start afresh, keeping what it was for.
+	}
+	q := r.URL.Query()
+	f, err := h.Flows.Start(r.Context(), kind, flows.Flow{
+		ReturnTo:   safeReturn(q.Get("return_to")),
+		UILocales:  truncate(q.Get("ui_locales"), 64),
+		Email:      truncate(q.Get("login_hint"), 254),
+		GivenName:  truncate(q.Get("given_name"), 200),
+		FamilyName: truncate(q.Get("family_name"), 200),
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return f, false
+	}
+	nq := url.Values{"flow": {f.ID}}
+	if l := q.Get("lang"); l != "" {
+		nq.Set("lang", l)
+	}
+	http.Redirect(w, r, path+"?"+nq.Encode(), http.StatusSeeOther)
+	return f, false
+}
+
+// postedFlow checks CSRF and returns the flow a form was posted to. It
+// reports false when it has answered.
+func (h *Handler) postedFlow(w http.ResponseWriter, r *http.Request, kind flows.Kind, path string) (flows.Flow, bool) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return flows.Flow{}, false
+	}
+	f, err := h.Flows.Get(r.Context(), kind, r.URL.Query().Get("flow"))
+	switch {
+	case errors.Is(err, flows.ErrNotFound), errors.Is(err, flows.ErrExpired):
+		p := h.newPage(w, r, flows.Flow{}, "")
+		h.message(w, r, p, http.StatusGone, "error.flow_expired.title", "error.flow_expired.text", path, "common.start_over")
+		return f, false
+	case err != nil:
+		h.fail(w, r, err)
+		return f, false
+	}
+	return f, true
+}
+
+// showError renders the error page with a translated message.
+func (h *Handler) showError(w http.ResponseWriter, r *http.Request, status int, id string) {
+	p := h.newPage(w, r, flows.Flow{}, "")
+	p.Title = p.T("error.title")
+	p.Heading = p.T("error.title")
+	p.Text = p.T(id)
+	h.render(w, r, status, "error", p)
+}
+
+// fail logs an internal error with the request ID and shows a generic page.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "error", err)
+	h.showError(w, r, http.StatusInternalServerError, "error.internal")
+}
+
+// throttled shows the "too many attempts" page with Retry-After.
+func (h *Handler) throttled(w http.ResponseWriter, r *http.Request, p *page, wait time.Duration) {
+	secs := int(wait.Seconds())
+	w.Header().Set("Retry-After", fmt.Sprint(secs))
+	minutes := (secs + 59) / 60
+	p.Title = p.T("throttled.title")
+	p.Heading = p.T("throttled.title")
+	if secs < 60 {
+		p.Text = p.TF("throttled.seconds", "Seconds", secs)
+	} else {
+		p.Text = p.TF("throttled.minutes", "Minutes", minutes)
+	}
+	p.LinkURL = r.URL.RequestURI()
+	p.LinkText = p.T("common.try_again")
+	h.render(w, r, http.StatusTooManyRequests, "message", p)
+}
+
+// message renders the message page.
+func (h *Handler) message(w http.ResponseWriter, r *http.Request, p *page, status int, title, text, link, linkText string) {
+	p.Title = p.T(title)
+	p.Heading = p.T(title)
+	p.Text = p.T(text)
+	p.LinkURL = link
+	if linkText != "" {
+		p.LinkText = p.T(linkText)
+	}
+	h.render(w, r, status, "message", p)
+}
+
+// wait returns the longest wait of several limiters' keys; errors count as
+// no wait but are logged (throttling must not take sign-in down).
+func (h *Handler) wait(ctx context.Context, checks ...check) time.Duration {
+	var longest time.Duration
+	for _, c := range checks {
+		if c.l == nil {
+			continue
+		}
+		d, err := c.l.Wait(ctx, c.key)
+		if err != nil {
+			h.Logger.ErrorContext(ctx, "throttle check", "error", err)
+			continue
+		}
+		longest = max(longest, d)
+	}
+	return longest
+}
+
+// count records a failure (or an attempt) for each check.
+func (h *Handler) count(ctx context.Context, checks ...check) {
+	for _, c := range checks {
+		if c.l == nil {
+			continue
+		}
+		if err := c.l.Fail(ctx, c.key); err != nil {
+			h.Logger.ErrorContext(ctx, "throttle count", "error", err)
+		}
+	}
+}
+
+type check struct {
+	l   *throttle.Limiter
+	key string
+}
+
+func ipKey(r *http.Request) string { return request.ClientIP(r.Context()).String() }
+
+func accountKey(email string) string {
+	if n, err := accounts.NormalizeEmail(email); err == nil {
+		return n
+	}
+	return strings.ToLower(strings.TrimSpace(truncate(email, 254)))
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// fieldErrors translates validation failures into per-field messages.
+func (h *Handler) fieldErrors(p *page, err error) bool {
+	var found bool
+	for _, e := range flatten(err) {
+		var fe accounts.FieldError
+		if errors.As(e, &fe) {
+			if _, dup := p.Errors[fe.Field]; !dup {
+				p.Errors[fe.Field] = p.TF("field."+fe.Field+"."+fe.Code, "Min", h.MinPasswordLength)
+			}
+			found = true
+		}
+	}
+	return found
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}

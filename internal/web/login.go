@@ -1,0 +1,141 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/flows"
+)
+
+func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.flowFor(w, r, flows.Login, "/login")
+	if !ok {
+		return
+	}
+	p := h.newPage(w, r, f, "")
+	p.Form["email"] = f.Email
+	h.renderLogin(w, r, p, http.StatusOK)
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, p *page, status int) {
+	p.Title = p.T("login.title")
+	p.Action = "/login?flow=" + p.Flow.ID
+	p.Extra["register_url"] = "/registration?" + returnQuery(p.Flow)
+	p.Extra["recovery_url"] = "/recovery?" + returnQuery(p.Flow)
+	h.render(w, r, status, "login", p)
+}
+
+func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.postedFlow(w, r, flows.Login, "/login")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	email, password := r.PostFormValue("email"), r.PostFormValue("password")
+	p := h.newPage(w, r, f, "")
+	p.Form["email"] = email
+	checks := []check{{h.Limits.LoginIP, ipKey(r)}, {h.Limits.LoginAccount, accountKey(email)}}
+	if wait := h.wait(ctx, checks...); wait > 0 {
+		h.throttled(w, r, p, wait)
+		return
+	}
+	if email == "" || password == "" {
+		if email == "" {
+			p.Errors["email"] = p.T("field.email.required")
+		}
+		if password == "" {
+			p.Errors["password"] = p.T("field.password.required")
+		}
+		h.renderLogin(w, r, p, http.StatusBadRequest)
+		return
+	}
+	u, err := h.Accounts.Authenticate(ctx, email, password)
+	switch {
+	case errors.Is(err, accounts.ErrBadCredentials), errors.Is(err, accounts.ErrDisabled):
+		h.count(ctx, checks...)
+		p.Alert = p.T("login.failed")
+		if errors.Is(err, accounts.ErrDisabled) {
+			p.Alert = p.T("login.disabled")
+		}
+		h.renderLogin(w, r, p, http.StatusUnauthorized)
+		return
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.Limits.LoginAccount.Reset(ctx, accountKey(email)); err != nil {
+		h.Logger.ErrorContext(ctx, "throttle reset", "error", err)
+	}
+	ev, err := events.New("user.login_succeeded", u.Subject(), u.Subject(), h.now(), map[string]any{"method": "password"})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if _, err := h.Sessions.Start(ctx, w, r, u.ID, []string{"pwd"}, "", ev); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.finish(w, r, f)
+}
+
+// finish marks the flow done and sends the browser on.
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, f flows.Flow) {
+	if _, err := h.Flows.Update(r.Context(), f.Kind, f.ID, func(f flows.Flow) (flows.Flow, error) {
+		f.State = flows.StateDone
+		return f, nil
+	}); err != nil {
+		h.Logger.WarnContext(r.Context(), "finish flow", "error", err)
+	}
+	next := f.ReturnTo
+	if next == "" {
+		next = "/account"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// returnQuery carries a flow's purpose to a sibling flow's start.
+func returnQuery(f flows.Flow) string {
+	q := url.Values{}
+	if f.ReturnTo != "" {
+		q.Set("return_to", f.ReturnTo)
+	}
+	if f.UILocales != "" {
+		q.Set("ui_locales", f.UILocales)
+	}
+	return q.Encode()
+}
+
+func (h *Handler) submitLogout(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	ctx := r.Context()
+	s, ok, err := h.Sessions.Current(ctx, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	var evs []events.Event
+	if ok {
+		ev, err := events.New("session.ended", "user:"+s.UserID, "user:"+s.UserID, h.now(), map[string]any{"session": s.Subject()})
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		evs = append(evs, ev)
+	}
+	if err := h.Sessions.End(ctx, w, r, evs...); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/logged-out", http.StatusSeeOther)
+}
+
+func (h *Handler) showLoggedOut(w http.ResponseWriter, r *http.Request) {
+	p := h.newPage(w, r, flows.Flow{}, "")
+	h.message(w, r, p, http.StatusOK, "logged_out.title", "logged_out.text", "/login", "login.submit")
+}

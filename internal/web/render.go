@@ -1,0 +1,93 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+//go:embed assets
+var assetFS embed.FS
+
+// pageNames are the pages; each must exist, or start-up fails.
+var pageNames = []string{
+	"login", "registration", "verification", "recovery", "reset", "message", "account", "error",
+}
+
+// templates holds one parsed set per page: the layout, the partials and the
+// page's own blocks.
+type templates map[string]*template.Template
+
+func parseTemplates(themeDir fs.FS) (templates, error) {
+	base, err := fs.Sub(templateFS, "templates")
+	if err != nil {
+		return nil, err
+	}
+	src := layered{over: themeDir, under: base}
+	out := templates{}
+	for _, name := range pageNames {
+		t := template.New(name).Funcs(template.FuncMap{
+			"join": strings.Join,
+		})
+		for _, file := range []string{"layouts/base.html", "pages/" + name + ".html"} {
+			b, err := fs.ReadFile(src, file)
+			if err != nil {
+				return nil, fmt.Errorf("template %s: %w", file, err)
+			}
+			if _, err := t.New(path.Base(file)).Parse(string(b)); err != nil {
+				return nil, fmt.Errorf("template %s: %w", file, err)
+			}
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// layered reads from over first (a theme directory), then under.
+type layered struct{ over, under fs.FS }
+
+func (l layered) Open(name string) (fs.File, error) {
+	if l.over != nil {
+		if f, err := l.over.Open(name); err == nil {
+			return f, nil
+		}
+	}
+	return l.under.Open(name)
+}
+
+// render writes page name with data, rendered to a buffer first so that a
+// template error never sends half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
+	t, ok := h.tmpl[name]
+	if !ok {
+		h.Logger.ErrorContext(r.Context(), "no such page template", "page", name)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "base.html", p); err != nil {
+		h.Logger.ErrorContext(r.Context(), "render page", "page", name, "error", err)
+		http.Error(w, "internal server error", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Language", p.Lang)
+	hd.Set("Content-Security-Policy", pageCSP)
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// pageCSP allows only this server's own styles and images (and https logos).
+// form-action is not limited to 'self': after sign-in a form's redirect may
+// lead to a relying party's redirect URI, which browsers check against it.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'"
