@@ -26,6 +26,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/request"
 	"github.com/portvakt/portvakt/internal/store"
 )
@@ -76,6 +77,8 @@ type Config struct {
 	PasswordParallelism     int  `koanf:"password_parallelism" json:"password_parallelism"`
 	PasswordHashConcurrency int  `koanf:"password_hash_concurrency" json:"password_hash_concurrency"`
 	PasswordBreachCheck     bool `koanf:"password_breach_check" json:"password_breach_check"`
+
+	UserAttributes map[string]accounts.AttributeRule `koanf:"user_attributes" json:"user_attributes"`
 }
 
 // setting describes one configuration key.
@@ -112,7 +115,8 @@ var settings = []setting{
 	{key: "password_iterations", def: int64(2), usage: "argon2id passes"},
 	{key: "password_parallelism", def: int64(1), usage: "argon2id lanes"},
 	{key: "password_hash_concurrency", def: int64(0), usage: "hashes computed at once (0: one per CPU); memory use is this times password_memory_kib"},
-	{key: "password_breach_check", def: "false", usage: "also refuse passwords found in Have I Been Pwned (k-anonymity range API; needs network)"},
+	{key: "password_breach_check", def: false, usage: "also refuse passwords found in Have I Been Pwned (k-anonymity range API; needs network)"},
+	{key: "user_attributes", def: map[string]any{}, usage: "schema of custom user attributes (config file only)"},
 }
 
 func envName(key string) string { return "PORTVAKT_" + strings.ToUpper(key) }
@@ -133,6 +137,8 @@ func addConfigFlags(fl *pflag.FlagSet) {
 			fl.Int64(name, d, usage)
 		case []string:
 			fl.StringSlice(name, d, usage)
+		case bool:
+			fl.Bool(name, d, usage)
 		}
 	}
 }
@@ -250,7 +256,8 @@ func unknownKeys(keys []string) []string {
 	}
 	var out []string
 	for _, k := range keys {
-		if !known[k] {
+		top, _, _ := strings.Cut(k, ".")
+		if !known[k] && !(known[top] && top == "user_attributes") {
 			out = append(out, k)
 		}
 	}
@@ -351,6 +358,9 @@ func (c Config) Validate() error {
 	}
 	if c.PasswordParallelism < 1 || c.PasswordParallelism > 16 {
 		bad("password_parallelism", "%d is outside 1 to 16", c.PasswordParallelism)
+	}
+	if _, err := accounts.NewAttributeSchema(c.UserAttributes); err != nil {
+		bad("user_attributes", "%v", err)
 	}
 	if c.PasswordHashConcurrency < 0 || c.PasswordHashConcurrency > 256 {
 		bad("password_hash_concurrency", "%d is outside 0 to 256", c.PasswordHashConcurrency)

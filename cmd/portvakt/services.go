@@ -68,6 +68,13 @@ func (a *app) services() (*services, error) {
 		}
 		outbox.Sender = sender
 	}
+	attrs, err := accounts.NewAttributeSchema(cfg.UserAttributes)
+	if err != nil {
+		return nil, configError{fmt.Errorf("user_attributes: %w", err)}
+	}
+	if len(cfg.UserAttributes) == 0 {
+		attrs = nil // no schema: any JSON object
+	}
 	limiter := func(name string, free int, base, window time.Duration) *throttle.Limiter {
 		return &throttle.Limiter{Store: a.store, Name: name, Free: free, Window: window, BaseDelay: base, MaxDelay: 15 * time.Minute, Now: a.now}
 	}
@@ -75,7 +82,7 @@ func (a *app) services() (*services, error) {
 		catalog: cat,
 		hasher:  hasher,
 		accounts: &accounts.Service{
-			Store: a.store, Events: a.store, Hasher: hasher, Policy: pp, Now: a.now,
+			Store: a.store, Events: a.store, Hasher: hasher, Policy: pp, Attributes: attrs, Now: a.now,
 		},
 		flows: &flows.Service{Store: a.store, Now: a.now},
 		sessions: &session.Manager{

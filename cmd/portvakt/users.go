@@ -50,8 +50,11 @@ Example:
 				return err
 			}
 			defer a.close()
-			svc := &accounts.Service{Store: a.store, Now: a.now}
-			return importUsers(cmd, svc, in, e)
+			svc, err := a.services()
+			if err != nil {
+				return err
+			}
+			return importUsers(cmd, svc.accounts, in, e)
 		},
 	}
 	users.Flags().StringVar(&path, "file", "-", "JSON Lines file to read, - for standard input")

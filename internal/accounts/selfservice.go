@@ -280,7 +280,15 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 	}
 	u, err := s.Store.UserByEmail(ctx, norm)
 	if errors.Is(err, ErrNotFound) {
-		return nil
+		// Write an event all the same, so that both answers cost one
+		// transaction (no timing difference), and so that requests for
+		// unknown addresses can be seen. The subject is a digest: the
+		// address of someone who is not a customer is not kept.
+		ev, err := events.New("password.reset_unknown_email", "email:"+digest(norm)[:32], "system:web", s.now(), nil)
+		if err != nil {
+			return err
+		}
+		return s.Events.AppendEvents(ctx, ev)
 	}
 	if err != nil {
 		return err

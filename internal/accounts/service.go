@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -19,6 +20,9 @@ type Service struct {
 	Hasher Hasher
 	// Policy judges new passwords; nil accepts any.
 	Policy PasswordPolicy
+	// Attributes validates custom profile attributes; nil accepts any
+	// JSON object.
+	Attributes *AttributeSchema
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -63,7 +67,7 @@ func (s *Service) Import(ctx context.Context, rec ImportRecord, actor string) (U
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	if err := u.Validate(); err != nil {
+	if err := errors.Join(u.Validate(), s.Attributes.Validate(u.Attributes)); err != nil {
 		return User{}, err
 	}
 	ev, err := events.New("user.imported", u.Subject(), actor, now, map[string]any{

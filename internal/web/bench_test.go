@@ -23,7 +23,7 @@ import (
 func BenchmarkSignIn(b *testing.B) {
 	params := password.DefaultParams()
 	workers := runtime.NumCPU()
-	s := newStackWith(b, params, workers)
+	s := newStackWith(b, sqlite, params, workers)
 	s.createUser("bench@example.com", goodPassword, true)
 
 	before := argon2Rate(params, workers, 2*time.Second)

@@ -34,15 +34,20 @@ type stack struct {
 	clock    *time.Time
 }
 
-func newStack(t testing.TB) *stack {
-	return newStackWith(t, password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+var sqlite = storetest.Engine{Name: "sqlite", NewURL: storetest.SQLiteURL}
+
+func newStack(t testing.TB) *stack { return newStackOn(t, sqlite) }
+
+// newStackOn builds the stack on engine e with cheap hashing.
+func newStackOn(t testing.TB, e storetest.Engine) *stack {
+	return newStackWith(t, e, password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
 }
 
-// newStackWith builds the stack with the given hashing parameters and
-// hashing concurrency.
-func newStackWith(t testing.TB, params password.Params, concurrency int) *stack {
+// newStackWith builds the stack on engine e with the given hashing
+// parameters and hashing concurrency.
+func newStackWith(t testing.TB, e storetest.Engine, params password.Params, concurrency int) *stack {
 	t.Helper()
-	st := storetest.Open(t, storetest.Engine{Name: "sqlite", NewURL: storetest.SQLiteURL})
+	st := storetest.Open(t, e)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	hasher, err := password.NewHasher(params, concurrency)
@@ -174,7 +179,10 @@ func (s *stack) createUser(email, pw string, verified bool) accounts.User {
 }
 
 func TestSignInAndOut(t *testing.T) {
-	s := newStack(t)
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) { testSignInAndOut(t, newStackOn(t, e)) })
+}
+
+func testSignInAndOut(t *testing.T, s *stack) {
 	s.createUser("ada@example.com", goodPassword, true)
 	b := s.browser()
 	login := b.get("/")
@@ -228,7 +236,10 @@ func TestCSRFIsRequired(t *testing.T) {
 // TestNoEnumeration: sign-in, registration and recovery answer the same for
 // known and unknown addresses.
 func TestNoEnumeration(t *testing.T) {
-	s := newStack(t)
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) { testNoEnumeration(t, newStackOn(t, e)) })
+}
+
+func testNoEnumeration(t *testing.T, s *stack) {
 	s.createUser("known@example.com", goodPassword, true)
 	type outcome struct {
 		status int
@@ -279,7 +290,10 @@ func TestNoEnumeration(t *testing.T) {
 }
 
 func TestRegistrationVerifyByCodeSignsIn(t *testing.T) {
-	s := newStack(t)
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) { testRegistrationVerifyByCodeSignsIn(t, newStackOn(t, e)) })
+}
+
+func testRegistrationVerifyByCodeSignsIn(t *testing.T, s *stack) {
 	b := s.browser()
 	reg := b.get("/registration?ui_locales=sv")
 	if !strings.Contains(reg.body, `lang="sv"`) || !strings.Contains(reg.body, "Skapa konto") {
@@ -328,7 +342,10 @@ func otherCode(code string) string {
 }
 
 func TestSignInThrottles(t *testing.T) {
-	s := newStack(t)
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) { testSignInThrottles(t, newStackOn(t, e)) })
+}
+
+func testSignInThrottles(t *testing.T, s *stack) {
 	s.createUser("ada@example.com", goodPassword, true)
 	b := s.browser()
 	page := b.get("/login")
@@ -372,7 +389,10 @@ func TestReturnToStaysOnSite(t *testing.T) {
 }
 
 func TestPasswordReset(t *testing.T) {
-	s := newStack(t)
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) { testPasswordReset(t, newStackOn(t, e)) })
+}
+
+func testPasswordReset(t *testing.T, s *stack) {
 	u := s.createUser("ada@example.com", goodPassword, false)
 	signedIn := s.browser()
 	signedIn.submit(signedIn.get("/login"), map[string]string{"email": "ada@example.com", "password": goodPassword})
