@@ -71,20 +71,9 @@ Example:
 		Short: "Show a user",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := openApp(cmd.Context(), cmd, e)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			svc, err := a.services()
-			if err != nil {
-				return err
-			}
-			u, err := svc.accounts.Find(cmd.Context(), args[0])
-			if err != nil {
-				return userProblem(err)
-			}
-			return printUser(e, u, getJSON)
+			return withUser(cmd, e, args[0], func(_ *services, u accounts.User) error {
+				return printUser(e, u, getJSON)
+			})
 		},
 	}
 	get.Flags().BoolVar(&getJSON, "json", false, "print one JSON object")
@@ -96,23 +85,13 @@ Example:
 			Short: short,
 			Args:  exactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				a, err := openApp(cmd.Context(), cmd, e)
-				if err != nil {
-					return err
-				}
-				defer a.close()
-				svc, err := a.services()
-				if err != nil {
-					return err
-				}
-				u, err := svc.accounts.Find(cmd.Context(), args[0])
-				if err != nil {
-					return userProblem(err)
-				}
-				if u, err = svc.accounts.SetStatus(cmd.Context(), u.ID, st, "system:cli"); err != nil {
-					return userProblem(err)
-				}
-				return printUser(e, u, asJSON)
+				return withUser(cmd, e, args[0], func(svc *services, u accounts.User) error {
+					u, err := svc.accounts.SetStatus(cmd.Context(), u.ID, st, "system:cli")
+					if err != nil {
+						return userProblem(err)
+					}
+					return printUser(e, u, asJSON)
+				})
 			},
 		}
 		c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
@@ -129,24 +108,13 @@ Example:
 			if !yes {
 				return usageError{errors.New("deleting a user cannot be undone; pass --yes to confirm")}
 			}
-			a, err := openApp(cmd.Context(), cmd, e)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			svc, err := a.services()
-			if err != nil {
-				return err
-			}
-			u, err := svc.accounts.Find(cmd.Context(), args[0])
-			if err != nil {
-				return userProblem(err)
-			}
-			if err := svc.accounts.Delete(cmd.Context(), u.ID, "system:cli"); err != nil {
-				return userProblem(err)
-			}
-			fmt.Fprintf(e.stdout, "deleted user %s (%s)\n", u.ID, u.Email)
-			return nil
+			return withUser(cmd, e, args[0], func(svc *services, u accounts.User) error {
+				if err := svc.accounts.Delete(cmd.Context(), u.ID, "system:cli"); err != nil {
+					return userProblem(err)
+				}
+				fmt.Fprintf(e.stdout, "deleted user %s (%s)\n", u.ID, u.Email)
+				return nil
+			})
 		},
 	}
 	del.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
@@ -155,6 +123,25 @@ Example:
 		status("disable", "Disable a user and sign them out everywhere", accounts.StatusDisabled),
 		status("enable", "Enable a disabled user", accounts.StatusActive),
 		del)
+}
+
+// withUser opens the app and its services, finds the user named by
+// idOrEmail and calls fn with them.
+func withUser(cmd *cobra.Command, e env, idOrEmail string, fn func(svc *services, u accounts.User) error) error {
+	a, err := openApp(cmd.Context(), cmd, e)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	svc, err := a.services()
+	if err != nil {
+		return err
+	}
+	u, err := svc.accounts.Find(cmd.Context(), idOrEmail)
+	if err != nil {
+		return userProblem(err)
+	}
+	return fn(svc, u)
 }
 
 // readPassword reads one line from r, without its line ending.

@@ -9,24 +9,8 @@ import (
 )
 
 func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	s, ok, err := h.Sessions.Current(ctx, r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	u, ok := h.signedIn(w, r)
 	if !ok {
-		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
-		return
-	}
-	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
-	if errors.Is(err, accounts.ErrNotFound) {
-		_ = h.Sessions.End(ctx, w, r)
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	p := h.newPage(w, r, flows.Flow{}, u.Locale)
@@ -43,18 +27,8 @@ func (h *Handler) submitVerifyEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	s, ok, err := h.Sessions.Current(ctx, r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+	u, ok := h.signedIn(w, r)
 	if !ok {
-		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
-		return
-	}
-	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	limit := check{h.Limits.Verify, u.ID}
@@ -74,4 +48,30 @@ func (h *Handler) submitVerifyEmail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/verification?flow="+f.ID, http.StatusSeeOther)
+}
+
+// signedIn returns the signed-in user, or sends the browser to sign in and
+// reports false.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (accounts.User, bool) {
+	ctx := r.Context()
+	s, ok, err := h.Sessions.Current(ctx, r)
+	if err != nil {
+		h.fail(w, r, err)
+		return accounts.User{}, false
+	}
+	if !ok {
+		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
+		return accounts.User{}, false
+	}
+	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
+	if errors.Is(err, accounts.ErrNotFound) {
+		_ = h.Sessions.End(ctx, w, r)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return accounts.User{}, false
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return accounts.User{}, false
+	}
+	return u, true
 }
