@@ -35,14 +35,20 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	email, password := r.PostFormValue("email"), r.PostFormValue("password")
-	p := h.newPage(w, r, f, "")
-	p.Form["email"] = email
+	// The page is built only when it is shown: a successful sign-in is a
+	// redirect, and the hot path should spend its time on the hash alone.
+	page := func() *page {
+		p := h.newPage(w, r, f, "")
+		p.Form["email"] = email
+		return p
+	}
 	checks := []check{{h.Limits.LoginIP, ipKey(r)}, {h.Limits.LoginAccount, accountKey(email)}}
 	if wait := h.wait(ctx, checks...); wait > 0 {
-		h.throttled(w, r, p, wait)
+		h.throttled(w, r, page(), wait)
 		return
 	}
 	if email == "" || password == "" {
+		p := page()
 		if email == "" {
 			p.Errors["email"] = p.T("field.email.required")
 		}
@@ -56,6 +62,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, accounts.ErrBadCredentials), errors.Is(err, accounts.ErrDisabled):
 		h.count(ctx, checks...)
+		p := page()
 		p.Alert = p.T("login.failed")
 		if errors.Is(err, accounts.ErrDisabled) {
 			p.Alert = p.T("login.disabled")
@@ -78,7 +85,17 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.finish(w, r, f)
+	// A sign-in flow is not marked done: submitting it again is harmless,
+	// and it expires on its own. That saves a write per sign-in.
+	http.Redirect(w, r, returnTo(f), http.StatusSeeOther)
+}
+
+// returnTo is where a finished flow sends the browser.
+func returnTo(f flows.Flow) string {
+	if f.ReturnTo != "" {
+		return f.ReturnTo
+	}
+	return "/account"
 }
 
 // finish marks the flow done and sends the browser on.
@@ -89,11 +106,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, f flows.Flow) {
 	}); err != nil {
 		h.Logger.WarnContext(r.Context(), "finish flow", "error", err)
 	}
-	next := f.ReturnTo
-	if next == "" {
-		next = "/account"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, returnTo(f), http.StatusSeeOther)
 }
 
 // returnQuery carries a flow's purpose to a sibling flow's start.
