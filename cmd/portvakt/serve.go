@@ -20,6 +20,7 @@ import (
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/oidc"
+	"github.com/portvakt/portvakt/internal/retention"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/web"
 )
@@ -128,10 +129,14 @@ func serve(ctx context.Context, cmd *cobra.Command, e env) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		_ = workers.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		(&retention.Job{Store: a.store, Holder: workers.Holder, Logger: a.log.With("component", "retention")}).Run(ctx)
 	}()
 
 	a.log.Info("ready", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "engine", a.store.Engine(),

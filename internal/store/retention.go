@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/retention"
+)
+
+var _ retention.Store = (*Store)(nil)
+
+// Purge implements retention.Store.
+func (s *Store) Purge(ctx context.Context, now, mailBefore time.Time, event func(retention.Counts) (events.Event, error)) (retention.Counts, error) {
+	var counts retention.Counts
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		counts = retention.Counts{}
+		for _, q := range []struct {
+			name, sql string
+			arg       int64
+		}{
+			{"sessions", `DELETE FROM sessions WHERE expires_at <= $1`, micros(now)},
+			{"flows", `DELETE FROM flows WHERE expires_at <= $1`, micros(now)},
+			{"account_tokens", `DELETE FROM account_tokens WHERE expires_at <= $1`, micros(now)},
+			// A throttle row matters until its block ends and its window
+			// (at most a day) has passed.
+			{"throttle", `DELETE FROM throttle WHERE blocked_until <= $1 AND window_start <= $1`, micros(now.Add(-24 * time.Hour))},
+			{"mails", `DELETE FROM mails WHERE created_at <= $1 AND status <> 'queued'`, micros(mailBefore)},
+		} {
+			res, err := tx.ExecContext(ctx, q.sql, q.arg)
+			if err != nil {
+				return fmt.Errorf("purge %s: %w", q.name, err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				counts[q.name] = n
+			}
+		}
+		if len(counts) == 0 {
+			return nil
+		}
+		ev, err := event(counts)
+		if err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, ev)
+	})
+	return counts, err
+}
