@@ -178,16 +178,29 @@ func (s *Store) ThrottleStates(ctx context.Context, keys []string) (map[string]t
 // UpdateThrottle implements throttle.Store.
 func (s *Store) UpdateThrottle(ctx context.Context, key string, fn func(throttle.State) throttle.State) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// FOR UPDATE locks only a row that exists: two first failures of a
+		// key would both read no state and one would be lost. So the row is
+		// created first; a concurrent insert of the same key waits for this
+		// transaction to end and then finds the row.
+		res, err := tx.ExecContext(ctx, `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES ($1, 0, 0, 0)
+			ON CONFLICT (key) DO NOTHING`, key)
+		if err != nil {
+			return fmt.Errorf("create throttle: %w", err)
+		}
 		var st throttle.State
-		var failures int
-		var start, blocked int64
-		err := tx.QueryRowContext(ctx, `SELECT failures, window_start, blocked_until FROM throttle WHERE key = $1`+s.engine.forUpdate(), key).Scan(&failures, &start, &blocked)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return fmt.Errorf("read throttle: %w", err)
-		default:
-			st = throttle.State{Failures: failures, WindowStart: fromMicros(start), BlockedUntil: fromMicros(blocked)}
+		if created, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("create throttle: %w", err)
+		} else if created == 0 {
+			var failures int
+			var start, blocked int64
+			err := tx.QueryRowContext(ctx, `SELECT failures, window_start, blocked_until FROM throttle WHERE key = $1`+s.engine.forUpdate(), key).Scan(&failures, &start, &blocked)
+			switch {
+			case errors.Is(err, sql.ErrNoRows): // deleted meanwhile
+			case err != nil:
+				return fmt.Errorf("read throttle: %w", err)
+			default:
+				st = throttle.State{Failures: failures, WindowStart: fromMicros(start), BlockedUntil: fromMicros(blocked)}
+			}
 		}
 		n := fn(st)
 		_, err = tx.ExecContext(ctx, `INSERT INTO throttle (key, failures, window_start, blocked_until) VALUES ($1, $2, $3, $4)

@@ -28,6 +28,13 @@ func Run(t *testing.T, e Engine) {
 	t.Run("Checkpoints", func(t *testing.T) { testCheckpoints(t, e) })
 	t.Run("KeyringKeys", func(t *testing.T) { testKeyringKeys(t, e) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, e) })
+	t.Run("UpdateUser", func(t *testing.T) { testUpdateUser(t, e) })
+	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, e) })
+	t.Run("Tokens", func(t *testing.T) { testTokens(t, e) })
+	t.Run("RedeemTokens", func(t *testing.T) { testRedeemTokens(t, e) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, e) })
+	t.Run("Flows", func(t *testing.T) { testFlows(t, e) })
+	t.Run("Throttle", func(t *testing.T) { testThrottle(t, e) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, e) })
 }
 
