@@ -114,6 +114,7 @@ YAML file (--config), then defaults; "portvakt config check" shows the result.`,
 		newUserCmd(e),
 		newImportCmd(e),
 		newMailCmd(e),
+		newClientCmd(e),
 	)
 	return root
 }
