@@ -19,7 +19,6 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/mail"
-	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/retention"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/web"
@@ -97,7 +96,12 @@ func serve(ctx context.Context, cmd *cobra.Command, e env) error {
 		_ = ln.Close()
 		return configError{fmt.Errorf("theme_dir (PORTVAKT_THEME_DIR): %w", err)}
 	}
-	surfaces := []server.Mounter{&oidc.Handler{Issuer: cfg.issuerURL()}, pages}
+	provider, err := a.provider(ctx, svc)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	surfaces := []server.Mounter{provider, pages}
 	if svc.outbox.Sender == nil {
 		surfaces = append(surfaces, &mail.DevHandler{Outbox: svc.outbox})
 		a.log.Warn("no mail server configured (smtp_url, PORTVAKT_SMTP_URL): mail is kept in the database, not sent. Read it with `portvakt mail list` or at /dev/mail",
@@ -133,6 +137,11 @@ func serve(ctx context.Context, cmd *cobra.Command, e env) error {
 	go func() {
 		defer wg.Done()
 		_ = workers.Run(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		svc.keys.Run(ctx, time.Hour)
 	}()
 	go func() {
 		defer wg.Done()

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/password"
 	"github.com/portvakt/portvakt/internal/session"
+	"github.com/portvakt/portvakt/internal/signing"
 	"github.com/portvakt/portvakt/internal/throttle"
 	"github.com/portvakt/portvakt/internal/web"
 )
@@ -25,6 +27,8 @@ type services struct {
 	sessions *session.Manager
 	outbox   *mail.Outbox
 	limits   web.Limits
+	clients  *clients.Service
+	keys     *signing.Keys
 }
 
 // services builds the domain services from the configuration.
@@ -75,6 +79,10 @@ func (a *app) services() (*services, error) {
 	if len(cfg.UserAttributes) == 0 {
 		attrs = nil // no schema: any JSON object
 	}
+	keys, err := signing.New(a.store, a.keyring, signing.Options{Now: a.now, Logger: a.log.With("component", "signing")})
+	if err != nil {
+		return nil, err
+	}
 	limiter := func(name string, free int, base, window time.Duration) *throttle.Limiter {
 		return &throttle.Limiter{Store: a.store, Name: name, Free: free, Window: window, BaseDelay: base, MaxDelay: 15 * time.Minute, Now: a.now}
 	}
@@ -89,7 +97,9 @@ func (a *app) services() (*services, error) {
 			Store: a.store, Secure: a.cfg.issuerURL().Scheme == "https",
 			IdleTimeout: cfg.SessionIdleTimeout, AbsoluteTimeout: cfg.SessionAbsoluteTimeout, Now: a.now,
 		},
-		outbox: outbox,
+		outbox:  outbox,
+		clients: &clients.Service{Store: a.store, Now: a.now},
+		keys:    keys,
 		limits: web.Limits{
 			// Five wrong passwords per account cost nothing; then the wait
 			// doubles from 30 s to at most 15 min, and ends on its own.

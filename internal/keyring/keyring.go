@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -59,6 +61,8 @@ type Keyring struct {
 	mu     sync.RWMutex
 	aeads  map[string]cipher.AEAD
 	active string
+	// root is the oldest data key, from which Derive derives.
+	root []byte
 }
 
 // Open loads the data keys, unwrapping them with masters, and creates the
@@ -123,7 +127,8 @@ func (k *Keyring) load(ctx context.Context) error {
 	}
 	aeads := map[string]cipher.AEAD{}
 	active := ""
-	for _, wk := range keys {
+	var root []byte
+	for _, wk := range keys { // oldest first
 		master, ok := k.master(wk.MasterKeyID)
 		if !ok {
 			return fmt.Errorf("%w: data key %s is wrapped under master key %s, but the configured master keys are %s; set PORTVAKT_MASTER_KEY to the key this database was created with",
@@ -141,9 +146,12 @@ func (k *Keyring) load(ctx context.Context) error {
 		if wk.Active {
 			active = wk.ID
 		}
+		if root == nil {
+			root = raw
+		}
 	}
 	k.mu.Lock()
-	k.aeads, k.active = aeads, active
+	k.aeads, k.active, k.root = aeads, active, root
 	k.mu.Unlock()
 	return nil
 }
@@ -282,4 +290,24 @@ func randomBytes(n int) []byte {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return b
+}
+
+// Derive returns a 32-byte key for purpose, derived (HKDF-SHA256) from the
+// oldest data key: the same on every node and across master-key rotations,
+// never stored. Use it for symmetric keys that other nodes must share, such
+// as the one that encrypts opaque access tokens.
+func (k *Keyring) Derive(purpose string) ([32]byte, error) {
+	var out [32]byte
+	k.mu.RLock()
+	root := k.root
+	k.mu.RUnlock()
+	if root == nil {
+		return out, errors.New("keyring has no data key")
+	}
+	b, err := hkdf.Key(sha256.New, root, nil, "portvakt derived key: "+purpose, len(out))
+	if err != nil {
+		return out, err
+	}
+	copy(out[:], b)
+	return out, nil
 }

@@ -2,6 +2,7 @@ package keyring_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -661,4 +662,39 @@ func TestRotateMasterFileAfterCrash(t *testing.T) {
 			checkDecrypts(t, open(t, s, keyring.MasterKeys{Current: mk.Current}), ct, "aad", "before")
 		})
 	}
+}
+
+func TestDeriveIsStableAndSeparated(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, storetest.SQLite())
+	mk := keyring.MasterKeys{Current: mustKey(t, keyring.GenerateMasterKey())}
+	a, err := keyring.Open(ctx, st, mk, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := keyring.Open(ctx, st, mk, time.Now()) // another node
+	if err != nil {
+		t.Fatal(err)
+	}
+	x1, _ := a.Derive("oidc tokens")
+	x2, _ := b.Derive("oidc tokens")
+	y, _ := a.Derive("something else")
+	if x1 != x2 {
+		t.Error("two nodes derived different keys for one purpose")
+	}
+	if x1 == y {
+		t.Error("two purposes derived the same key")
+	}
+	if x1 == ([32]byte{}) {
+		t.Error("derived key is zero")
+	}
+}
+
+func mustKey(t *testing.T, s string) keyring.MasterKey {
+	t.Helper()
+	k, err := keyring.ParseMasterKey(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -30,7 +30,8 @@ type Store interface {
 	DeleteThrottle(ctx context.Context, keys ...string) error
 }
 
-// Limiter is one throttling policy, e.g. for sign-in by account.
+// Limiter is one throttling policy, e.g. for sign-in by account. A nil
+// *Limiter limits nothing.
 type Limiter struct {
 	Store Store
 	// Name prefixes the keys ("login:account").
@@ -60,6 +61,9 @@ func (l *Limiter) key(k string) string { return l.Name + ":" + k }
 // Wait returns how long the caller must wait before trying k again, 0 if
 // it may try now.
 func (l *Limiter) Wait(ctx context.Context, k string) (time.Duration, error) {
+	if l == nil {
+		return 0, nil
+	}
 	key := l.key(k)
 	states, err := l.Store.ThrottleStates(ctx, []string{key})
 	if err != nil {
@@ -73,6 +77,9 @@ func (l *Limiter) Wait(ctx context.Context, k string) (time.Duration, error) {
 
 // Fail counts a failure (or, for rate limits, an attempt) for k.
 func (l *Limiter) Fail(ctx context.Context, k string) error {
+	if l == nil {
+		return nil
+	}
 	now := l.now()
 	err := l.Store.UpdateThrottle(ctx, l.key(k), func(s State) State {
 		if s.WindowStart.IsZero() || now.Sub(s.WindowStart) > l.Window {
@@ -97,6 +104,9 @@ func (l *Limiter) Fail(ctx context.Context, k string) error {
 // Reset forgets k's failures, after a success. It reads before it writes:
 // most successes follow no failure, and then nothing is written.
 func (l *Limiter) Reset(ctx context.Context, k string) error {
+	if l == nil {
+		return nil
+	}
 	key := l.key(k)
 	states, err := l.Store.ThrottleStates(ctx, []string{key})
 	if err != nil {

@@ -1,0 +1,116 @@
+package oidc
+
+import (
+	"net/url"
+	"slices"
+	"time"
+
+	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// Client is a registered application as the provider sees it. The client
+// registry (package clients) keeps the full record; the wiring converts.
+type Client struct {
+	ID                     string
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	// Native apps get the RFC 8252 loopback port flexibility.
+	Native bool
+	// AuthMethod is client_secret_basic, client_secret_post,
+	// private_key_jwt or none.
+	AuthMethod string
+	GrantTypes []string
+	// Scopes are the scopes the client may ask for.
+	Scopes []string
+	// FirstParty clients skip the consent page.
+	FirstParty bool
+	// JWTAccessTokens makes access tokens JWTs; otherwise opaque.
+	JWTAccessTokens      bool
+	AccessTokenLifetime  time.Duration
+	IDTokenLifetime      time.Duration
+	RefreshTokenLifetime time.Duration
+	// Audience is added to access tokens' aud.
+	Audience []string
+}
+
+// opClient is a Client as the provider framework's op.Client.
+type opClient struct {
+	c        Client
+	loginURL func(authRequestID string) string
+}
+
+var _ op.Client = opClient{}
+
+func (c opClient) GetID() string                    { return c.c.ID }
+func (c opClient) RedirectURIs() []string           { return c.c.RedirectURIs }
+func (c opClient) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
+func (c opClient) LoginURL(id string) string        { return c.loginURL(id) }
+func (c opClient) DevMode() bool                    { return false }
+func (c opClient) ClockSkew() time.Duration         { return 0 }
+
+// ApplicationType implements op.Client.
+func (c opClient) ApplicationType() op.ApplicationType {
+	if c.c.Native {
+		return op.ApplicationTypeNative
+	}
+	return op.ApplicationTypeWeb
+}
+
+// AuthMethod implements op.Client.
+func (c opClient) AuthMethod() zoidc.AuthMethod { return zoidc.AuthMethod(c.c.AuthMethod) }
+
+// ResponseTypes implements op.Client: the code flow only (no implicit).
+func (c opClient) ResponseTypes() []zoidc.ResponseType {
+	return []zoidc.ResponseType{zoidc.ResponseTypeCode}
+}
+
+// GrantTypes implements op.Client.
+func (c opClient) GrantTypes() []zoidc.GrantType {
+	out := make([]zoidc.GrantType, len(c.c.GrantTypes))
+	for i, g := range c.c.GrantTypes {
+		out[i] = zoidc.GrantType(g)
+	}
+	return out
+}
+
+// AccessTokenType implements op.Client.
+func (c opClient) AccessTokenType() op.AccessTokenType {
+	if c.c.JWTAccessTokens {
+		return op.AccessTokenTypeJWT
+	}
+	return op.AccessTokenTypeBearer
+}
+
+// IDTokenLifetime implements op.Client.
+func (c opClient) IDTokenLifetime() time.Duration {
+	if c.c.IDTokenLifetime > 0 {
+		return c.c.IDTokenLifetime
+	}
+	return 10 * time.Minute
+}
+
+// RestrictAdditionalIdTokenScopes implements op.Client: no custom scopes in
+// ID tokens.
+func (c opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func([]string) []string { return nil }
+}
+
+// RestrictAdditionalAccessTokenScopes implements op.Client.
+func (c opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+
+// IsScopeAllowed implements op.Client.
+func (c opClient) IsScopeAllowed(scope string) bool { return slices.Contains(c.c.Scopes, scope) }
+
+// IDTokenUserinfoClaimsAssertion implements op.Client: claims go in the ID
+// token only when no access token is issued; with the code flow, clients
+// read them from userinfo (the certification profile expects that).
+func (c opClient) IDTokenUserinfoClaimsAssertion() bool { return false }
+
+// loginURL sends the browser to the sign-in handoff for an authorization
+// request.
+func loginURL(id string) string {
+	return "/authorize/login?" + url.Values{"id": {id}}.Encode()
+}

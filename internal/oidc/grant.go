@@ -1,0 +1,158 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/events"
+)
+
+// Errors of the grant store.
+var (
+	// ErrNotFound means no such authorization request or token.
+	ErrNotFound = errors.New("not found")
+	// ErrCodeReused means an authorization code was presented a second time;
+	// every token issued for it has been revoked.
+	ErrCodeReused = errors.New("authorization code reused")
+	// ErrRefreshReused means a refresh token was presented after it had been
+	// rotated (or revoked); its whole family has been revoked.
+	ErrRefreshReused = errors.New("refresh token reused")
+)
+
+// Params are the parameters of an authorization request that Portvakt keeps
+// between the request and the token exchange.
+type Params struct {
+	Scopes              []string `json:"scopes"`
+	ResponseType        string   `json:"response_type"`
+	ResponseMode        string   `json:"response_mode,omitempty"`
+	RedirectURI         string   `json:"redirect_uri"`
+	State               string   `json:"state,omitempty"`
+	Nonce               string   `json:"nonce,omitempty"`
+	CodeChallenge       string   `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	Prompt              []string `json:"prompt,omitempty"`
+	MaxAge              *uint    `json:"max_age,omitempty"`
+	UILocales           []string `json:"ui_locales,omitempty"`
+	LoginHint           string   `json:"login_hint,omitempty"`
+	ACRValues           []string `json:"acr_values,omitempty"`
+	Audience            []string `json:"audience,omitempty"`
+}
+
+// AuthRequest is an authorization request on its way from the client's
+// redirect to the code exchange.
+type AuthRequest struct {
+	ID       string
+	ClientID string
+	Params   Params
+	// Set when the person has signed in.
+	UserID    string
+	AuthTime  time.Time
+	AMR       []string
+	ACR       string
+	SessionID string
+	// SignedIn is set when the person has signed in for this request.
+	SignedIn bool
+	// CodeHash is the SHA-256 of the issued code; CodeUsedAt when it was
+	// exchanged (a second exchange revokes the tokens of the first).
+	CodeHash   string
+	CodeUsedAt time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+}
+
+// TokenKind is what a stored token is.
+type TokenKind string
+
+// Token kinds.
+const (
+	// KindRefresh is a refresh token: opaque, stored as a digest.
+	KindRefresh TokenKind = "refresh"
+	// KindAccess is an access token that is looked up (opaque ones, and the
+	// record of JWT access tokens issued in a user grant).
+	KindAccess TokenKind = "access"
+)
+
+// Token is an issued token, as recorded.
+type Token struct {
+	ID   string
+	Kind TokenKind
+	// FamilyID groups every token that descends from one grant (one
+	// authorization code, through all its refreshes).
+	FamilyID  string
+	Hash      string
+	ClientID  string
+	UserID    string
+	Scopes    []string
+	Audience  []string
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time
+	RevokedAt time.Time
+}
+
+// Live reports whether the token may still be used at now.
+func (t Token) Live(now time.Time) bool {
+	return t.UsedAt.IsZero() && t.RevokedAt.IsZero() && now.Before(t.ExpiresAt)
+}
+
+// Store keeps authorization requests, tokens and consents.
+type Store interface {
+	CreateAuthRequest(ctx context.Context, ar AuthRequest) error
+	// AuthRequestByID returns the request or ErrNotFound.
+	AuthRequestByID(ctx context.Context, id string) (AuthRequest, error)
+	// AuthRequestByCode returns the request whose code digest is codeHash,
+	// or ErrNotFound.
+	AuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
+	// UpdateAuthRequest applies fn atomically.
+	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
+	// RedeemCode marks the request's code used at now. If it was used
+	// before, it revokes every token of the family named by the request's
+	// ID, writes evs, and returns ErrCodeReused.
+	RedeemCode(ctx context.Context, codeHash string, now time.Time, evs ...events.Event) (AuthRequest, error)
+	// SaveGrantTokens records issued tokens with their events.
+	SaveGrantTokens(ctx context.Context, ts []Token, evs ...events.Event) error
+	// GrantTokenByHash and GrantTokenByID return the token or ErrNotFound.
+	GrantTokenByHash(ctx context.Context, hash string) (Token, error)
+	GrantTokenByID(ctx context.Context, id string) (Token, error)
+	// RotateRefresh exchanges the live refresh token with digest hash for
+	// the tokens next returns, in one transaction. A token already used or
+	// revoked revokes its whole family, writes reuseEvents and returns
+	// ErrRefreshReused.
+	RotateRefresh(ctx context.Context, hash string, now time.Time, next func(old Token) ([]Token, []events.Event, error), reuseEvents func(old Token) []events.Event) ([]Token, error)
+	// RevokeFamily revokes every token of a family.
+	RevokeFamily(ctx context.Context, familyID string, now time.Time, evs ...events.Event) error
+	// RevokeJTI puts a JWT access token on the deny-list until it expires.
+	RevokeJTI(ctx context.Context, jti string, expires time.Time, evs ...events.Event) error
+	// JTIRevoked reports whether a JWT access token was revoked.
+	JTIRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// digest is the stored form of a high-entropy secret (codes, refresh and
+// opaque access tokens): a SHA-256, compared by exact match. A slow hash
+// adds nothing for 256-bit random values.
+func digest(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// newSecret returns a 256-bit random value, base64url.
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newID returns a 128-bit random identifier, hex.
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
