@@ -28,6 +28,9 @@ func (s *Store) Purge(ctx context.Context, now, mailBefore time.Time, event func
 			// (at most a day) has passed.
 			{"throttle", `DELETE FROM throttle WHERE blocked_until <= $1 AND window_start <= $1`, micros(now.Add(-24 * time.Hour))},
 			{"mails", `DELETE FROM mails WHERE created_at <= $1 AND status <> 'queued'`, micros(mailBefore)},
+			{"oidc_auth_requests", `DELETE FROM oidc_auth_requests WHERE expires_at <= $1`, micros(now)},
+			{"oidc_tokens", `DELETE FROM oidc_tokens WHERE expires_at <= $1`, micros(now)},
+			{"oidc_revoked_jtis", `DELETE FROM oidc_revoked_jtis WHERE expires_at <= $1`, micros(now)},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, q.arg)
 			if err != nil {
