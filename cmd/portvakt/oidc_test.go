@@ -122,3 +122,44 @@ func TestOpenIDConnectEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoApplication: "serve --demo" serves a relying party at /demo that
+// signs in through the real code flow and shows the claims.
+func TestDemoApplication(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	issuer := "http://" + addr
+	env := childEnv(t, "PORTVAKT_LOG_LEVEL=error", "PORTVAKT_ISSUER="+issuer)
+	if r := runWithStdin(t, dir, env, "tangerine-orbit-velvet-42\n", "user", "create", "--email", "ada@example.com", "--password-stdin", "--verified"); r.code != 0 {
+		t.Fatalf("user create: %s", r.stderr)
+	}
+	for round := 0; round < 2; round++ { // a restart re-registers the client with a new secret
+		s := startServe(t, dir, env, "--addr", addr, "--demo")
+		s.addr, s.base = addr, issuer
+		s.waitReady(10 * time.Second)
+		jar, _ := cookiejar.New(nil)
+		browser := &http.Client{Jar: jar, Timeout: 15 * time.Second}
+		res, err := browser.PostForm(issuer+"/demo/login", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
+		action := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindSubmatch(page)
+		if csrf == nil || action == nil {
+			t.Fatalf("round %d: no sign-in page at %s", round, res.Request.URL)
+		}
+		res, err = browser.PostForm(issuer+strings.ReplaceAll(string(action[1]), "&amp;", "&"),
+			url.Values{"csrf_token": {string(csrf[1])}, "email": {"ada@example.com"}, "password": {"tangerine-orbit-velvet-42"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/demo/callback" || !strings.Contains(string(body), "ada@example.com") || !strings.Contains(string(body), "Sign out") {
+			t.Fatalf("round %d: demo callback %d at %s:\n%s", round, res.StatusCode, res.Request.URL, body)
+		}
+		s.stop()
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/portvakt/portvakt/internal/clients"
+	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/signing"
 )
@@ -81,4 +82,33 @@ func (a *app) provider(ctx context.Context, svc *services) (*oidc.Handler, error
 		Logger:    a.log.With("component", "oidc"),
 		Now:       a.now,
 	})
+}
+
+// registerDemo registers (or refreshes) the demo application's client and
+// returns its secret, new at every start.
+func (a *app) registerDemo(ctx context.Context, svc *services) (string, error) {
+	issuer := a.cfg.issuerURL()
+	want := clients.Client{
+		ID: demo.ClientID, Name: "Portvakt demo application", Type: clients.TypeConfidential,
+		GrantTypes:             []clients.GrantType{clients.GrantAuthorizationCode, clients.GrantRefreshToken},
+		RedirectURIs:           []string{demo.RedirectURI(issuer)},
+		PostLogoutRedirectURIs: []string{demo.HomeURI(issuer)},
+		Scopes:                 []string{"openid", "profile", "email", "phone", "offline_access"},
+		FirstParty:             true,
+	}
+	if _, err := svc.clients.Get(ctx, demo.ClientID); errors.Is(err, clients.ErrNotFound) {
+		_, secret, err := svc.clients.Create(ctx, want, "system:demo")
+		return secret, err
+	} else if err != nil {
+		return "", err
+	}
+	// The issuer may have changed since the last start.
+	if _, err := svc.clients.Update(ctx, demo.ClientID, func(c clients.Client) (clients.Client, error) {
+		c.RedirectURIs, c.PostLogoutRedirectURIs, c.Scopes, c.GrantTypes = want.RedirectURIs, want.PostLogoutRedirectURIs, want.Scopes, want.GrantTypes
+		return c, nil
+	}, "system:demo"); err != nil {
+		return "", err
+	}
+	_, secret, err := svc.clients.RotateSecret(ctx, demo.ClientID, 0, "system:demo")
+	return secret, err
 }

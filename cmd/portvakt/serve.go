@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/retention"
@@ -25,7 +26,8 @@ import (
 )
 
 func newServeCmd(e env) *cobra.Command {
-	return &cobra.Command{
+	var withDemo bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the server",
 		Long: `Run the server: hosted pages, OpenID Provider, management API and the
@@ -44,12 +46,14 @@ Endpoints for operators: /healthz (process alive), /readyz (database reachable
 and schema current), /metrics (Prometheus).`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(cmd.Context(), cmd, e)
+			return serve(cmd.Context(), cmd, e, withDemo)
 		},
 	}
+	cmd.Flags().BoolVar(&withDemo, "demo", false, "also serve a demo application at /demo that signs in through the real code flow (development only)")
+	return cmd
 }
 
-func serve(ctx context.Context, cmd *cobra.Command, e env) error {
+func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error {
 	start := time.Now()
 	a, err := openApp(ctx, cmd, e)
 	if err != nil {
@@ -102,6 +106,15 @@ func serve(ctx context.Context, cmd *cobra.Command, e env) error {
 		return err
 	}
 	surfaces := []server.Mounter{provider, pages}
+	if withDemo {
+		secret, err := a.registerDemo(ctx, svc)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("register the demo application: %w", err)
+		}
+		surfaces = append(surfaces, &demo.Handler{Issuer: cfg.issuerURL(), Secret: secret, Secure: cfg.issuerURL().Scheme == "https", Logger: a.log.With("component", "demo")})
+		a.log.Info("demo application: open it to sign in through the real code flow", "url", demo.HomeURI(cfg.issuerURL()))
+	}
 	if svc.outbox.Sender == nil {
 		surfaces = append(surfaces, &mail.DevHandler{Outbox: svc.outbox})
 		a.log.Warn("no mail server configured (smtp_url, PORTVAKT_SMTP_URL): mail is kept in the database, not sent. Read it with `portvakt mail list` or at /dev/mail",

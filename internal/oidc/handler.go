@@ -188,8 +188,9 @@ func (h *Handler) issWriter(w http.ResponseWriter) http.ResponseWriter {
 	return &issWriter{ResponseWriter: w, iss: strings.TrimSuffix(h.cfg.Issuer.String(), "/")}
 }
 
-// issWriter rewrites a redirect to a client: its query gains iss, unless
-// the redirect stays on this server.
+// issWriter rewrites a redirect to a client (an absolute URL carrying code
+// or error; the client may live on this host, like the demo): its query
+// gains iss.
 type issWriter struct {
 	http.ResponseWriter
 	iss  string
@@ -198,7 +199,7 @@ type issWriter struct {
 
 func (w *issWriter) WriteHeader(code int) {
 	if !w.done && code >= 300 && code < 400 {
-		if loc := w.Header().Get("Location"); loc != "" && !strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, w.iss+"/") {
+		if loc := w.Header().Get("Location"); loc != "" && !strings.HasPrefix(loc, "/") {
 			if u, err := url.Parse(loc); err == nil && u.Query().Get("iss") == "" && (u.Query().Has("code") || u.Query().Has("error")) {
 				q := u.Query()
 				q.Set("iss", w.iss)
