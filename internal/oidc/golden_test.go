@@ -1,0 +1,82 @@
+package oidc_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/portvakt/portvakt/internal/storetest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; if the change is intended, run go test ./internal/oidc -run Golden -update\ngot:\n%s", name, got)
+	}
+}
+
+func fetchJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	res, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v: %s", u, err, b)
+	}
+}
+
+// TestGoldenDiscovery pins the discovery document (with the test server's
+// address replaced by ISSUER), so that any change to what Portvakt
+// advertises is reviewed.
+func TestGoldenDiscovery(t *testing.T) {
+	s := newStack(t, storetest.SQLite())
+	var d map[string]any
+	fetchJSON(t, s.url+"/.well-known/openid-configuration", &d)
+	b, _ := json.MarshalIndent(d, "", "  ")
+	golden(t, "discovery.json", append(bytes.ReplaceAll(b, []byte(s.url), []byte("ISSUER")), '\n'))
+}
+
+// TestGoldenJWKS pins the shape of the JWKS: which members each key has.
+// Key material differs per run and is left out.
+func TestGoldenJWKS(t *testing.T) {
+	s := newStack(t, storetest.SQLite())
+	var jwks struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	fetchJSON(t, s.url+"/keys", &jwks)
+	var shapes []string
+	for _, k := range jwks.Keys {
+		var members []string
+		for m := range k {
+			members = append(members, m)
+		}
+		sort.Strings(members)
+		shapes = append(shapes, k["kty"].(string)+" "+k["alg"].(string)+" use="+k["use"].(string)+" members="+strings.Join(members, ","))
+	}
+	sort.Strings(shapes)
+	golden(t, "jwks-shape.txt", []byte(strings.Join(shapes, "\n")+"\n"))
+}
