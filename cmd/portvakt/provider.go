@@ -12,6 +12,7 @@ import (
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/signing"
+	"github.com/portvakt/portvakt/internal/web"
 )
 
 // providerKeys gives the provider the signing keys.
@@ -40,6 +41,7 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 	}
 	return oidc.Client{
 		ID:                     c.ID,
+		Name:                   c.Name,
 		RedirectURIs:           c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		Native:                 c.ApplicationType == clients.ApplicationTypeNative,
@@ -62,7 +64,7 @@ func (p providerClients) CheckClientSecret(ctx context.Context, id, secret strin
 
 // provider builds the OpenID Provider on the services; the signing keys
 // are created on first start.
-func (a *app) provider(ctx context.Context, svc *services) (*oidc.Handler, error) {
+func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (*oidc.Handler, error) {
 	if err := svc.keys.Ensure(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -77,6 +79,7 @@ func (a *app) provider(ctx context.Context, svc *services) (*oidc.Handler, error
 		Keys:      providerKeys{svc.keys},
 		Users:     a.store,
 		Sessions:  svc.sessions,
+		Pages:     pages,
 		CryptoKey: crypto,
 		Ping:      a.store.Ping,
 		Logger:    a.log.With("component", "oidc"),

@@ -100,7 +100,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return configError{fmt.Errorf("theme_dir (PORTVAKT_THEME_DIR): %w", err)}
 	}
-	provider, err := a.provider(ctx, svc)
+	provider, err := a.provider(ctx, svc, pages)
 	if err != nil {
 		_ = ln.Close()
 		return err

@@ -13,6 +13,7 @@ import (
 // registry (package clients) keeps the full record; the wiring converts.
 type Client struct {
 	ID                     string
+	Name                   string // shown on the consent and sign-out pages
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
 	// Native apps get the RFC 8252 loopback port flexibility.
@@ -32,6 +33,15 @@ type Client struct {
 	RefreshTokenLifetime time.Duration
 	// Audience is added to access tokens' aud.
 	Audience []string
+}
+
+// displayName is the client's name for people: its registered name, or its
+// ID when it has none.
+func (c Client) displayName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
 }
 
 // opClient is a Client as the provider framework's op.Client.

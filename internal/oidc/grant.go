@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/portvakt/portvakt/internal/events"
@@ -103,6 +104,26 @@ func (t Token) Live(now time.Time) bool {
 	return t.UsedAt.IsZero() && t.RevokedAt.IsZero() && now.Before(t.ExpiresAt)
 }
 
+// Consent is what a person allowed a third-party client: the scopes it may
+// have again without asking.
+type Consent struct {
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Covers reports whether the consent includes every one of scopes.
+func (c Consent) Covers(scopes []string) bool {
+	for _, s := range scopes {
+		if !slices.Contains(c.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
 // Store keeps authorization requests, tokens and consents.
 type Store interface {
 	CreateAuthRequest(ctx context.Context, ar AuthRequest) error
@@ -133,6 +154,14 @@ type Store interface {
 	RevokeJTI(ctx context.Context, jti string, expires time.Time, evs ...events.Event) error
 	// JTIRevoked reports whether a JWT access token was revoked.
 	JTIRevoked(ctx context.Context, jti string) (bool, error)
+	// ConsentFor returns the user's consent for the client, or ErrNotFound.
+	ConsentFor(ctx context.Context, userID, clientID string) (Consent, error)
+	// SaveConsent stores c with its events. It replaces the scopes of an
+	// earlier consent of the user for the client and keeps its CreatedAt.
+	SaveConsent(ctx context.Context, c Consent, evs ...events.Event) error
+	// DeleteConsent withdraws the user's consent for the client, writing
+	// evs; ErrNotFound if there is none.
+	DeleteConsent(ctx context.Context, userID, clientID string, evs ...events.Event) error
 }
 
 // digest is the stored form of a high-entropy secret (codes, refresh and

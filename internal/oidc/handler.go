@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
+	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/session"
 )
 
@@ -27,6 +29,9 @@ type Config struct {
 	Users
 	// Sessions tells who is signed in in the browser.
 	Sessions *session.Manager
+	// Pages renders the consent, sign-out and error pages; without them,
+	// what needs a page fails closed.
+	Pages Pages
 	// CryptoKey encrypts opaque access tokens; the same on every node.
 	CryptoKey [32]byte
 	// Ping reports whether the database answers.
@@ -51,8 +56,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Pages == nil {
+		cfg.Pages = noPages{log: cfg.Logger}
+	}
 	st := &storage{grants: cfg.Grants, clients: cfg.Clients, keys: cfg.Keys, users: cfg.Users, ping: cfg.Ping, now: cfg.Now}
-	opts := []op.Option{op.WithLogger(cfg.Logger)}
+	// Opaque access tokens are AES-256-GCM, as the framework makes them,
+	// and nothing else: its default also decrypts with unauthenticated
+	// AES-CFB (for data older than Portvakt), which turns arbitrary input
+	// into a token ID and subject.
+	opts := []op.Option{op.WithLogger(cfg.Logger), op.WithCrypto(op.NewAES256GCMCrypto(cfg.CryptoKey, ""))}
 	if cfg.Issuer.Scheme == "http" {
 		opts = append(opts, op.WithAllowInsecure())
 	}
@@ -76,25 +88,31 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", h.showDiscovery)
 	for _, p := range []string{
 		"/oauth/token", "/oauth/introspect",
-		"/userinfo", "/revoke", "/end_session", "/keys",
+		"/userinfo", "/revoke", "/keys",
 	} {
 		mux.Handle(p, h.provider)
 	}
-	mux.Handle("/authorize", h.withIss(h.provider))
+	mux.HandleFunc("/authorize", h.authorize)
 	mux.HandleFunc("GET /authorize/login", h.handOff)
 	mux.HandleFunc("GET /authorize/callback", h.callback)
+	mux.HandleFunc("GET /authorize/consent", h.showConsent)
+	mux.HandleFunc("POST /authorize/consent", h.submitConsent)
+	// RP-initiated logout is served here, not by the framework: ending the
+	// browser's session needs its cookie, which the framework's storage
+	// never sees.
+	mux.HandleFunc("GET /end_session", h.endSession)
+	mux.HandleFunc("POST /end_session", h.endSession)
+	mux.HandleFunc("POST /end_session/confirm", h.confirmEndSession)
 }
 
 // handOff sends the browser from an authorization request to sign-in, or
 // straight back when its session already satisfies the request.
 func (h *Handler) handOff(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ar, err := h.cfg.Grants.AuthRequestByID(ctx, r.URL.Query().Get("id"))
-	if err != nil || !h.now().Before(ar.ExpiresAt) {
-		http.Error(w, "This sign-in request has expired. Go back to the application and start again.", http.StatusBadRequest)
+	ar, ok := h.liveRequest(w, r)
+	if !ok {
 		return
 	}
-	s, signedIn, err := h.cfg.Sessions.Current(ctx, r)
+	s, signedIn, err := h.cfg.Sessions.Current(r.Context(), r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -134,34 +152,86 @@ func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar AuthRequest
 
 // callback completes an authorization request for the signed-in person.
 func (h *Handler) callback(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	ar, err := h.cfg.Grants.AuthRequestByID(ctx, r.URL.Query().Get("id"))
-	if err != nil || !h.now().Before(ar.ExpiresAt) {
-		http.Error(w, "This sign-in request has expired. Go back to the application and start again.", http.StatusBadRequest)
+	ar, ok := h.liveRequest(w, r)
+	if !ok {
 		return
 	}
-	s, signedIn, err := h.cfg.Sessions.Current(ctx, r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if !signedIn || !h.satisfies(ar, s) || (has(ar.Params.Prompt, "login") && s.AuthTime.Before(ar.CreatedAt)) {
-		h.toLogin(w, r, ar)
+	s, ok := h.signedInFor(w, r, ar)
+	if !ok {
 		return
 	}
 	h.complete(w, r, ar, s)
 }
 
-// satisfies reports whether a session meets the request's max_age.
-func (h *Handler) satisfies(ar AuthRequest, s session.Session) bool {
-	if ar.Params.MaxAge != nil && h.now().Sub(s.AuthTime) > time.Duration(*ar.Params.MaxAge)*time.Second {
-		return false
+// liveRequest returns the authorization request named by ?id=, or answers
+// that it has expired and reports false. A request whose code has been
+// exchanged is over.
+func (h *Handler) liveRequest(w http.ResponseWriter, r *http.Request) (AuthRequest, bool) {
+	ar, err := h.cfg.Grants.AuthRequestByID(r.Context(), r.URL.Query().Get("id"))
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		h.fail(w, r, err)
+		return ar, false
+	case h.now().Before(ar.ExpiresAt) && ar.CodeUsedAt.IsZero():
+		return ar, true
 	}
-	return true
+	h.cfg.Pages.ShowRequestExpired(w, r, strings.Join(ar.Params.UILocales, " "))
+	return ar, false
 }
 
-// complete records who signed in and lets the framework issue the code.
+// signedInFor returns the browser's session if it may answer the request:
+// signed in recently enough for max_age, and again after the request for
+// prompt=login. Otherwise it sends the browser to sign in and reports
+// false.
+func (h *Handler) signedInFor(w http.ResponseWriter, r *http.Request, ar AuthRequest) (session.Session, bool) {
+	s, signedIn, err := h.cfg.Sessions.Current(r.Context(), r)
+	if err != nil {
+		h.fail(w, r, err)
+		return s, false
+	}
+	if !signedIn || !h.satisfies(ar, s) || (has(ar.Params.Prompt, "login") && s.AuthTime.Before(ar.CreatedAt)) {
+		h.toLogin(w, r, ar)
+		return s, false
+	}
+	return s, true
+}
+
+// satisfies reports whether a session meets the request's max_age. A
+// sign-in made for this very request always does: max_age=0 (which
+// prompt=login implies) would otherwise never be met, since some time
+// passes between signing in and coming back.
+func (h *Handler) satisfies(ar AuthRequest, s session.Session) bool {
+	if ar.Params.MaxAge == nil || !s.AuthTime.Before(ar.CreatedAt) {
+		return true
+	}
+	return h.now().Sub(s.AuthTime) <= time.Duration(*ar.Params.MaxAge)*time.Second
+}
+
+// complete finishes an authorization request for the signed-in person: a
+// third-party client needs their consent first (asked on the consent
+// page, or refused with consent_required under prompt=none).
 func (h *Handler) complete(w http.ResponseWriter, r *http.Request, ar AuthRequest, s session.Session) {
+	c, err := h.cfg.Clients.LookupClient(r.Context(), ar.ClientID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ask, err := h.mustAsk(r.Context(), c, ar, s.UserID)
+	switch {
+	case err != nil:
+		h.fail(w, r, err)
+	case !ask:
+		h.issue(w, r, ar, s)
+	case has(ar.Params.Prompt, "none"):
+		op.AuthRequestError(h.issWriter(w), r, &ar, errConsentRequired(), h.provider)
+	default:
+		http.Redirect(w, r, consentURL(ar.ID), http.StatusSeeOther)
+	}
+}
+
+// issue records who signed in and lets the framework issue the code.
+func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar AuthRequest, s session.Session) {
 	_, err := h.cfg.Grants.UpdateAuthRequest(r.Context(), ar.ID, func(a AuthRequest) (AuthRequest, error) {
 		a.SignedIn, a.UserID, a.AuthTime, a.AMR, a.ACR, a.SessionID = true, s.UserID, s.AuthTime, s.Methods, s.ACR, s.IDHash[:16]
 		return a, nil
@@ -176,12 +246,52 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, ar AuthReques
 	op.AuthorizeCallback(h.issWriter(w), r, h.provider)
 }
 
-// withIss adds the issuer to every authorization response (RFC 9207), so a
-// client talking to several providers can tell which one answered.
-func (h *Handler) withIss(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(h.issWriter(w), r)
-	})
+// authorize serves the authorization endpoint through the framework, with
+// the issuer added to every response (RFC 9207), so a client talking to
+// several providers can tell which one answered. The redirect URI is first
+// held to the client registry's rule (clients.MatchRedirectURI): the
+// framework lets a native client's loopback URI match any loopback host and
+// scheme, where Portvakt allows only another port; an error must not be
+// sent to such a URI either.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err == nil && !h.redirectRegistered(r) {
+		h.cfg.Logger.InfoContext(r.Context(), "authorization request refused: redirect_uri not registered")
+		http.Error(w, "The redirect_uri is not registered for this client.", http.StatusBadRequest)
+		return
+	}
+	h.provider.ServeHTTP(h.issWriter(w), r)
+}
+
+// redirectRegistered reports whether every redirect_uri in the request is
+// registered for every client it names. Parameter names are compared as the
+// framework's decoder does, regardless of case; unknown clients are left to
+// the framework, which refuses them without a redirect.
+func (h *Handler) redirectRegistered(r *http.Request) bool {
+	var ids, uris []string
+	for k, vs := range r.Form {
+		switch {
+		case strings.EqualFold(k, "client_id"):
+			ids = append(ids, vs...)
+		case strings.EqualFold(k, "redirect_uri"):
+			uris = append(uris, vs...)
+		}
+	}
+	for _, id := range ids {
+		c, err := h.cfg.Clients.LookupClient(r.Context(), id)
+		if err != nil {
+			continue
+		}
+		app := clients.ApplicationTypeWeb
+		if c.Native {
+			app = clients.ApplicationTypeNative
+		}
+		for _, u := range uris {
+			if u != "" && !clients.MatchRedirectURI(c.RedirectURIs, u, app) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (h *Handler) issWriter(w http.ResponseWriter) http.ResponseWriter {

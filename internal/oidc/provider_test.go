@@ -16,7 +16,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
@@ -30,6 +32,7 @@ import (
 	"github.com/portvakt/portvakt/internal/password"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/session"
+	"github.com/portvakt/portvakt/internal/store"
 	"github.com/portvakt/portvakt/internal/storetest"
 	"github.com/portvakt/portvakt/internal/web"
 )
@@ -109,16 +112,51 @@ type stack struct {
 	t        *testing.T
 	url      string
 	accounts *accounts.Service
+	store    *store.Store
+	keys     *testKeys
+	clock    *clock
 	rp       *httptest.Server // the relying party's redirect target
+}
+
+// clock is the stack's time: the real time, moved forward by the tests.
+// (Relying-party libraries check tokens against the real time, so the
+// stack cannot run in the past.)
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// advance moves the stack's time forward by d.
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 const (
 	goodPassword = "tangerine-orbit-velvet-42"
 	clientID     = "webapp"
 	clientSecret = "s3cret-s3cret-s3cret-s3cret-s3cret-s3cret"
+	// thirdParty is a confidential client that is not first-party: its
+	// users are asked for consent.
+	thirdParty       = "photos"
+	thirdPartySecret = "ph0tos-ph0tos-ph0tos-ph0tos-ph0tos-ph0tos"
+	thirdPartyName   = "Photo Album <Åkerö>"
+	// backend is a client that uses only client_credentials.
+	backend       = "backend"
+	backendSecret = "b4ckend-b4ckend-b4ckend-b4ckend-b4ckend"
 )
 
-func newStack(t *testing.T, e storetest.Engine) *stack {
+// newStack builds the provider, the hosted pages and a relying party on a
+// fresh database of engine e; adjust changes the provider's configuration
+// before it is built.
+func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *stack {
 	t.Helper()
 	st := storetest.Open(t, e)
 	hasher, err := password.NewHasher(password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
@@ -129,7 +167,7 @@ func newStack(t *testing.T, e storetest.Engine) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t}
+	s := &stack{t: t, store: st, keys: newTestKeys(t), clock: &clock{}}
 	// The relying party's callback only records what it receives.
 	s.rp = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "rp") }))
 	t.Cleanup(s.rp.Close)
@@ -141,25 +179,41 @@ func newStack(t *testing.T, e storetest.Engine) *stack {
 	s.url = ts.URL
 	issuer, _ := url.Parse(ts.URL)
 
-	acc := &accounts.Service{Store: st, Events: st, Hasher: hasher}
-	sessions := &session.Manager{Store: st}
-	pages := &web.Handler{Catalog: cat, Accounts: acc, Flows: &flows.Service{Store: st}, Sessions: sessions,
-		Brand: web.Branding{ProductName: "Portvakt"}, Issuer: issuer, MinPasswordLength: 8}
+	acc := &accounts.Service{Store: st, Events: st, Hasher: hasher, Now: s.clock.Now}
+	sessions := &session.Manager{Store: st, Now: s.clock.Now}
+	pages := &web.Handler{Catalog: cat, Accounts: acc, Flows: &flows.Service{Store: st, Now: s.clock.Now}, Sessions: sessions,
+		Brand: web.Branding{ProductName: "Portvakt"}, Issuer: issuer, MinPasswordLength: 8, Now: s.clock.Now}
 	if err := pages.Init(); err != nil {
 		t.Fatal(err)
 	}
-	provider, err := oidc.New(oidc.Config{
-		Issuer: issuer, Grants: st, Keys: newTestKeys(t), Users: st, Sessions: sessions, Ping: st.Ping,
+	cfg := oidc.Config{
+		Issuer: issuer, Grants: st, Keys: s.keys, Users: st, Sessions: sessions, Pages: pages, Ping: st.Ping, Now: s.clock.Now,
 		Clients: testClients{"spa": {c: oidc.Client{
-			ID: "spa", RedirectURIs: []string{s.rp.URL + "/spa"}, AuthMethod: "none",
+			ID: "spa", Name: "Single Page", RedirectURIs: []string{s.rp.URL + "/spa"}, AuthMethod: "none",
 			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile"}, FirstParty: true,
 		}}, clientID: {secret: clientSecret, c: oidc.Client{
-			ID: clientID, RedirectURIs: []string{s.rp.URL + "/callback"}, AuthMethod: "client_secret_basic",
-			GrantTypes: []string{"authorization_code", "refresh_token"},
-			Scopes:     []string{"openid", "profile", "email", "phone", "address", "offline_access"},
-			FirstParty: true, JWTAccessTokens: true,
+			ID: clientID, Name: "Web App", RedirectURIs: []string{s.rp.URL + "/callback"}, AuthMethod: "client_secret_basic",
+			PostLogoutRedirectURIs: []string{s.rp.URL + "/logged-out", s.rp.URL + "/logged-out?from=portvakt"},
+			GrantTypes:             []string{"authorization_code", "refresh_token"},
+			Scopes:                 []string{"openid", "profile", "email", "phone", "address", "offline_access"},
+			FirstParty:             true, JWTAccessTokens: true,
+		}}, thirdParty: {secret: thirdPartySecret, c: oidc.Client{
+			ID: thirdParty, Name: thirdPartyName, RedirectURIs: []string{s.rp.URL + "/photos"}, AuthMethod: "client_secret_basic",
+			PostLogoutRedirectURIs: []string{s.rp.URL + "/photos-logged-out"},
+			GrantTypes:             []string{"authorization_code", "refresh_token"},
+			Scopes:                 []string{"openid", "profile", "email", "offline_access", "portvakt:photos:read"},
+		}}, "cli": {c: oidc.Client{
+			ID: "cli", Name: "Command line", RedirectURIs: []string{"http://127.0.0.1/cb", "com.example.cli:/cb"}, AuthMethod: "none", Native: true,
+			GrantTypes: []string{"authorization_code"}, Scopes: []string{"openid"}, FirstParty: true,
+		}}, backend: {secret: backendSecret, c: oidc.Client{
+			ID: backend, Name: "Nightly sync", AuthMethod: "client_secret_basic", GrantTypes: []string{"client_credentials"},
+			Scopes: []string{"portvakt:users:read"}, JWTAccessTokens: true,
 		}}},
-	})
+	}
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	provider, err := oidc.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

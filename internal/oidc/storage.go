@@ -141,27 +141,36 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 // expires, so that a reused code is recognised; retention deletes it.
 func (s *storage) DeleteAuthRequest(context.Context, string) error { return nil }
 
-// CreateAccessToken implements op.AuthStorage. Client credentials tokens
-// are JWTs with no record (their jti can be denied on revocation); tokens of
-// a user grant are recorded so that a code reuse can revoke them.
+// CreateAccessToken implements op.AuthStorage. Every access token is
+// recorded: a code reuse revokes those of its grant, and introspection
+// answers from the record (a client credentials token is its client's own,
+// with no user and no family).
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	now := s.clock()
-	if ar, ok := req.(*AuthRequest); ok {
-		c, err := s.clients.LookupClient(ctx, ar.ClientID)
+	var t Token
+	var ev events.Event
+	switch r := req.(type) {
+	case *AuthRequest:
+		c, err := s.clients.LookupClient(ctx, r.ClientID)
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		t := s.accessToken(c, ar.ID, ar.UserID, ar.ClientID, ar.GetScopes(), ar.GetAudience(), ar.AuthTime, ar.AMR, ar.SessionID, now)
-		if err := s.grants.SaveGrantTokens(ctx, []Token{t}, s.event("oidc.token_issued", "user:"+ar.UserID, map[string]any{"client_id": ar.ClientID, "grant": "authorization_code"})); err != nil {
+		t = s.accessToken(c, r.ID, r.UserID, r.ClientID, r.GetScopes(), r.GetAudience(), r.AuthTime, r.AMR, r.SessionID, now)
+		ev = s.event("oidc.token_issued", "user:"+r.UserID, map[string]any{"client_id": r.ClientID, "grant": "authorization_code"})
+	case *clientRequest:
+		c, err := s.clients.LookupClient(ctx, r.clientID)
+		if err != nil {
 			return "", time.Time{}, err
 		}
-		return t.ID, t.ExpiresAt, nil
+		t = s.accessToken(c, "", "", r.clientID, r.scopes, r.audience, time.Time{}, nil, "", now)
+		ev = s.event("oidc.token_issued", "client:"+r.clientID, map[string]any{"client_id": r.clientID, "grant": "client_credentials"})
+	default:
+		return "", time.Time{}, fmt.Errorf("oidc: unexpected token request %T", req)
 	}
-	ttl := defaultAccessTTL
-	if c, err := s.clients.LookupClient(ctx, req.GetSubject()); err == nil && c.AccessTokenLifetime > 0 {
-		ttl = c.AccessTokenLifetime
+	if err := s.grants.SaveGrantTokens(ctx, []Token{t}, ev); err != nil {
+		return "", time.Time{}, err
 	}
-	return newID(), now.Add(ttl), nil
+	return t.ID, t.ExpiresAt, nil
 }
 
 func (s *storage) accessToken(c Client, family, userID, clientID string, scopes, aud []string, authTime time.Time, amr []string, sid string, now time.Time) Token {
@@ -216,6 +225,9 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 				at = s.accessToken(c, old.FamilyID, old.UserID, old.ClientID, r.scopes, old.Audience, old.AuthTime, old.AMR, old.SessionID, now)
 				var rt Token
 				rt, plain = s.refreshToken(c, old.FamilyID, at, now)
+				// A refresh may narrow the access token's scopes; the new
+				// refresh token keeps the grant's (RFC 6749, section 6).
+				rt.Scopes = old.Scopes
 				return []Token{at, rt}, []events.Event{s.event("oidc.token_refreshed", "user:"+old.UserID, map[string]any{"client_id": old.ClientID})}, nil
 			},
 			s.reuseEvents)
@@ -258,34 +270,49 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	return &refreshRequest{t: t, scopes: t.Scopes}, nil
 }
 
-// TerminateSession implements op.AuthStorage: the user's tokens for the
-// client are revoked. (The browser session is ended by the sign-out page.)
-func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
-	return nil
+// TerminateSession implements op.AuthStorage. The framework's end_session
+// endpoint, its only caller, is not mounted: Portvakt serves end_session
+// itself (logout.go), since ending the browser's session needs its cookie.
+func (s *storage) TerminateSession(context.Context, string, string) error {
+	return errors.New("oidc: end_session is served by the handler, not the framework")
 }
 
 // RevokeToken implements op.AuthStorage (RFC 7009): a refresh token revokes
-// its family; an access token is denied until it expires.
+// its family, so that neither it nor the access tokens of its grant work
+// any more; an access token is denied until it expires. The framework
+// passes a refresh token as presented, or the ID GetRefreshTokenInfo gave
+// for it, or an access token's ID. A token of another client is refused
+// and left alone; one this server does not know is "revoked" with nothing
+// to do (section 2.2).
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, userID, clientID string) *zoidc.Error {
 	now := s.clock()
-	if t, err := s.grants.GrantTokenByHash(ctx, digest(tokenOrID)); err == nil {
-		if t.ClientID != clientID {
-			return zoidc.ErrInvalidClient().WithDescription("token was not issued to this client")
-		}
-		if err := s.grants.RevokeFamily(ctx, t.FamilyID, now, s.event("oidc.token_revoked", "user:"+t.UserID, map[string]any{"client_id": clientID})); err != nil {
-			return zoidc.ErrServerError()
-		}
+	t, err := s.grants.GrantTokenByHash(ctx, digest(tokenOrID))
+	if errors.Is(err, ErrNotFound) {
+		t, err = s.grants.GrantTokenByID(ctx, tokenOrID)
+	}
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// Nothing this server issued (or long expired): nothing to do.
 		return nil
+	case err != nil:
+		return zoidc.ErrServerError()
+	case t.ClientID != clientID:
+		// RFC 6749, section 5.2: invalid_grant covers a token "issued to
+		// another client". (invalid_client would say that the client's own
+		// credentials were wrong.)
+		return zoidc.ErrInvalidGrant().WithDescription("the token was not issued to this client")
 	}
-	t, err := s.grants.GrantTokenByID(ctx, tokenOrID)
-	expires := now.Add(defaultAccessTTL)
-	if err == nil {
-		if t.ClientID != clientID {
-			return zoidc.ErrInvalidClient().WithDescription("token was not issued to this client")
-		}
-		expires = t.ExpiresAt
+	subject := "user:" + t.UserID
+	if t.UserID == "" {
+		subject = "client:" + t.ClientID
 	}
-	if err := s.grants.RevokeJTI(ctx, tokenOrID, expires, s.event("oidc.token_revoked", "client:"+clientID, map[string]any{"client_id": clientID})); err != nil {
+	ev := s.event("oidc.token_revoked", subject, map[string]any{"client_id": clientID, "kind": string(t.Kind)})
+	if t.Kind == KindRefresh {
+		err = s.grants.RevokeFamily(ctx, t.FamilyID, now, ev)
+	} else {
+		err = s.grants.RevokeJTI(ctx, t.ID, t.ExpiresAt, ev)
+	}
+	if err != nil {
 		return zoidc.ErrServerError()
 	}
 	return nil
@@ -372,21 +399,24 @@ func (s *storage) liveAccessToken(ctx context.Context, id string) (Token, error)
 	return t, nil
 }
 
-// SetIntrospectionFromToken implements op.OPStorage (RFC 7662).
-func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *zoidc.IntrospectionResponse, tokenID, subject, clientID string) error {
-	if denied, err := s.grants.JTIRevoked(ctx, tokenID); err != nil || denied {
-		return errors.New("token is not active")
-	}
-	t, err := s.grants.GrantTokenByID(ctx, tokenID)
+// SetIntrospectionFromToken implements op.OPStorage (RFC 7662). Only a
+// live record makes a token active, and only with the subject it was
+// issued to: what the framework decrypted or verified is not enough on its
+// own (with its default crypto, which New replaces, random input decrypted
+// to a token ID and a subject now and then).
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *zoidc.IntrospectionResponse, tokenID, subject, _ string) error {
+	t, err := s.liveAccessToken(ctx, tokenID)
 	if err != nil {
-		// A client credentials JWT has no record; its claims were checked.
-		resp.Active, resp.Subject, resp.ClientID = true, subject, subject
-		return nil
+		return err
 	}
-	if !t.Live(s.clock()) {
+	sub := t.UserID
+	if sub == "" {
+		sub = t.ClientID // a client's own token (client credentials)
+	}
+	if sub != subject {
 		return errors.New("token is not active")
 	}
-	resp.Active, resp.Subject, resp.ClientID = true, t.UserID, t.ClientID
+	resp.Active, resp.Subject, resp.ClientID = true, sub, t.ClientID
 	resp.Scope = t.Scopes
 	resp.Audience = t.Audience
 	resp.Expiration = zoidc.FromTime(t.ExpiresAt)
@@ -428,7 +458,15 @@ func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, id string, 
 	if err != nil {
 		return nil, err
 	}
-	return &clientRequest{clientID: id, audience: append([]string{id}, c.Audience...), scopes: scopes}, nil
+	// Like a user grant, the client gets only the scopes it is registered
+	// for; others are dropped.
+	var granted []string
+	for _, sc := range scopes {
+		if slices.Contains(c.Scopes, sc) && !slices.Contains(granted, sc) {
+			granted = append(granted, sc)
+		}
+	}
+	return &clientRequest{clientID: id, audience: append([]string{id}, c.Audience...), scopes: granted}, nil
 }
 
 func (s *storage) event(typ, subject string, data map[string]any) events.Event {

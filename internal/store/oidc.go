@@ -275,3 +275,49 @@ func (s *Store) JTIRevoked(ctx context.Context, jti string) (bool, error) {
 	}
 	return n > 0, nil
 }
+
+// ConsentFor implements oidc.Store.
+func (s *Store) ConsentFor(ctx context.Context, userID, clientID string) (oidc.Consent, error) {
+	c := oidc.Consent{UserID: userID, ClientID: clientID}
+	var scopes string
+	var created, updated int64
+	err := s.read.QueryRowContext(ctx, `SELECT scopes, created_at, updated_at FROM oidc_consents WHERE user_id = $1 AND client_id = $2`,
+		userID, clientID).Scan(&scopes, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, notFoundOIDC()
+	}
+	if err != nil {
+		return c, fmt.Errorf("read consent: %w", err)
+	}
+	c.Scopes = strings.Fields(scopes)
+	c.CreatedAt, c.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return c, nil
+}
+
+// SaveConsent implements oidc.Store.
+func (s *Store) SaveConsent(ctx context.Context, c oidc.Consent, evs ...events.Event) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO oidc_consents (user_id, client_id, scopes, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, updated_at = excluded.updated_at`,
+			c.UserID, c.ClientID, strings.Join(c.Scopes, " "), micros(c.CreatedAt), micros(c.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("save consent: %w", err)
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	})
+}
+
+// DeleteConsent implements oidc.Store.
+func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string, evs ...events.Event) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2`, userID, clientID)
+		if err != nil {
+			return fmt.Errorf("delete consent: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFoundOIDC()
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	})
+}

@@ -148,7 +148,9 @@ func (h *Handler) submitLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/logged-out", http.StatusSeeOther)
 }
 
+// showLoggedOut says that the browser is signed out. ui_locales carries a
+// relying party's language preference from RP-initiated logout.
 func (h *Handler) showLoggedOut(w http.ResponseWriter, r *http.Request) {
-	p := h.newPage(w, r, flows.Flow{}, "")
+	p := h.newPage(w, r, flows.Flow{UILocales: truncate(r.URL.Query().Get("ui_locales"), 64)}, "")
 	h.message(w, r, p, http.StatusOK, "logged_out.title", "logged_out.text", "/login", "login.submit")
 }

@@ -50,6 +50,9 @@ type page struct {
 	Text     string
 	LinkURL  string
 	LinkText string
+	// Items is a list the page shows, such as the consent page's
+	// permissions.
+	Items []string
 	// Extra carries page-specific values.
 	Extra map[string]string
 
