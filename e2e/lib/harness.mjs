@@ -18,19 +18,23 @@ import { outputDir, slug } from './env.mjs';
  * @property {(opts?: object & {label?: string, a11y?: boolean}) => Promise<{page: import('playwright-core').Page, rec: Recorder, context: import('playwright-core').BrowserContext}>} open
  *           another fresh context (own cookies), e.g. a phone or no-JavaScript browser
  * @property {ReturnType<typeof startMailbox> extends Promise<infer M> ? M : never} mailbox
- * @property {{url: string, log: () => string}} server
+ * @property {{url: string, log: () => string, setup: any, cli: import('./server.mjs').Cli}} server
+ *           setup: what opts.server.setup returned
  */
 
 /**
  * Sets up the suite and returns its `test` function.
- * @param {{server?: {env?: Record<string,string>}, context?: object}} [opts]
+ * server.setup runs before `portvakt serve` starts, with the CLI on the
+ * server's data directory and environment (see server.mjs), e.g. to
+ * register a client and create users; its result is `server.setup`.
+ * @param {{server?: {env?: Record<string,string>, setup?: import('./server.mjs').Setup}, context?: object}} [opts]
  */
 export function suite(opts = {}) {
   const state = { failed: [] };
 
   before(async () => {
     state.mailbox = await startMailbox();
-    state.server = await startPortvakt({ smtpPort: state.mailbox.port, env: opts.server?.env });
+    state.server = await startPortvakt({ smtpPort: state.mailbox.port, env: opts.server?.env, setup: opts.server?.setup });
     state.browser = await launchBrowser();
   });
 

@@ -1,6 +1,8 @@
 // Starts the real portvakt binary on a free port with a fresh data
-// directory, and stops it.
-import { spawn } from 'node:child_process';
+// directory, and stops it. A setup hook can run the binary's CLI (client
+// create, user create, …) against that data directory, with the same
+// environment, before `serve` starts.
+import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, createWriteStream, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +10,26 @@ import { binary } from './build.mjs';
 import { freePort, sleep } from './env.mjs';
 
 /**
+ * Runs the portvakt CLI once to completion, e.g. cli(['client', 'create', …]).
+ * Resolves to its output; rejects, with stderr in the message, when it
+ * exits non-zero or runs longer than 30 s.
+ * @callback Cli
+ * @param {string[]} args
+ * @param {{stdin?: string}} [opts]
+ * @returns {Promise<{stdout: string, stderr: string}>}
+ */
+
+/**
+ * @callback Setup
+ * @param {{cli: Cli, url: string, dataDir: string}} ctx  url: where serve will listen (the issuer)
+ * @returns {Promise<any>}  kept as the server's `setup`
+ */
+
+/**
  * Starts `portvakt serve`. Resolves once GET /readyz answers 200.
- * @param {{smtpPort: number, env?: Record<string,string>, readyTimeoutMs?: number}} opts
+ * @param {{smtpPort: number, env?: Record<string,string>, readyTimeoutMs?: number, setup?: Setup}} opts
+ *   setup runs before serve, once per data directory (again if the port
+ *   was taken and serve is started anew).
  */
 export async function startPortvakt(opts) {
   // The free port is only free when probed; if another program takes it
@@ -23,30 +43,42 @@ export async function startPortvakt(opts) {
   }
 }
 
-async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000 }) {
+async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup }) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'portvakt-e2e-'));
   const logPath = path.join(dataDir, 'portvakt.log');
-  const log = createWriteStream(logPath);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const childEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME || dataDir,
+    TMPDIR: os.tmpdir(),
+    PORTVAKT_ADDR: `127.0.0.1:${port}`,
+    PORTVAKT_ISSUER: url,
+    PORTVAKT_DATA_DIR: path.join(dataDir, 'data'),
+    // A plaintext local server: tls=none never tries STARTTLS.
+    PORTVAKT_SMTP_URL: `smtp://127.0.0.1:${smtpPort}?tls=none`,
+    PORTVAKT_MAIL_FROM: 'no-reply@portvakt.test',
+    PORTVAKT_LOG_FORMAT: 'text',
+    PORTVAKT_LOG_LEVEL: 'debug',
+    PORTVAKT_SHUTDOWN_TIMEOUT: '5s',
+    ...env,
+  };
+  /** @type {Cli} */
+  const cli = (args, { stdin } = {}) => runCli({ cwd: dataDir, env: childEnv }, args, stdin);
+  let setupResult;
+  if (setup) {
+    try {
+      setupResult = await setup({ cli, url, dataDir });
+    } catch (err) {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+  const log = createWriteStream(logPath);
   const child = spawn(binary(), ['serve'], {
     cwd: dataDir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME || dataDir,
-      TMPDIR: os.tmpdir(),
-      PORTVAKT_ADDR: `127.0.0.1:${port}`,
-      PORTVAKT_ISSUER: url,
-      PORTVAKT_DATA_DIR: path.join(dataDir, 'data'),
-      // A plaintext local server: tls=none never tries STARTTLS.
-      PORTVAKT_SMTP_URL: `smtp://127.0.0.1:${smtpPort}?tls=none`,
-      PORTVAKT_MAIL_FROM: 'no-reply@portvakt.test',
-      PORTVAKT_LOG_FORMAT: 'text',
-      PORTVAKT_LOG_LEVEL: 'debug',
-      PORTVAKT_SHUTDOWN_TIMEOUT: '5s',
-      ...env,
-    },
+    env: childEnv,
   });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
@@ -86,6 +118,10 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000 }) {
     dataDir,
     logPath,
     pid: child.pid,
+    /** What the setup hook returned (undefined without one). */
+    setup: setupResult,
+    /** The CLI against this server's data directory and environment. */
+    cli,
     /** The server's log so far. */
     log: readLog,
     /** Whether the process is still running. */
@@ -103,4 +139,19 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000 }) {
       return exit;
     },
   };
+}
+
+/** Runs the binary with args to completion in cwd with env; see Cli. */
+function runCli({ cwd, env }, args, stdin) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(binary(), args, { cwd, env, timeout: 30_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      if (err) {
+        const how = err.killed ? `killed (${err.signal}) after 30 s` : `exited with ${err.code}`;
+        reject(new Error(`portvakt ${args.join(' ')}: ${how}\n${stderr}`));
+        return;
+      }
+      resolve({ stdout, stderr });
+    });
+    child.stdin.end(stdin ?? '');
+  });
 }
