@@ -1,6 +1,6 @@
 # Conveniences over the commands the README gives.
 
-.PHONY: build test lint e2e bench run
+.PHONY: build test lint e2e bench bench-load run
 
 build:
 	go build -o bin/portvakt ./cmd/portvakt
@@ -21,3 +21,8 @@ e2e:
 
 bench:
 	go test -run '^$$' -bench . -benchtime 3s ./...
+
+# End-to-end load on loopback with wrk (bench/): SQLite, and PostgreSQL when
+# PORTVAKT_TEST_POSTGRES_URL is set. About five minutes; see docs/benchmarks.md.
+bench-load:
+	go run ./bench/cmd/load $(BENCH_LOAD_FLAGS)
