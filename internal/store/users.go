@@ -144,6 +144,17 @@ func (s *Store) DeleteUser(ctx context.Context, id string, evs ...events.Event) 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: %w", ErrNotFound, accounts.ErrNotFound)
 		}
+		// What the OpenID Provider issued to the user goes with the user
+		// (no foreign keys there: client_credentials tokens have no user).
+		for _, q := range []string{
+			`DELETE FROM oidc_tokens WHERE user_id = $1`,
+			`DELETE FROM oidc_consents WHERE user_id = $1`,
+			`DELETE FROM oidc_auth_requests WHERE user_id = $1`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return fmt.Errorf("delete user's grants: %w", err)
+			}
+		}
 		return s.appendEvents(ctx, tx, evs...)
 	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/session"
 	"github.com/portvakt/portvakt/internal/store"
 )
@@ -374,8 +375,25 @@ func testDeleteUser(t *testing.T, e Engine) {
 		for _, tk := range slices.Concat(ownTokens, otherTokens) {
 			must(t, s.CreateToken(ctx, tk), "CreateToken")
 		}
+		for _, owner := range []string{u.ID, other.ID} {
+			must(t, s.SaveConsent(ctx, oidc.Consent{UserID: owner, ClientID: "app", Scopes: []string{"openid"}, CreatedAt: base, UpdatedAt: base}), "SaveConsent")
+			must(t, s.SaveGrantTokens(ctx, []oidc.Token{{ID: "rt-" + owner, Kind: oidc.KindRefresh, FamilyID: "f-" + owner,
+				Hash: "h-" + owner, ClientID: "app", UserID: owner, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}}), "SaveGrantTokens")
+		}
 		ev := newEvent(t, "user.deleted", u.Subject(), nil)
 		must(t, s.DeleteUser(ctx, u.ID, ev), "DeleteUser")
+		if _, err := s.ConsentFor(ctx, u.ID, "app"); !errors.Is(err, oidc.ErrNotFound) {
+			t.Errorf("consent of the deleted user: got %v, want ErrNotFound", err)
+		}
+		if _, err := s.GrantTokenByID(ctx, "rt-"+u.ID); !errors.Is(err, oidc.ErrNotFound) {
+			t.Errorf("refresh token of the deleted user: got %v, want ErrNotFound", err)
+		}
+		if _, err := s.ConsentFor(ctx, other.ID, "app"); err != nil {
+			t.Errorf("another user's consent: got %v, want it kept", err)
+		}
+		if _, err := s.GrantTokenByID(ctx, "rt-"+other.ID); err != nil {
+			t.Errorf("another user's refresh token: got %v, want it kept", err)
+		}
 
 		if _, err := s.UserByID(ctx, u.ID); !errors.Is(err, accounts.ErrNotFound) {
 			t.Errorf("UserByID of the deleted user: got %v, want ErrNotFound", err)
