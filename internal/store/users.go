@@ -56,19 +56,24 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]accou
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
-	defer rows.Close()
-	var out []accounts.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return collect(rows, scanUser)
 }
 
 type scanner interface{ Scan(dest ...any) error }
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
 
 func scanUser(row scanner) (accounts.User, error) {
 	var u accounts.User
@@ -201,16 +206,7 @@ func (s *Store) LiveTokens(ctx context.Context, userID string, kind accounts.Tok
 	if err != nil {
 		return nil, fmt.Errorf("live tokens: %w", err)
 	}
-	defer rows.Close()
-	var out []accounts.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect(rows, scanToken)
 }
 
 // RedeemTokens implements accounts.Store.
