@@ -39,7 +39,7 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 	for i, g := range c.GrantTypes {
 		grants[i] = string(g)
 	}
-	return oidc.Client{
+	oc := oidc.Client{
 		ID:                     c.ID,
 		Name:                   c.Name,
 		RedirectURIs:           c.RedirectURIs,
@@ -54,7 +54,18 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 		IDTokenLifetime:        c.IDTokenLifetime,
 		RefreshTokenLifetime:   c.RefreshTokenLifetime,
 		Audience:               c.AccessTokenAudience,
-	}, nil
+		IDTokenAlg:             string(c.IDTokenAlg),
+		RequirePAR:             c.RequirePAR,
+		JWKS:                   c.JWKS,
+		JWKSURI:                c.JWKSURI,
+
+		BackchannelLogoutURI:             c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+	}
+	if c.SubjectType == clients.SubjectPairwise {
+		oc.Sector = c.Sector()
+	}
+	return oc, nil
 }
 
 func (p providerClients) CheckClientSecret(ctx context.Context, id, secret string) error {

@@ -33,6 +33,24 @@ type Client struct {
 	RefreshTokenLifetime time.Duration
 	// Audience is added to access tokens' aud.
 	Audience []string
+	// IDTokenAlg signs the client's ID tokens (and logout tokens): RS256
+	// when empty, ES256 or EdDSA by choice.
+	IDTokenAlg string
+	// Sector, when set, makes sub pairwise: the same person has a
+	// different sub in every sector (OpenID Connect Core, section 8.1).
+	Sector string
+	// RequirePAR refuses authorization requests that were not pushed
+	// first (RFC 9126).
+	RequirePAR bool
+	// JWKS is the client's public key set (JSON) and JWKSURI where it
+	// publishes one: the keys of private_key_jwt.
+	JWKS    []byte
+	JWKSURI string
+	// BackchannelLogoutURI receives logout tokens when a session the
+	// client has tokens for ends; with BackchannelLogoutSessionRequired
+	// they carry sid.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
 }
 
 // displayName is the client's name for people: its registered name, or its
