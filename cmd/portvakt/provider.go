@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -14,6 +15,24 @@ import (
 	"github.com/portvakt/portvakt/internal/signing"
 	"github.com/portvakt/portvakt/internal/web"
 )
+
+// minLevel drops records below min.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{Handler: m.Handler.WithAttrs(as), min: m.min}
+}
+
+func (m minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{Handler: m.Handler.WithGroup(name), min: m.min}
+}
 
 // providerKeys gives the provider the signing keys.
 type providerKeys struct{ k *signing.Keys }
@@ -79,7 +98,16 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 	if err := svc.keys.Ensure(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
+	// The provider framework writes some of its log lines (its routes, the
+	// protocol errors it answers) to the process's default logger: make
+	// that Portvakt's, at warning level, so that the log stays JSON and
+	// routine client errors do not flood it.
+	slog.SetDefault(slog.New(minLevel{Handler: a.log.With("component", "oidc").Handler(), min: slog.LevelWarn}))
 	crypto, err := a.keyring.Derive("oidc opaque access tokens")
+	if err != nil {
+		return nil, err
+	}
+	pairwise, err := a.keyring.Derive("oidc pairwise subjects")
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +120,11 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Sessions:  svc.sessions,
 		Pages:     pages,
 		CryptoKey: crypto,
-		Ping:      a.store.Ping,
-		Logger:    a.log.With("component", "oidc"),
-		Now:       a.now,
+
+		PairwiseKey: pairwise,
+		Ping:        a.store.Ping,
+		Logger:      a.log.With("component", "oidc"),
+		Now:         a.now,
 	})
 }
 

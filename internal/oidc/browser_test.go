@@ -155,7 +155,13 @@ func (s *stack) postJSON(path, id, secret string, form url.Values) (int, map[str
 // introspect asks the introspection endpoint about token, as the webapp.
 func (s *stack) introspect(token string) map[string]any {
 	s.t.Helper()
-	status, m := s.postJSON("/oauth/introspect", clientID, clientSecret, url.Values{"token": {token}})
+	return s.introspectAs(clientID, clientSecret, token)
+}
+
+// introspectAs asks the introspection endpoint as the client id.
+func (s *stack) introspectAs(id, secret, token string) map[string]any {
+	s.t.Helper()
+	status, m := s.postJSON("/oauth/introspect", id, secret, url.Values{"token": {token}})
 	if status != http.StatusOK {
 		s.t.Fatalf("introspection: %d %v", status, m)
 	}

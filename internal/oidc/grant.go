@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -41,7 +42,14 @@ type Params struct {
 	UILocales           []string `json:"ui_locales,omitempty"`
 	LoginHint           string   `json:"login_hint,omitempty"`
 	ACRValues           []string `json:"acr_values,omitempty"`
-	Audience            []string `json:"audience,omitempty"`
+	// Audience are the resources asked for (RFC 8707).
+	Audience []string `json:"audience,omitempty"`
+	// Claims is the claims request parameter (OpenID Connect Core,
+	// section 5.5), as JSON.
+	Claims json.RawMessage `json:"claims,omitempty"`
+	// Pushed marks a request pushed to the PAR endpoint (RFC 9126) that
+	// the browser has not yet brought to the authorization endpoint.
+	Pushed bool `json:"pushed,omitempty"`
 }
 
 // AuthRequest is an authorization request on its way from the client's
@@ -92,7 +100,10 @@ type Token struct {
 	Audience  []string
 	AuthTime  time.Time
 	AMR       []string
+	ACR       string
 	SessionID string
+	// Claims is the claims request parameter of the grant, for userinfo.
+	Claims    json.RawMessage
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time
@@ -134,10 +145,11 @@ type Store interface {
 	AuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
 	// UpdateAuthRequest applies fn atomically.
 	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
-	// RedeemCode marks the request's code used at now. If it was used
-	// before, it revokes every token of the family named by the request's
-	// ID, writes evs, and returns ErrCodeReused.
-	RedeemCode(ctx context.Context, codeHash string, now time.Time, evs ...events.Event) (AuthRequest, error)
+	// RedeemCode marks the request's code used at now and records the
+	// tokens issued for it with evs, in one transaction. If the code was
+	// used before, it instead revokes every token of the family named by
+	// the request's ID, writes reuse, and returns ErrCodeReused.
+	RedeemCode(ctx context.Context, codeHash string, now time.Time, issued []Token, evs []events.Event, reuse ...events.Event) (AuthRequest, error)
 	// SaveGrantTokens records issued tokens with their events.
 	SaveGrantTokens(ctx context.Context, ts []Token, evs ...events.Event) error
 	// GrantTokenByHash and GrantTokenByID return the token or ErrNotFound.

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -32,8 +34,12 @@ type Config struct {
 	// Pages renders the consent, sign-out and error pages; without them,
 	// what needs a page fails closed.
 	Pages Pages
-	// CryptoKey encrypts opaque access tokens; the same on every node.
+	// CryptoKey is the framework's key for what it encrypts; the same on
+	// every node.
 	CryptoKey [32]byte
+	// PairwiseKey keys pairwise subjects; the same on every node, and never
+	// changed (a new key gives every pairwise client new subs).
+	PairwiseKey [32]byte
 	// Ping reports whether the database answers.
 	Ping   func(context.Context) error
 	Logger *slog.Logger
@@ -46,6 +52,10 @@ type Handler struct {
 	cfg      Config
 	provider *op.Provider
 	storage  *storage
+	minter   *minter
+	// routes serves the endpoints through the framework's server, with
+	// Portvakt's extensions (server.go).
+	routes http.Handler
 }
 
 // New builds the provider.
@@ -80,18 +90,24 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
-	return &Handler{cfg: cfg, provider: provider, storage: st}, nil
+	issuer := strings.TrimSuffix(cfg.Issuer.String(), "/")
+	h := &Handler{cfg: cfg, provider: provider, storage: st, minter: &minter{keys: cfg.Keys, issuer: issuer, pairwise: cfg.PairwiseKey}}
+	endpoints := *op.DefaultEndpoints
+	endpoints.EndSession, endpoints.DeviceAuthorization = nil, nil // end_session is Portvakt's own (logout.go)
+	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), h: h}
+	h.routes = op.RegisterLegacyServer(srv, h.callback)
+	return h, nil
 }
 
 // Mount adds the provider's routes.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", h.showDiscovery)
-	for _, p := range []string{
-		"/oauth/token", "/oauth/introspect",
-		"/userinfo", "/revoke", "/keys",
-	} {
-		mux.Handle(p, h.provider)
+	for _, p := range []string{"/oauth/token", "/userinfo", "/keys"} {
+		mux.Handle(p, h.routes)
 	}
+	mux.Handle("/revoke", requireClient(h.routes, "client_id"))
+	mux.Handle("/oauth/introspect", requireClient(h.routes, "client_secret"))
+	mux.HandleFunc("POST /oauth/par", h.pushAuthorization)
 	mux.HandleFunc("/authorize", h.authorize)
 	mux.HandleFunc("GET /authorize/login", h.handOff)
 	mux.HandleFunc("GET /authorize/callback", h.callback)
@@ -103,6 +119,23 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /end_session", h.endSession)
 	mux.HandleFunc("POST /end_session", h.endSession)
 	mux.HandleFunc("POST /end_session/confirm", h.confirmEndSession)
+}
+
+// requireClient answers a request without client credentials with
+// invalid_client and 401, as RFC 6749 (section 5.2), RFC 7009 (section
+// 2.1) and RFC 7662 (section 2.1) ask; the framework would call it a
+// malformed request. field is the form field that, besides a Basic header
+// or a client assertion, counts as credentials: client_id where public
+// clients may call, client_secret where they may not.
+func requireClient(next http.Handler, field string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err == nil && r.Header.Get("Authorization") == "" && r.PostForm.Get(field) == "" && r.PostForm.Get("client_assertion") == "" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="portvakt"`)
+			op.WriteError(w, r, op.NewStatusError(zoidc.ErrInvalidClient().WithDescription("client authentication is required"), http.StatusUnauthorized), nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // handOff sends the browser from an authorization request to sign-in, or
@@ -259,7 +292,7 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The redirect_uri is not registered for this client.", http.StatusBadRequest)
 		return
 	}
-	h.provider.ServeHTTP(h.issWriter(w), r)
+	h.routes.ServeHTTP(h.issWriter(w), r)
 }
 
 // redirectRegistered reports whether every redirect_uri in the request is
@@ -350,14 +383,19 @@ func has(list []string, v string) bool {
 
 // discovery is the provider's metadata: what the framework reports, made
 // true to what Portvakt allows (the code flow only, S256 PKCE, no implicit
-// or device grants, no request objects) and with RFC 9207's iss.
+// or device grants, no request objects) and with what it adds: RFC 9207's
+// iss, PAR (RFC 9126), pairwise subjects, the claims parameter, per-client
+// ID token algorithms.
 type discovery struct {
 	*zoidc.DiscoveryConfiguration
-	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	AuthorizationResponseIssParameterSupported bool   `json:"authorization_response_iss_parameter_supported"`
+	PushedAuthorizationRequestEndpoint         string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests         bool   `json:"require_pushed_authorization_requests"`
 }
 
 func (h *Handler) showDiscovery(w http.ResponseWriter, r *http.Request) {
-	d := op.CreateDiscoveryConfig(op.ContextWithIssuer(r.Context(), strings.TrimSuffix(h.cfg.Issuer.String(), "/")), h.provider, h.storage)
+	issuer := strings.TrimSuffix(h.cfg.Issuer.String(), "/")
+	d := op.CreateDiscoveryConfig(op.ContextWithIssuer(r.Context(), issuer), h.provider, h.storage)
 	d.ResponseTypesSupported = []string{string(zoidc.ResponseTypeCode)}
 	d.ResponseModesSupported = []string{"query"}
 	d.GrantTypesSupported = []zoidc.GrantType{zoidc.GrantTypeCode, zoidc.GrantTypeRefreshToken, zoidc.GrantTypeClientCredentials}
@@ -365,9 +403,20 @@ func (h *Handler) showDiscovery(w http.ResponseWriter, r *http.Request) {
 	d.CodeChallengeMethodsSupported = []zoidc.CodeChallengeMethod{zoidc.CodeChallengeMethodS256}
 	d.RequestParameterSupported, d.RequestURIParameterSupported = false, false
 	d.DisplayValuesSupported = []zoidc.Display{zoidc.DisplayPage, zoidc.DisplayPopup, zoidc.DisplayTouch}
-	d.IDTokenSigningAlgValuesSupported = []string{"RS256"}
+	d.IDTokenSigningAlgValuesSupported = []string{string(jose.RS256), string(jose.ES256), string(jose.EdDSA)}
+	d.SubjectTypesSupported = []string{"public", "pairwise"}
+	d.ClaimsParameterSupported, d.ClaimsSupported = true, supportedClaims
+	auth := []zoidc.AuthMethod{zoidc.AuthMethodBasic, zoidc.AuthMethodPost}
+	d.TokenEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)
+	d.RevocationEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)
+	d.IntrospectionEndpointAuthMethodsSupported = auth
+	d.TokenEndpointAuthSigningAlgValuesSupported, d.RevocationEndpointAuthSigningAlgValuesSupported, d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil, nil, nil
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(discovery{DiscoveryConfiguration: d, AuthorizationResponseIssParameterSupported: true})
+	_ = json.NewEncoder(w).Encode(discovery{
+		DiscoveryConfiguration:                     d,
+		AuthorizationResponseIssParameterSupported: true,
+		PushedAuthorizationRequestEndpoint:         issuer + "/oauth/par",
+	})
 }

@@ -191,6 +191,9 @@ func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *s
 		Clients: testClients{"spa": {c: oidc.Client{
 			ID: "spa", Name: "Single Page", RedirectURIs: []string{s.rp.URL + "/spa"}, AuthMethod: "none",
 			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile"}, FirstParty: true,
+			// The web app is the resource server of the SPA's tokens: it may
+			// introspect them.
+			Audience: []string{clientID},
 		}}, clientID: {secret: clientSecret, c: oidc.Client{
 			ID: clientID, Name: "Web App", RedirectURIs: []string{s.rp.URL + "/callback"}, AuthMethod: "client_secret_basic",
 			PostLogoutRedirectURIs: []string{s.rp.URL + "/logged-out", s.rp.URL + "/logged-out?from=portvakt"},

@@ -109,7 +109,10 @@ func TestRFC7662Introspection(t *testing.T) {
 				}
 			})
 		}
-		for _, garbage := range []string{"", "not-a-token", tok.RefreshToken, tok.AccessToken + "x", strings.Repeat("A", 300)} {
+		if status, m := s.postJSON("/oauth/introspect", clientID, clientSecret, url.Values{"token": {""}}); status != http.StatusBadRequest || m["error"] != "invalid_request" {
+			t.Errorf("introspection without a token: %d %v, want 400 invalid_request", status, m)
+		}
+		for _, garbage := range []string{"not-a-token", tok.RefreshToken, tok.AccessToken + "x", strings.Repeat("A", 300)} {
 			if m := s.introspect(garbage); !inactive(m) {
 				t.Errorf("introspection of %.20q… = %v, want only active:false", garbage, m)
 			}
@@ -359,14 +362,18 @@ func TestClientCredentials(t *testing.T) {
 		if got := userinfoStatus(t, s, at); got == http.StatusOK {
 			t.Error("userinfo answered for a client credentials token, which has no user")
 		}
-		if m := s.introspect(at); m["active"] != true || m["sub"] != backend || m["client_id"] != backend {
+		if m := s.introspectAs(backend, backendSecret, at); m["active"] != true || m["sub"] != backend || m["client_id"] != backend {
 			t.Errorf("introspection of the client's token = %v", m)
+		}
+		// Another client that is not in the token's audience learns nothing.
+		if m := s.introspect(at); !inactive(m) {
+			t.Errorf("introspection by another client = %v, want inactive", m)
 		}
 		// The client can revoke it.
 		if status, m := s.postJSON("/revoke", backend, backendSecret, url.Values{"token": {at}}); status != http.StatusOK {
 			t.Errorf("revoke: %d %v", status, m)
 		}
-		if m := s.introspect(at); !inactive(m) {
+		if m := s.introspectAs(backend, backendSecret, at); !inactive(m) {
 			t.Errorf("introspection after revocation = %v, want inactive", m)
 		}
 

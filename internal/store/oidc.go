@@ -113,7 +113,7 @@ func (s *Store) writeAuthRequest(ctx context.Context, tx *sql.Tx, ar oidc.AuthRe
 }
 
 // RedeemCode implements oidc.Store.
-func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, evs ...events.Event) (oidc.AuthRequest, error) {
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, issued []oidc.Token, evs []events.Event, reuse ...events.Event) (oidc.AuthRequest, error) {
 	var out oidc.AuthRequest
 	reused := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -124,10 +124,16 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, 
 		out = ar
 		if !ar.CodeUsedAt.IsZero() {
 			reused = true
-			return s.revokeFamily(ctx, tx, ar.ID, now, evs...)
+			return s.revokeFamily(ctx, tx, ar.ID, now, reuse...)
 		}
 		out.CodeUsedAt = now
-		return s.writeAuthRequest(ctx, tx, out)
+		if _, err := tx.ExecContext(ctx, `UPDATE oidc_auth_requests SET code_used_at = $1 WHERE id = $2`, micros(now), ar.ID); err != nil {
+			return fmt.Errorf("redeem code: %w", err)
+		}
+		if err := s.insertTokens(ctx, tx, issued); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, evs...)
 	})
 	if err == nil && reused {
 		err = oidc.ErrCodeReused
@@ -135,16 +141,16 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, 
 	return out, err
 }
 
-const tokenCols = `id, kind, family_id, token_hash, client_id, user_id, scopes, audience, auth_time, amr, session_id, created_at, expires_at, used_at, revoked_at`
+const tokenCols = `id, kind, family_id, token_hash, client_id, user_id, scopes, audience, auth_time, amr, session_id, created_at, expires_at, used_at, revoked_at, acr, claims`
 
 func scanOIDCToken(row scanner) (oidc.Token, error) {
 	var t oidc.Token
-	var kind, scopes, audience, amr string
+	var kind, scopes, audience, amr, claims string
 	var hash sql.NullString
 	var authTime, created, expires int64
 	var used, revoked sql.NullInt64
 	err := row.Scan(&t.ID, &kind, &t.FamilyID, &hash, &t.ClientID, &t.UserID, &scopes, &audience, &authTime, &amr,
-		&t.SessionID, &created, &expires, &used, &revoked)
+		&t.SessionID, &created, &expires, &used, &revoked, &t.ACR, &claims)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, notFoundOIDC()
 	}
@@ -152,6 +158,9 @@ func scanOIDCToken(row scanner) (oidc.Token, error) {
 		return t, fmt.Errorf("scan token: %w", err)
 	}
 	t.Kind, t.Hash = oidc.TokenKind(kind), hash.String
+	if claims != "" {
+		t.Claims = json.RawMessage(claims)
+	}
 	t.Scopes, t.Audience, t.AMR = strings.Fields(scopes), strings.Fields(audience), strings.Fields(amr)
 	if authTime != 0 {
 		t.AuthTime = fromMicros(authTime)
@@ -168,10 +177,10 @@ func (s *Store) insertTokens(ctx context.Context, tx *sql.Tx, ts []oidc.Token) e
 			authTime = micros(t.AuthTime)
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO oidc_tokens (`+tokenCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			t.ID, string(t.Kind), t.FamilyID, nullString(t.Hash), t.ClientID, t.UserID, strings.Join(t.Scopes, " "),
 			strings.Join(t.Audience, " "), authTime, strings.Join(t.AMR, " "), t.SessionID, micros(t.CreatedAt),
-			micros(t.ExpiresAt), nullMicros(t.UsedAt), nullMicros(t.RevokedAt))
+			micros(t.ExpiresAt), nullMicros(t.UsedAt), nullMicros(t.RevokedAt), t.ACR, string(t.Claims))
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}

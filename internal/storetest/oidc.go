@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -67,7 +69,8 @@ func oidcTokenFixture(id string, kind oidc.TokenKind, family, hash string) oidc.
 	return oidc.Token{
 		ID: id, Kind: kind, FamilyID: family, Hash: hash, ClientID: "webshop", UserID: "u1",
 		Scopes: []string{"openid", "offline_access"}, Audience: []string{"webshop", "https://api.example.com"},
-		AuthTime: oidcBase.Add(-time.Minute), AMR: []string{"pwd"}, SessionID: "s1",
+		AuthTime: oidcBase.Add(-time.Minute), AMR: []string{"pwd"}, ACR: "urn:portvakt:loa:low", SessionID: "s1",
+		Claims:    json.RawMessage(`{"userinfo":{"name":null}}`),
 		CreatedAt: oidcBase, ExpiresAt: oidcBase.Add(time.Hour),
 	}
 }
@@ -160,20 +163,30 @@ func testOIDCRedeemCode(t *testing.T, e Engine) {
 	rt := oidcTokenFixture("rt1", oidc.KindRefresh, "ar1", "rt-digest")
 	other := oidcTokenFixture("at2", oidc.KindAccess, "other-family", "")
 
-	if _, err := s.RedeemCode(ctx, "wrong", oidcBase); !isOIDCNotFound(err) {
+	if _, err := s.RedeemCode(ctx, "wrong", oidcBase, []oidc.Token{other}, nil); !isOIDCNotFound(err) {
 		t.Errorf("RedeemCode of an unknown code: got %v, want ErrNotFound", err)
 	}
 	used := oidcBase.Add(2 * time.Second)
-	got, err := s.RedeemCode(ctx, "code-digest", used)
+	if _, err := s.GrantTokenByID(ctx, "at2"); !isOIDCNotFound(err) {
+		t.Errorf("a token given with an unknown code: got %v, want it not recorded", err)
+	}
+	issued := newEvent(t, "oidc.token_issued", "client:webshop", nil)
+	got, err := s.RedeemCode(ctx, "code-digest", used, []oidc.Token{at, rt}, []events.Event{issued})
 	must(t, err, "first RedeemCode")
 	if !stored(got.CodeUsedAt).Equal(stored(used)) || got.ID != "ar1" {
 		t.Errorf("first RedeemCode: got request %s used at %v, want ar1 used at %v", got.ID, got.CodeUsedAt, stored(used))
 	}
-	must(t, s.SaveGrantTokens(ctx, []oidc.Token{at, rt, other}), "SaveGrantTokens")
+	for _, id := range []string{"at1", "rt1"} {
+		if _, err := s.GrantTokenByID(ctx, id); err != nil {
+			t.Errorf("token %s issued with the code: %v", id, err)
+		}
+	}
+	must(t, s.SaveGrantTokens(ctx, []oidc.Token{other}), "SaveGrantTokens")
 
 	reuse := newEvent(t, "oidc.code_reused", "client:webshop", nil)
 	again := oidcBase.Add(30 * time.Second)
-	if _, err := s.RedeemCode(ctx, "code-digest", again, reuse); !errors.Is(err, oidc.ErrCodeReused) {
+	late := oidcTokenFixture("at3", oidc.KindAccess, "ar1", "")
+	if _, err := s.RedeemCode(ctx, "code-digest", again, []oidc.Token{late}, nil, reuse); !errors.Is(err, oidc.ErrCodeReused) {
 		t.Fatalf("second RedeemCode: got %v, want ErrCodeReused", err)
 	}
 	for _, id := range []string{"at1", "rt1"} {
@@ -189,8 +202,11 @@ func testOIDCRedeemCode(t *testing.T, e Engine) {
 	if denied, err := s.JTIRevoked(ctx, "at1"); err != nil || !denied {
 		t.Errorf("JTIRevoked(at1) after the code's reuse: got %v, %v, want true", denied, err)
 	}
-	if got := eventTypesAbout(t, s, "client:webshop"); !slices.Equal(got, []string{"oidc.code_reused"}) {
-		t.Errorf("events after the code's reuse: got %v, want [oidc.code_reused]", got)
+	if _, err := s.GrantTokenByID(ctx, "at3"); !isOIDCNotFound(err) {
+		t.Errorf("a token given with a reused code: got %v, want it not recorded", err)
+	}
+	if got := eventTypesAbout(t, s, "client:webshop"); !slices.Equal(got, []string{"oidc.token_issued", "oidc.code_reused"}) {
+		t.Errorf("events after the code's reuse: got %v, want [oidc.token_issued oidc.code_reused]", got)
 	}
 	// The first use stays recorded.
 	ar2, err := s.AuthRequestByID(ctx, "ar1")
@@ -215,7 +231,8 @@ func testOIDCRedeemCodeRace(t *testing.T, e Engine) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, errs[i] = s.RedeemCode(ctx, "code-digest", oidcBase)
+			tk := oidcTokenFixture(fmt.Sprintf("at%d", i), oidc.KindAccess, "ar1", "")
+			_, errs[i] = s.RedeemCode(ctx, "code-digest", oidcBase, []oidc.Token{tk}, nil)
 		})
 	}
 	close(start)
