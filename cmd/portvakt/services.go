@@ -18,6 +18,11 @@ import (
 	"github.com/portvakt/portvakt/internal/web"
 )
 
+// clientCacheTTL is how long a node answers from its memory of a client:
+// a client changed by the CLI or on another node is seen within it. The
+// token endpoint then authenticates clients without reading the database.
+const clientCacheTTL = 5 * time.Second
+
 // services are the domain services that serve and the commands share.
 type services struct {
 	catalog  *i18n.Catalog
@@ -98,7 +103,7 @@ func (a *app) services() (*services, error) {
 			IdleTimeout: cfg.SessionIdleTimeout, AbsoluteTimeout: cfg.SessionAbsoluteTimeout, Now: a.now,
 		},
 		outbox:  outbox,
-		clients: &clients.Service{Store: a.store, Now: a.now},
+		clients: &clients.Service{Store: a.store, Now: a.now, CacheTTL: clientCacheTTL},
 		keys:    keys,
 		limits: web.Limits{
 			// Five wrong passwords per account cost nothing; then the wait

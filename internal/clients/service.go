@@ -45,6 +45,11 @@ type Service struct {
 	Scopes ScopeSet
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// CacheTTL, when positive, lets Get and Authenticate answer from
+	// memory for that long; writes through this Service are seen at once.
+	CacheTTL time.Duration
+
+	cache cache
 }
 
 // now is the clock at the precision the store keeps (microseconds), so that
@@ -104,7 +109,7 @@ func (s *Service) Create(ctx context.Context, c Client, actor string) (Client, s
 
 // Get returns the client or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (Client, error) {
-	return s.Store.ClientByID(ctx, id)
+	return s.lookup(ctx, id)
 }
 
 // List returns up to limit clients with IDs after the cursor, in ID order.
@@ -119,6 +124,7 @@ func (s *Service) List(ctx context.Context, after string, limit int) ([]Client, 
 // update that changes nothing writes nothing; otherwise a client.updated
 // event names the changed fields.
 func (s *Service) Update(ctx context.Context, id string, fn func(Client) (Client, error), actor string) (Client, error) {
+	defer s.cache.forget(id)
 	return s.Store.UpdateClient(ctx, id, func(old Client) (Change, error) {
 		c, err := fn(old.clone())
 		if err != nil {
@@ -190,6 +196,7 @@ func changedFields(a, b Client) []string {
 
 // Delete removes a client on behalf of actor.
 func (s *Service) Delete(ctx context.Context, id, actor string) error {
+	defer s.cache.forget(id)
 	c, err := s.Store.ClientByID(ctx, id)
 	if err != nil {
 		return err
@@ -208,6 +215,7 @@ func (s *Service) Delete(ctx context.Context, id, actor string) error {
 // two secrets are ever valid: a secret kept from an earlier rotation is
 // dropped. A client without a secret method gets a FieldError.
 func (s *Service) RotateSecret(ctx context.Context, id string, overlap time.Duration, actor string) (Client, string, error) {
+	defer s.cache.forget(id)
 	if overlap < 0 || overlap > MaxSecretOverlap {
 		return Client{}, "", FieldError{"overlap", "out_of_range", fmt.Sprintf("%v is not between 0 and %v", overlap, MaxSecretOverlap)}
 	}
@@ -243,7 +251,7 @@ func (s *Service) RotateSecret(ctx context.Context, id string, overlap time.Dura
 // an unknown client the secret is compared with a dummy digest. Only a
 // failure of the store comes back as another error.
 func (s *Service) Authenticate(ctx context.Context, id, secret string) (Client, error) {
-	c, err := s.Store.ClientByID(ctx, id)
+	c, err := s.lookup(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		checkSecret(Client{}, secret, s.now())
 		return Client{}, ErrInvalidClient

@@ -501,3 +501,65 @@ func TestDeleteAndList(t *testing.T) {
 		t.Errorf("Delete event: got %s %s %s", last.Type, last.Subject, last.Data)
 	}
 }
+
+// TestServiceCache: with CacheTTL, reads come from memory until the time to
+// live is over, so a change made behind the Service's back (another node)
+// shows late; a change made through the Service shows at once.
+func TestServiceCache(t *testing.T) {
+	ctx := t.Context()
+	svc, st, clk := newService()
+	svc.CacheTTL = 5 * time.Second
+	first := webClient()
+	first.ID = ""
+	c, secret, err := svc.Create(ctx, first, "system:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, c.ID, secret); err != nil {
+		t.Fatalf("Authenticate: %v", err)
+	}
+	// Another node renames the client and then deletes it.
+	st.mu.Lock()
+	renamed := st.clients[c.ID]
+	renamed.Name = "Renamed elsewhere"
+	st.clients[c.ID] = renamed
+	st.mu.Unlock()
+	if got, _ := svc.Get(ctx, c.ID); got.Name != c.Name {
+		t.Errorf("Get within the time to live: name %q, want the cached %q", got.Name, c.Name)
+	}
+	clk.advance(5 * time.Second)
+	if got, _ := svc.Get(ctx, c.ID); got.Name != "Renamed elsewhere" {
+		t.Errorf("Get after the time to live: name %q, want the store's", got.Name)
+	}
+	// A rotation through the Service takes effect at once: the new secret
+	// works, and the old one only as the overlap allows.
+	_, next, err := svc.RotateSecret(ctx, c.ID, 0, "system:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Authenticate(ctx, c.ID, next); err != nil {
+		t.Errorf("Authenticate with the rotated secret: %v", err)
+	}
+	if _, err := svc.Authenticate(ctx, c.ID, secret); !errors.Is(err, ErrInvalidClient) {
+		t.Errorf("Authenticate with the replaced secret and no overlap: %v, want ErrInvalidClient", err)
+	}
+	// So does a deletion.
+	if err := svc.Delete(ctx, c.ID, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Get(ctx, c.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Delete: %v, want ErrNotFound", err)
+	}
+	// A cached client is a copy: changing it changes nothing cached.
+	second := webClient()
+	second.ID = ""
+	d, _, err := svc.Create(ctx, second, "system:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := svc.Get(ctx, d.ID)
+	got.RedirectURIs[0] = "https://evil.example/cb"
+	if again, _ := svc.Get(ctx, d.ID); again.RedirectURIs[0] == "https://evil.example/cb" {
+		t.Error("a change to a returned client reached the cache")
+	}
+}

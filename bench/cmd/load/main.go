@@ -308,10 +308,17 @@ func (h *harness) runEngine(ctx context.Context, engine, dbURL string) (res engi
 		env = append(env, "PORTVAKT_DATABASE_URL="+dbURL)
 	}
 
-	// Clients and the user, with the CLI.
+	// Clients and the user, with the CLI. The service is the resource
+	// server of the web client's tokens (their audience), so it may
+	// introspect them.
+	service, err := h.createClient(ctx, dir, env, "--name", "Bench service", "--type", "confidential",
+		"--grant-type", "client_credentials", "--scope", serviceScope)
+	if err != nil {
+		return res, err
+	}
 	web, err := h.createClient(ctx, dir, env, "--name", "Bench web", "--type", "confidential",
 		"--redirect-uri", redirectURI, "--grant-type", "authorization_code,refresh_token",
-		"--scope", webScope, "--first-party")
+		"--scope", webScope, "--first-party", "--audience", service.ID)
 	if err != nil {
 		return res, err
 	}
@@ -319,14 +326,9 @@ func (h *harness) runEngine(ctx context.Context, engine, dbURL string) (res engi
 	if h.opaqueExchange {
 		if opaque, err = h.createClient(ctx, dir, env, "--name", "Bench web (opaque)", "--type", "confidential",
 			"--redirect-uri", redirectURI, "--grant-type", "authorization_code,refresh_token",
-			"--scope", webScope, "--first-party", "--access-token-format", "opaque"); err != nil {
+			"--scope", webScope, "--first-party", "--access-token-format", "opaque", "--audience", service.ID); err != nil {
 			return res, err
 		}
-	}
-	service, err := h.createClient(ctx, dir, env, "--name", "Bench service", "--type", "confidential",
-		"--grant-type", "client_credentials", "--scope", serviceScope)
-	if err != nil {
-		return res, err
 	}
 	if _, err := h.cli(ctx, dir, env, userPassword+"\n", "user", "create", "--email", userEmail, "--password-stdin", "--verified"); err != nil {
 		return res, err
