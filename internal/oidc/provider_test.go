@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -37,8 +38,9 @@ import (
 	"github.com/portvakt/portvakt/internal/web"
 )
 
-// testKeys is a fixed key set: one RSA and one EC key, generated per test.
-type testKeys struct{ rsa, ec testKey }
+// testKeys is a fixed key set: one RSA, one EC and one Ed25519 key,
+// generated per test.
+type testKeys struct{ rsa, ec, ed testKey }
 
 type testKey struct {
 	id  string
@@ -66,9 +68,14 @@ func newTestKeys(t *testing.T) *testKeys {
 	if err != nil {
 		t.Fatal(err)
 	}
+	edPub, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &testKeys{
 		rsa: testKey{id: "rsa-1", alg: jose.RS256, key: r, pub: &r.PublicKey},
 		ec:  testKey{id: "ec-1", alg: jose.ES256, key: e, pub: &e.PublicKey},
+		ed:  testKey{id: "ed-1", alg: jose.EdDSA, key: edPriv, pub: edPub},
 	}
 }
 
@@ -78,12 +85,14 @@ func (k *testKeys) Signer(_ context.Context, alg jose.SignatureAlgorithm) (op.Si
 		return k.rsa, nil
 	case jose.ES256:
 		return k.ec, nil
+	case jose.EdDSA:
+		return k.ed, nil
 	}
 	return nil, errors.New("no key")
 }
 
 func (k *testKeys) PublicKeys(context.Context) ([]op.Key, error) {
-	return []op.Key{publicKey{k.rsa}, publicKey{k.ec}}, nil
+	return []op.Key{publicKey{k.rsa}, publicKey{k.ec}, publicKey{k.ed}}, nil
 }
 
 // testClients is a fixed registry.
