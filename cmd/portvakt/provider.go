@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -96,6 +97,20 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Logger:    a.log.With("component", "oidc"),
 		Now:       a.now,
 	})
+}
+
+// backchannelLogout builds the consumer that sends logout tokens to the
+// clients of a session that ended. Subjects are public (the user ID) until
+// pairwise subjects are computed here too.
+func (a *app) backchannelLogout(svc *services) *oidc.BackchannelLogout {
+	return &oidc.BackchannelLogout{
+		Issuer:  strings.TrimSuffix(a.cfg.issuerURL().String(), "/"),
+		Store:   a.store,
+		Clients: providerClients{svc.clients},
+		Keys:    providerKeys{svc.keys},
+		Logger:  a.log.With("component", "oidc-backchannel"),
+		Now:     a.now,
+	}
 }
 
 // registerDemo registers (or refreshes) the demo application's client and
