@@ -20,7 +20,8 @@ import (
 // TestOpenIDConnectEndToEnd runs the real binary with a client registered
 // through the CLI and a user created through the CLI, and signs in with the
 // authorization code flow through the hosted pages, with coreos/go-oidc as
-// the relying party; then client credentials with the same client.
+// the relying party; then client credentials with the same client; then
+// ends the session and receives the back-channel logout token.
 func TestOpenIDConnectEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
@@ -28,9 +29,14 @@ func TestOpenIDConnectEndToEnd(t *testing.T) {
 	env := childEnv(t, "PORTVAKT_LOG_LEVEL=error", "PORTVAKT_ISSUER="+issuer)
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "rp") }))
 	defer rp.Close()
+	logoutTokens := make(chan string, 4)
+	bcl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logoutTokens <- r.PostFormValue("logout_token")
+	}))
+	defer bcl.Close()
 
 	created := mustRun(t, dir, env, "client", "create", "--name", "Webshop", "--type", "confidential",
-		"--redirect-uri", rp.URL+"/callback", "--grant-type", "authorization_code,refresh_token,client_credentials",
+		"--redirect-uri", rp.URL+"/callback", "--backchannel-logout-uri", bcl.URL+"/backchannel-logout", "--grant-type", "authorization_code,refresh_token,client_credentials",
 		"--scope", "openid profile email offline_access", "--first-party", "--json")
 	var client struct {
 		ID     string `json:"client_id"`
@@ -120,6 +126,41 @@ func TestOpenIDConnectEndToEnd(t *testing.T) {
 		if res.StatusCode != tc.want && !(tc.want == http.StatusUnauthorized && res.StatusCode == http.StatusBadRequest) {
 			t.Errorf("client_credentials with secret %q: %d %s, want %d", tc.secret, res.StatusCode, body, tc.want)
 		}
+	}
+
+	// Ending the session sends the client a logout token, signed with a
+	// published key, naming the person.
+	res, err = browser.Get(issuer + "/end_session?" + url.Values{"id_token_hint": {tok.Extra("id_token").(string)}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var raw string
+	select {
+	case raw = <-logoutTokens:
+	case <-time.After(15 * time.Second):
+		t.Fatal("no back-channel logout token within 15 s of end_session")
+	}
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := provider.Claims(&meta); err != nil {
+		t.Fatal(err)
+	}
+	keys := gooidc.NewRemoteKeySet(ctx, meta.JWKSURI)
+	payload, err := keys.VerifySignature(ctx, raw)
+	if err != nil {
+		t.Fatalf("logout token: %v", err)
+	}
+	var lt struct {
+		Iss, Sub, Aud, Sid string
+		Events             map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(payload, &lt); err != nil {
+		t.Fatal(err)
+	}
+	if lt.Iss != issuer || lt.Aud != client.ID || lt.Sub != idt.Subject || lt.Sid == "" || lt.Events["http://schemas.openid.net/event/backchannel-logout"] == nil {
+		t.Errorf("logout token claims: got %s, want iss %s, aud %s, sub %s, a sid and the back-channel logout event", payload, issuer, client.ID, idt.Subject)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -15,6 +16,9 @@ import (
 	"github.com/portvakt/portvakt/internal/signing"
 	"github.com/portvakt/portvakt/internal/web"
 )
+
+// pairwisePurpose names the key of pairwise subjects in the keyring.
+const pairwisePurpose = "oidc pairwise subjects"
 
 // minLevel drops records below min.
 type minLevel struct {
@@ -107,7 +111,7 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 	if err != nil {
 		return nil, err
 	}
-	pairwise, err := a.keyring.Derive("oidc pairwise subjects")
+	pairwise, err := a.keyring.Derive(pairwisePurpose)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +130,25 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Logger:      a.log.With("component", "oidc"),
 		Now:         a.now,
 	})
+}
+
+// backchannelLogout builds the consumer that sends logout tokens to the
+// clients of a session that ended, with the sub each client knows (public
+// or pairwise, as in its ID tokens).
+func (a *app) backchannelLogout(svc *services) (*oidc.BackchannelLogout, error) {
+	pairwise, err := a.keyring.Derive(pairwisePurpose)
+	if err != nil {
+		return nil, err
+	}
+	return &oidc.BackchannelLogout{
+		Issuer:  strings.TrimSuffix(a.cfg.issuerURL().String(), "/"),
+		Subject: oidc.SubjectFunc(pairwise),
+		Store:   a.store,
+		Clients: providerClients{svc.clients},
+		Keys:    providerKeys{svc.keys},
+		Logger:  a.log.With("component", "oidc-backchannel"),
+		Now:     a.now,
+	}, nil
 }
 
 // registerDemo registers (or refreshes) the demo application's client and

@@ -20,6 +20,7 @@ import (
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/mail"
+	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/retention"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/web"
@@ -79,6 +80,12 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	workers := &events.Runner{Store: a.store, Holder: nodeName(), Logger: a.log.With("component", "events")}
 	notifier := &accounts.Notifier{Accounts: svc.accounts, Mail: svc.outbox, BaseURL: cfg.issuerURL()}
 	workers.Add(events.Consumer{Name: accounts.ConsumerName, Handle: notifier.Handle})
+	logout, err := a.backchannelLogout(svc)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	workers.Add(events.Consumer{Name: oidc.BackchannelConsumer, Handle: logout.Handle})
 
 	pages := &web.Handler{
 		Catalog:           svc.catalog,

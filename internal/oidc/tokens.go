@@ -83,6 +83,12 @@ func (m *minter) subject(c Client, userID string) string {
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// SubjectFunc returns the function that gives the sub a client knows a
+// user by, with the pairwise key of Config.PairwiseKey.
+func SubjectFunc(pairwiseKey [32]byte) func(c Client, userID string) string {
+	return (&minter{pairwise: pairwiseKey}).subject
+}
+
 // idTokenAlg is the algorithm of the client's ID tokens.
 func idTokenAlg(c Client) jose.SignatureAlgorithm {
 	if c.IDTokenAlg == "" {

@@ -31,6 +31,9 @@ func (s *Store) Purge(ctx context.Context, now, mailBefore time.Time, event func
 			{"oidc_auth_requests", `DELETE FROM oidc_auth_requests WHERE expires_at <= $1`, micros(now)},
 			{"oidc_tokens", `DELETE FROM oidc_tokens WHERE expires_at <= $1`, micros(now)},
 			{"oidc_revoked_jtis", `DELETE FROM oidc_revoked_jtis WHERE expires_at <= $1`, micros(now)},
+			// A delivery record stops a replayed event from logging out
+			// twice; events are replayed within minutes, not weeks.
+			{"oidc_backchannel_deliveries", `DELETE FROM oidc_backchannel_deliveries WHERE created_at <= $1`, micros(now.Add(-7 * 24 * time.Hour))},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, q.arg)
 			if err != nil {
