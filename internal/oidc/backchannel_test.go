@@ -523,7 +523,7 @@ func TestBackchannelLogoutEndSession(t *testing.T) {
 		lt := verifyLogoutToken(t, got[0].token, jwks)
 
 		// sid names the session the tokens were issued in.
-		at, err := jwt.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.RS256})
+		at, err := jwt.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.ES256})
 		if err != nil {
 			t.Fatalf("access token: %v", err)
 		}

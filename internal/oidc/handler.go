@@ -406,6 +406,7 @@ func (h *Handler) showDiscovery(w http.ResponseWriter, r *http.Request) {
 	d.IDTokenSigningAlgValuesSupported = []string{string(jose.RS256), string(jose.ES256), string(jose.EdDSA)}
 	d.SubjectTypesSupported = []string{"public", "pairwise"}
 	d.ClaimsParameterSupported, d.ClaimsSupported = true, supportedClaims
+	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	auth := []zoidc.AuthMethod{zoidc.AuthMethodBasic, zoidc.AuthMethodPost}
 	d.TokenEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)
 	d.RevocationEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)
