@@ -356,7 +356,7 @@ func TestBackchannelLogoutFailingClients(t *testing.T) {
 		oidc.Client{ID: "refusing", BackchannelLogoutURI: refusing.URL},
 		oidc.Client{ID: "flaky", BackchannelLogoutURI: flaky.URL},
 		oidc.Client{ID: "good", BackchannelLogoutURI: good.URL},
-		oidc.Client{ID: "unsigned", IDTokenAlg: "EdDSA", BackchannelLogoutURI: good.URL + "/eddsa"}, // the test keys have no EdDSA key
+		oidc.Client{ID: "unsigned", IDTokenAlg: "ES384", BackchannelLogoutURI: good.URL + "/es384"}, // the test keys have no ES384 key
 	)
 	for _, c := range []string{"slow", "broken", "refusing", "flaky", "good", "unsigned"} {
 		f.grant(t, "t-"+c, c, "u1", "s1")
@@ -387,7 +387,7 @@ func TestBackchannelLogoutFailingClients(t *testing.T) {
 		"oidc.backchannel_logout_failed broken 3 status 500",
 		"oidc.backchannel_logout_failed refusing 1 status 400",
 		"oidc.backchannel_logout_failed slow 3 timeout",
-		"oidc.backchannel_logout_failed unsigned 0 no EdDSA signing key",
+		"oidc.backchannel_logout_failed unsigned 0 no ES384 signing key",
 	}
 	if got := f.outcomes(t, "u1"); !slices.Equal(got, want) {
 		t.Errorf("events:\n got %q\nwant %q", got, want)
