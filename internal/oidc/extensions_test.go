@@ -112,21 +112,22 @@ func TestAccessTokensAreRFC9068(t *testing.T) {
 	})
 }
 
-// TestIDTokenClaims: sid, azp, auth_time and a correct at_hash.
+// TestIDTokenClaims: sid, azp, auth_time, acr, amr and a correct at_hash.
 func TestIDTokenClaims(t *testing.T) {
 	s := newStack(t, storetest.SQLite())
 	tok, idt := codeFlow(t, s)
 	var c struct {
-		SID      string `json:"sid"`
-		AZP      string `json:"azp"`
-		AuthTime int64  `json:"auth_time"`
-		AMR      []string
+		SID      string   `json:"sid"`
+		AZP      string   `json:"azp"`
+		AuthTime int64    `json:"auth_time"`
+		ACR      string   `json:"acr"`
+		AMR      []string `json:"amr"`
 	}
 	if err := idt.Claims(&c); err != nil {
 		t.Fatal(err)
 	}
-	if c.SID == "" || c.AZP != clientID || c.AuthTime == 0 {
-		t.Errorf("ID token claims = %+v, want sid, azp %s and auth_time", c, clientID)
+	if c.SID == "" || c.AZP != clientID || c.AuthTime == 0 || c.ACR != "urn:portvakt:loa:low" || !slices.Equal(c.AMR, []string{"pwd"}) {
+		t.Errorf("ID token claims = %+v, want sid, azp %s, auth_time, acr urn:portvakt:loa:low and amr [pwd]", c, clientID)
 	}
 	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
 		t.Errorf("at_hash: %v", err)

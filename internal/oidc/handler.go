@@ -407,6 +407,7 @@ func (h *Handler) showDiscovery(w http.ResponseWriter, r *http.Request) {
 	d.SubjectTypesSupported = []string{"public", "pairwise"}
 	d.ClaimsParameterSupported, d.ClaimsSupported = true, supportedClaims
 	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
+	d.ACRValuesSupported = []string{session.LoALow}
 	auth := []zoidc.AuthMethod{zoidc.AuthMethodBasic, zoidc.AuthMethodPost}
 	d.TokenEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)
 	d.RevocationEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)

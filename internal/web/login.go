@@ -8,6 +8,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/flows"
+	"github.com/portvakt/portvakt/internal/session"
 )
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
@@ -81,7 +82,7 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if _, err := h.Sessions.Start(ctx, w, r, u.ID, []string{"pwd"}, "", ev); err != nil {
+	if _, err := h.Sessions.Start(ctx, w, r, u.ID, []string{"pwd"}, session.LoALow, ev); err != nil {
 		h.fail(w, r, err)
 		return
 	}

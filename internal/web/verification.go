@@ -7,6 +7,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/flows"
+	"github.com/portvakt/portvakt/internal/session"
 )
 
 // maxCodeAttempts is how many wrong codes one verification flow accepts.
@@ -100,7 +101,7 @@ func (h *Handler) finishVerification(w http.ResponseWriter, r *http.Request, f f
 			h.fail(w, r, err)
 			return
 		}
-		if _, err := h.Sessions.Start(ctx, w, r, f.UserID, []string{"pwd"}, "", ev); err != nil {
+		if _, err := h.Sessions.Start(ctx, w, r, f.UserID, []string{"pwd"}, session.LoALow, ev); err != nil {
 			h.fail(w, r, err)
 			return
 		}
