@@ -31,6 +31,7 @@ func (s *Store) Purge(ctx context.Context, now, mailBefore time.Time, event func
 			{"oidc_auth_requests", `DELETE FROM oidc_auth_requests WHERE expires_at <= $1`, micros(now)},
 			{"oidc_tokens", `DELETE FROM oidc_tokens WHERE expires_at <= $1`, micros(now)},
 			{"oidc_revoked_jtis", `DELETE FROM oidc_revoked_jtis WHERE expires_at <= $1`, micros(now)},
+			{"oidc_client_assertions", `DELETE FROM oidc_client_assertions WHERE expires_at <= $1`, micros(now)},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, q.arg)
 			if err != nil {
