@@ -305,6 +305,9 @@ func (a *clientAuth) checkAssertion(ctx context.Context, assertion, formID strin
 		return Client{}, invalid("the client assertion is larger than %d bytes", maxAssertionSize)
 	}
 	tok, err := jwt.ParseSigned(assertion, assertionAlgs)
+	if err == nil && !canonicalCompact(assertion) {
+		err = errors.New("not in canonical base64url")
+	}
 	if err != nil {
 		return Client{}, invalid("the client assertion is not a compact JWT signed with RS256, PS256, ES256, ES384 or EdDSA").WithParent(err)
 	}
@@ -341,6 +344,23 @@ func (a *clientAuth) checkAssertion(ctx context.Context, assertion, formID strin
 		return Client{}, zoidc.ErrServerError().WithParent(fmt.Errorf("record client assertion: %w", err))
 	}
 	return c, nil
+}
+
+// canonicalCompact reports whether each part of a compact JWS is in
+// canonical unpadded base64url. Lenient decoding would let the spare bits
+// of the last character vary, giving many strings for one signed
+// assertion; only the one its signer made is accepted.
+func canonicalCompact(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(p); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // checkClaims judges an assertion's claims at now. None of its answers
