@@ -284,11 +284,6 @@ func (a *clientAuth) lookup(ctx context.Context, id string) (Client, error) {
 	return c, nil
 }
 
-// assertionClaims are the claims of a client assertion.
-type assertionClaims struct {
-	jwt.Claims
-}
-
 // checkAssertion authenticates a client by a JWT it signed with one of
 // its keys (private_key_jwt). formID is the client_id parameter, if any.
 //
@@ -314,7 +309,7 @@ func (a *clientAuth) checkAssertion(ctx context.Context, assertion, formID strin
 	// The claims are read before the signature is checked, so that they can
 	// be judged without looking the client up; the signature is checked
 	// over these same bytes below, before anything is trusted.
-	var claims assertionClaims
+	var claims jwt.Claims
 	if err := tok.UnsafeClaimsWithoutVerification(&claims); err != nil {
 		return Client{}, invalid("the client assertion's claims cannot be read").WithParent(err)
 	}
@@ -365,7 +360,7 @@ func canonicalCompact(s string) bool {
 
 // checkClaims judges an assertion's claims at now. None of its answers
 // depends on whether the client exists.
-func (a *clientAuth) checkClaims(cl assertionClaims, formID string, now time.Time) error {
+func (a *clientAuth) checkClaims(cl jwt.Claims, formID string, now time.Time) error {
 	invalid := func(format string, args ...any) error {
 		return zoidc.ErrInvalidClient().WithDescription(format, args...)
 	}
