@@ -34,6 +34,7 @@ func (s *Store) Purge(ctx context.Context, now, mailBefore time.Time, event func
 			// A delivery record stops a replayed event from logging out
 			// twice; events are replayed within minutes, not weeks.
 			{"oidc_backchannel_deliveries", `DELETE FROM oidc_backchannel_deliveries WHERE created_at <= $1`, micros(now.Add(-7 * 24 * time.Hour))},
+			{"oidc_client_assertions", `DELETE FROM oidc_client_assertions WHERE expires_at <= $1`, micros(now)},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, q.arg)
 			if err != nil {
