@@ -126,6 +126,7 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		CryptoKey: crypto,
 
 		PairwiseKey: pairwise,
+		Assertions:  a.store,
 		Ping:        a.store.Ping,
 		Logger:      a.log.With("component", "oidc"),
 		Now:         a.now,

@@ -20,6 +20,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // This file authenticates clients at the token, introspection and
@@ -249,8 +250,10 @@ func (a *clientAuth) checkSecret(ctx context.Context, cr credentials) (Client, e
 		return Client{}, errAuthFailed(err)
 	}
 	// The method is checked after the secret, so that a wrong method costs
-	// the same as a wrong secret.
-	if c.AuthMethod != cr.method {
+	// the same as a wrong secret. The two ways of sending a secret are one
+	// method for this purpose: the secret is the same, and client libraries
+	// (Go's x/oauth2 among them) try one and then the other.
+	if c.AuthMethod != authSecretBasic && c.AuthMethod != authSecretPost {
 		return Client{}, errAuthFailed(fmt.Errorf("client %q is registered for %s, not %s", c.ID, c.AuthMethod, cr.method))
 	}
 	return c, nil
@@ -601,4 +604,19 @@ func (c *jwksCache) entry(clientID string) *jwksEntry {
 		c.entries[clientID] = e
 	}
 	return e
+}
+
+// authenticateClient authenticates the client of a request at the token,
+// PAR, introspection and revocation endpoints. A failed authentication
+// answers 401, as RFC 6749 (section 5.2) asks.
+func (h *Handler) authenticateClient(ctx context.Context, header http.Header, form url.Values) (Client, error) {
+	c, err := h.auth.authenticate(ctx, header, form)
+	var e *zoidc.Error
+	if errors.As(err, &e) && e.ErrorType == zoidc.InvalidClient {
+		if e.Parent != nil {
+			h.cfg.Logger.InfoContext(ctx, "client authentication failed", "reason", e.Parent.Error())
+		}
+		return Client{}, op.NewStatusError(e, http.StatusUnauthorized)
+	}
+	return c, err
 }

@@ -292,6 +292,9 @@ func TestAuthenticateSucceeds(t *testing.T) {
 		{"client_secret_basic, lower-case scheme", http.Header{"Authorization": {"basic " + strings.TrimPrefix(basicHeader(basicID, basicSecret).Get("Authorization"), "Basic ")}}, url.Values{}, basicID},
 		{"client_secret_post", nil, url.Values{"client_id": {postID}, "client_secret": {postSecret}}, postID},
 		{"none", nil, url.Values{"client_id": {publicID}}, publicID},
+		// Either way of sending a secret works for a client with a secret.
+		{"client_secret_basic client sends it in the form", nil, url.Values{"client_id": {basicID}, "client_secret": {basicSecret}}, basicID},
+		{"client_secret_post client sends it in the header", basicHeader(postID, postSecret), url.Values{}, postID},
 		{"private_key_jwt without kid", nil, assertionForm(noKid.sign(t, claimsFor(jwtID, now))), jwtID},
 		{"private_key_jwt with client_id", nil, assertionForm(rs.sign(t, claimsFor(jwtID, now)), "client_id", jwtID), jwtID},
 		{"private_key_jwt, aud the issuer", nil, assertionForm(rs.sign(t, with(claimsFor(jwtID, now), "aud", testIssuer))), jwtID},
@@ -380,8 +383,6 @@ func TestAuthenticateFails(t *testing.T) {
 		{"wrong secret", basicHeader(basicID, "wrong"), url.Values{}, invalidClient, failed},
 		{"unknown client, post", nil, url.Values{"client_id": {"nobody"}, "client_secret": {"x"}}, invalidClient, failed},
 		{"unknown public client", nil, url.Values{"client_id": {"nobody"}}, invalidClient, failed},
-		{"basic client uses post", nil, url.Values{"client_id": {basicID}, "client_secret": {basicSecret}}, invalidClient, failed},
-		{"post client uses basic", basicHeader(postID, postSecret), url.Values{}, invalidClient, failed},
 		{"basic client sends only client_id", nil, url.Values{"client_id": {basicID}}, invalidClient, failed},
 		{"private_key_jwt client sends a secret", basicHeader(jwtID, "anything"), url.Values{}, invalidClient, failed},
 		{"private_key_jwt client sends only client_id", nil, url.Values{"client_id": {jwtID}}, invalidClient, failed},

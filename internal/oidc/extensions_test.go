@@ -2,6 +2,9 @@ package oidc_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -14,6 +17,7 @@ import (
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 
 	"github.com/portvakt/portvakt/internal/oidc"
@@ -433,5 +437,60 @@ func TestPKCEVerifierChecks(t *testing.T) {
 	cb = s.browser().authorize(conf.AuthCodeURL("s"), true)
 	if _, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(v)); oauthError(err) != "invalid_grant" {
 		t.Errorf("verifier without a challenge: %v, want invalid_grant", err)
+	}
+}
+
+// TestPrivateKeyJWTAtTheTokenEndpoint: a client that authenticates with a
+// signed assertion gets a token once per assertion; a replay, and an
+// assertion signed by another key, get invalid_client.
+func TestPrivateKeyJWTAtTheTokenEndpoint(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	s := newStack(t, storetest.SQLite(), withClient("signer", func(c *oidc.Client) {
+		c.AuthMethod, c.JWKS, c.GrantTypes, c.Scopes = "private_key_jwt", jwks, []string{"client_credentials"}, []string{"portvakt:users:read"}
+	}))
+	assertion := func(k *ecdsa.PrivateKey, aud string) string {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: k, KeyID: "k1"}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		raw, err := jwt.Signed(signer).Claims(jwt.Claims{
+			Issuer: "signer", Subject: "signer", Audience: jwt.Audience{aud}, ID: rand.Text(),
+			IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Minute)),
+		}).Serialize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	form := func(a string) url.Values {
+		return url.Values{"grant_type": {"client_credentials"}, "scope": {"portvakt:users:read"},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}}
+	}
+	a := assertion(key, s.url+"/oauth/token")
+	status, m := s.postJSON("/oauth/token", "", "", form(a))
+	if status != http.StatusOK || m["access_token"] == nil {
+		t.Fatalf("client_credentials with private_key_jwt: %d %v", status, m)
+	}
+	if _, p := jwtParts(t, m["access_token"].(string)); p["client_id"] != "signer" {
+		t.Errorf("access token client_id = %v, want signer", p["client_id"])
+	}
+	if status, m := s.postJSON("/oauth/token", "", "", form(a)); status != http.StatusUnauthorized || m["error"] != "invalid_client" {
+		t.Errorf("replayed assertion: %d %v, want 401 invalid_client", status, m)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if status, m := s.postJSON("/oauth/token", "", "", form(assertion(other, s.url))); status != http.StatusUnauthorized || m["error"] != "invalid_client" {
+		t.Errorf("assertion signed by another key: %d %v, want 401 invalid_client", status, m)
+	}
+	if status, m := s.postJSON("/oauth/token", "", "", form(assertion(key, "https://elsewhere.example"))); status != http.StatusUnauthorized || m["error"] != "invalid_client" {
+		t.Errorf("assertion for another audience: %d %v, want 401 invalid_client", status, m)
+	}
+	// A secret is not how this client authenticates.
+	if status, m := s.postJSON("/oauth/token", "signer", clientSecret, url.Values{"grant_type": {"client_credentials"}}); status != http.StatusUnauthorized || m["error"] != "invalid_client" {
+		t.Errorf("private_key_jwt client with a secret: %d %v, want 401 invalid_client", status, m)
 	}
 }

@@ -167,7 +167,7 @@ func newFuzzStack(tb testing.TB) *fuzzStack {
 	}
 	allScopes := []string{"openid", "profile", "email", "phone", "address", "offline_access"}
 	provider, err := oidc.New(oidc.Config{
-		Issuer: issuer, Grants: st, Keys: keys, Users: st, Sessions: sessions, Ping: st.Ping, Logger: logger,
+		Issuer: issuer, Grants: st, Keys: keys, Users: st, Sessions: sessions, Ping: st.Ping, Logger: logger, Assertions: st,
 		Clients: testClients{
 			"spa": {c: oidc.Client{
 				ID: "spa", RedirectURIs: s.redirects["spa"], AuthMethod: "none",

@@ -40,6 +40,11 @@ type Config struct {
 	// PairwiseKey keys pairwise subjects; the same on every node, and never
 	// changed (a new key gives every pairwise client new subs).
 	PairwiseKey [32]byte
+	// Assertions remembers the client assertions (private_key_jwt) already
+	// used, so that none is accepted twice.
+	Assertions AssertionStore
+	// HTTPClient fetches clients' JWKS URIs; nil means a default one.
+	HTTPClient *http.Client
 	// Ping reports whether the database answers.
 	Ping   func(context.Context) error
 	Logger *slog.Logger
@@ -53,6 +58,7 @@ type Handler struct {
 	provider *op.Provider
 	storage  *storage
 	minter   *minter
+	auth     *clientAuth
 	// routes serves the endpoints through the framework's server, with
 	// Portvakt's extensions (server.go).
 	routes http.Handler
@@ -65,6 +71,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Assertions == nil {
+		return nil, errors.New("oidc provider: no store for client assertions")
 	}
 	if cfg.Pages == nil {
 		cfg.Pages = noPages{log: cfg.Logger}
@@ -91,7 +100,8 @@ func New(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
 	issuer := strings.TrimSuffix(cfg.Issuer.String(), "/")
-	h := &Handler{cfg: cfg, provider: provider, storage: st, minter: &minter{keys: cfg.Keys, issuer: issuer, pairwise: cfg.PairwiseKey}}
+	h := &Handler{cfg: cfg, provider: provider, storage: st, minter: &minter{keys: cfg.Keys, issuer: issuer, pairwise: cfg.PairwiseKey},
+		auth: newClientAuth(cfg.Clients, cfg.Assertions, issuer, issuer+"/oauth/token", cfg.HTTPClient, cfg.Now)}
 	endpoints := *op.DefaultEndpoints
 	endpoints.EndSession, endpoints.DeviceAuthorization = nil, nil // end_session is Portvakt's own (logout.go)
 	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), h: h}
@@ -408,11 +418,15 @@ func (h *Handler) showDiscovery(w http.ResponseWriter, r *http.Request) {
 	d.ClaimsParameterSupported, d.ClaimsSupported = true, supportedClaims
 	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
 	d.ACRValuesSupported = []string{session.LoALow}
-	auth := []zoidc.AuthMethod{zoidc.AuthMethodBasic, zoidc.AuthMethodPost}
+	auth := []zoidc.AuthMethod{zoidc.AuthMethodBasic, zoidc.AuthMethodPost, zoidc.AuthMethodPrivateKeyJWT}
 	d.TokenEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)
 	d.RevocationEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)
 	d.IntrospectionEndpointAuthMethodsSupported = auth
-	d.TokenEndpointAuthSigningAlgValuesSupported, d.RevocationEndpointAuthSigningAlgValuesSupported, d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil, nil, nil
+	var algs []string
+	for _, a := range assertionAlgs {
+		algs = append(algs, string(a))
+	}
+	d.TokenEndpointAuthSigningAlgValuesSupported, d.RevocationEndpointAuthSigningAlgValuesSupported, d.IntrospectionEndpointAuthSigningAlgValuesSupported = algs, algs, algs
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json")

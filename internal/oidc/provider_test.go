@@ -197,6 +197,7 @@ func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *s
 	}
 	cfg := oidc.Config{
 		Issuer: issuer, Grants: st, Keys: s.keys, Users: st, Sessions: sessions, Pages: pages, Ping: st.Ping, Now: s.clock.Now,
+		Assertions: st,
 		Clients: testClients{"spa": {c: oidc.Client{
 			ID: "spa", Name: "Single Page", RedirectURIs: []string{s.rp.URL + "/spa"}, AuthMethod: "none",
 			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile"}, FirstParty: true,
