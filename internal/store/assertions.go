@@ -16,7 +16,7 @@ var _ oidc.AssertionStore = (*Store)(nil)
 // update of a conflicting row happens only if that row has expired (and
 // was not purged yet).
 func (s *Store) UseClientAssertion(ctx context.Context, clientID, jti string, expires, now time.Time) error {
-	res, err := s.write.ExecContext(ctx, `INSERT INTO oidc_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)
+	res, err := s.exec(ctx, `INSERT INTO oidc_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = excluded.expires_at
 		WHERE oidc_client_assertions.expires_at <= $4`, clientID, jti, micros(expires), micros(now))
 	if err != nil {

@@ -121,7 +121,7 @@ func openSQLite(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	return &Store{engine: sqliteEngine{path: path}, write: write, read: read}, nil
+	return &Store{engine: sqliteEngine{path: path}, write: write, read: read, batch: newCommitter(write)}, nil
 }
 
 // pingSQLite opens the first connection. Processes that open a new database

@@ -95,7 +95,7 @@ func (s *Store) Checkpoint(ctx context.Context, consumer string) (int64, error) 
 // SaveCheckpoint implements events.Store. The lease check and the write are
 // one statement, so no other holder can slip in between.
 func (s *Store) SaveCheckpoint(ctx context.Context, consumer, holder string, position int64, now time.Time) error {
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.exec(ctx,
 		`INSERT INTO event_checkpoints (consumer, position, updated_at)
 		 SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS BIGINT)
 		 WHERE EXISTS (SELECT 1 FROM leases WHERE name = CAST($1 AS TEXT) AND holder = $4 AND expires_at > CAST($3 AS BIGINT))
@@ -136,7 +136,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, now, unti
 
 // ReleaseLease implements events.Store.
 func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
-	_, err := s.write.ExecContext(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder)
+	_, err := s.exec(ctx, `DELETE FROM leases WHERE name = $1 AND holder = $2`, name, holder)
 	if err != nil {
 		return fmt.Errorf("release lease %s: %w", name, err)
 	}

@@ -15,7 +15,7 @@ const mailColumns = `id, event_uuid, recipient, template, lang, subject, body, s
 
 // CreateMail implements mail.Store.
 func (s *Store) CreateMail(ctx context.Context, r mail.Record) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO mails (`+mailColumns+`)
+	_, err := s.exec(ctx, `INSERT INTO mails (`+mailColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		r.ID, r.EventUUID, r.To, r.Template, r.Lang, r.Subject, r.Sealed, string(r.Status), r.Attempts, r.LastError,
 		micros(r.CreatedAt), nullMicros(r.SentAt))
@@ -40,7 +40,7 @@ func (s *Store) MailByID(ctx context.Context, id string) (mail.Record, error) {
 
 // UpdateMailStatus implements mail.Store.
 func (s *Store) UpdateMailStatus(ctx context.Context, id string, u mail.Update) error {
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.exec(ctx,
 		`UPDATE mails SET status = $2, attempts = $3, last_error = $4, sent_at = $5 WHERE id = $1`,
 		id, string(u.Status), u.Attempts, u.LastError, nullMicros(u.SentAt))
 	if err != nil {

@@ -65,7 +65,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, ar oidc.AuthRequest) erro
 	if err != nil {
 		return err
 	}
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO oidc_auth_requests (`+authRequestColumns+`)
+	if _, err := s.exec(ctx, `INSERT INTO oidc_auth_requests (`+authRequestColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`, args...); err != nil {
 		return fmt.Errorf("insert auth request: %w", s.engine.mapError(err))
 	}

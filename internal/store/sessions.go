@@ -61,7 +61,7 @@ func (s *Store) SessionByHash(ctx context.Context, idHash string) (session.Sessi
 
 // TouchSession implements session.Store.
 func (s *Store) TouchSession(ctx context.Context, idHash string, at time.Time) error {
-	if _, err := s.write.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2`, micros(at), idHash); err != nil {
+	if _, err := s.exec(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2`, micros(at), idHash); err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
 	return nil
@@ -213,7 +213,7 @@ func (s *Store) UpdateThrottle(ctx context.Context, key string, fn func(throttle
 // DeleteThrottle implements throttle.Store.
 func (s *Store) DeleteThrottle(ctx context.Context, keys ...string) error {
 	for _, k := range keys {
-		if _, err := s.write.ExecContext(ctx, `DELETE FROM throttle WHERE key = $1`, k); err != nil {
+		if _, err := s.exec(ctx, `DELETE FROM throttle WHERE key = $1`, k); err != nil {
 			return fmt.Errorf("delete throttle: %w", err)
 		}
 	}

@@ -27,6 +27,9 @@ type Store struct {
 	read *sql.DB
 	// migrated is set once the schema is at the version this binary knows.
 	migrated bool
+	// batch, on SQLite, commits concurrent write transactions together
+	// (batch.go).
+	batch *committer
 }
 
 // Engine names the database engine: "sqlite" or "postgres".
@@ -34,6 +37,9 @@ func (s *Store) Engine() string { return s.engine.name() }
 
 // Close closes the connections.
 func (s *Store) Close() error {
+	if s.batch != nil {
+		s.batch.close()
+	}
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
@@ -56,9 +62,28 @@ type queryer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// exec runs one writing statement outside any transaction of the caller.
+// On SQLite it joins the next group commit (batch.go) instead of
+// committing on its own.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.batch == nil {
+		return s.write.ExecContext(ctx, query, args...)
+	}
+	var res sql.Result
+	err := s.batch.do(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
 // inTx runs fn in a write transaction, committing if fn returns nil and
 // rolling back otherwise.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if s.batch != nil {
+		return s.engine.mapError(s.batch.do(ctx, fn))
+	}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", s.engine.mapError(err))

@@ -185,7 +185,7 @@ func scanToken(row scanner) (accounts.Token, error) {
 
 // CreateToken implements accounts.Store.
 func (s *Store) CreateToken(ctx context.Context, t accounts.Token) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO account_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+	_, err := s.exec(ctx, `INSERT INTO account_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		t.ID, t.Hash, t.CodeHash, string(t.Kind), t.UserID, t.Email, micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt))
 	if err != nil {
 		return fmt.Errorf("insert token: %w", s.engine.mapError(err))
