@@ -145,11 +145,14 @@ type Store interface {
 	AuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
 	// UpdateAuthRequest applies fn atomically.
 	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
-	// RedeemCode marks the request's code used at now and records the
-	// tokens issued for it with evs, in one transaction. If the code was
-	// used before, it instead revokes every token of the family named by
-	// the request's ID, writes reuse, and returns ErrCodeReused.
-	RedeemCode(ctx context.Context, codeHash string, now time.Time, issued []Token, evs []events.Event, reuse ...events.Event) (AuthRequest, error)
+	// RedeemCode finds the request whose code digest is codeHash and, in
+	// one transaction, has issue check it and make the tokens to record,
+	// marks the code used at now, and records the tokens with their
+	// events; an error from issue leaves everything as it was. A code used
+	// before instead revokes every token of the family named by the
+	// request's ID, writes reuse's events, and returns ErrCodeReused; an
+	// unknown code is ErrNotFound.
+	RedeemCode(ctx context.Context, codeHash string, now time.Time, issue func(AuthRequest) ([]Token, []events.Event, error), reuse func(AuthRequest) []events.Event) (AuthRequest, error)
 	// SaveGrantTokens records issued tokens with their events.
 	SaveGrantTokens(ctx context.Context, ts []Token, evs ...events.Event) error
 	// GrantTokenByHash and GrantTokenByID return the token or ErrNotFound.

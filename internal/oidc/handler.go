@@ -112,9 +112,10 @@ func New(cfg Config) (*Handler, error) {
 // Mount adds the provider's routes.
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /.well-known/openid-configuration", h.showDiscovery)
-	for _, p := range []string{"/oauth/token", "/userinfo", "/keys"} {
+	for _, p := range []string{"/userinfo", "/keys"} {
 		mux.Handle(p, h.routes)
 	}
+	mux.HandleFunc("/oauth/token", h.token)
 	mux.Handle("/revoke", requireClient(h.routes, "client_id"))
 	mux.Handle("/oauth/introspect", requireClient(h.routes, "client_secret"))
 	mux.HandleFunc("POST /oauth/par", h.pushAuthorization)

@@ -112,52 +112,52 @@ func tokenResponse(body any) *op.Response {
 	return resp
 }
 
-// CodeExchange serves the authorization code grant. The code is checked
-// first (client, expiry, redirect URI, PKCE) and then redeemed in the
-// transaction that records the tokens: a second exchange of the same code
-// fails and revokes what the first one issued.
+// CodeExchange serves the authorization code grant. In one transaction the
+// code is checked (client, expiry, redirect URI, PKCE; a failed check
+// leaves it unused), redeemed, and its tokens recorded: a second exchange
+// of the same code fails and revokes what the first one issued.
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[zoidc.AccessTokenRequest]) (*op.Response, error) {
 	h := s.h
 	c := r.Client.(opClient).c
 	now := h.storage.clock()
-	ar, err := h.cfg.Grants.AuthRequestByCode(ctx, digest(r.Data.Code))
+	var at Token
+	var refresh string
+	ar, err := h.cfg.Grants.RedeemCode(ctx, digest(r.Data.Code), now, func(ar AuthRequest) ([]Token, []events.Event, error) {
+		switch {
+		case ar.ClientID != c.ID:
+			return nil, nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code was issued to another client")
+		case !now.Before(ar.ExpiresAt):
+			return nil, nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code has expired")
+		case r.Data.RedirectURI != ar.Params.RedirectURI:
+			return nil, nil, zoidc.ErrInvalidGrant().WithDescription("redirect_uri is not the one of the authorization request")
+		}
+		if err := checkPKCE(ar, r.Data.CodeVerifier); err != nil {
+			return nil, nil, err
+		}
+		aud, err := narrowResources(r.Form, ar.Params.Audience, c)
+		if err != nil {
+			return nil, nil, err
+		}
+		var rt *Token
+		at, rt, refresh = h.grantTokens(c, ar.ID, ar.UserID, ar.Params.Scopes, aud, ar.AuthTime, ar.AMR, ar.ACR, ar.SessionID, ar.Params.Claims, now)
+		issued := []Token{at}
+		if rt != nil {
+			issued = append(issued, *rt)
+		}
+		ev := h.storage.event("oidc.token_issued", "user:"+ar.UserID, map[string]any{"client_id": c.ID, "grant": "authorization_code", "refresh": rt != nil})
+		return issued, []events.Event{ev}, nil
+	}, func(ar AuthRequest) []events.Event {
+		return []events.Event{h.storage.event("oidc.code_reused", "user:"+ar.UserID, map[string]any{"client_id": ar.ClientID, "family": ar.ID})}
+	})
 	switch {
+	case errors.Is(err, ErrCodeReused):
+		return nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code was already used; the tokens issued for it are revoked")
 	case errors.Is(err, ErrNotFound):
 		return nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code is not valid")
 	case err != nil:
 		return nil, err
-	case ar.ClientID != c.ID:
-		return nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code was issued to another client")
 	}
-	reuse := h.storage.event("oidc.code_reused", "user:"+ar.UserID, map[string]any{"client_id": ar.ClientID, "family": ar.ID})
-	if ar.CodeUsedAt.IsZero() {
-		if !now.Before(ar.ExpiresAt) {
-			return nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code has expired")
-		}
-		if r.Data.RedirectURI != ar.Params.RedirectURI {
-			return nil, zoidc.ErrInvalidGrant().WithDescription("redirect_uri is not the one of the authorization request")
-		}
-		if err := checkPKCE(ar, r.Data.CodeVerifier); err != nil {
-			return nil, err
-		}
-	}
-	aud, err := narrowResources(r.Form, ar.Params.Audience, c)
-	if err != nil {
-		return nil, err
-	}
-	at, rt, plainRefresh := h.grantTokens(c, ar.ID, ar.UserID, ar.Params.Scopes, aud, ar.AuthTime, ar.AMR, ar.ACR, ar.SessionID, ar.Params.Claims, now)
-	issued := []Token{at}
-	if rt != nil {
-		issued = append(issued, *rt)
-	}
-	ev := h.storage.event("oidc.token_issued", "user:"+ar.UserID, map[string]any{"client_id": c.ID, "grant": "authorization_code", "refresh": rt != nil})
-	if _, err := h.cfg.Grants.RedeemCode(ctx, digest(r.Data.Code), now, issued, []events.Event{ev}, reuse); err != nil {
-		if errors.Is(err, ErrCodeReused) {
-			return nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code was already used; the tokens issued for it are revoked")
-		}
-		return nil, err
-	}
-	return h.respondTokens(ctx, c, at, plainRefresh, idToken{nonce: ar.Params.Nonce}, now)
+	return h.respondTokens(ctx, c, at, refresh, idToken{nonce: ar.Params.Nonce}, now)
 }
 
 // checkPKCE holds the verifier to the request's challenge (RFC 7636). A
@@ -300,22 +300,30 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[zoidc.Ref
 	return h.respondTokens(ctx, c, at, plain, idToken{}, now)
 }
 
-// ClientCredentialsExchange serves the client credentials grant. A JWT
-// access token is signed and nothing is written: revoking one puts its jti
-// on the deny-list.
+// ClientCredentialsExchange serves the client credentials grant (when it
+// is not served by Handler.token's shorter path).
 func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequest[zoidc.ClientCredentialsRequest]) (*op.Response, error) {
-	h := s.h
-	c := r.Client.(opClient).c
+	resp, err := s.h.clientCredentials(ctx, r.Client.(opClient).c, r.Form)
+	if err != nil {
+		return nil, err
+	}
+	return tokenResponse(resp), nil
+}
+
+// clientCredentials issues a client its own access token. A JWT access
+// token is signed and nothing is written: revoking one puts its jti on the
+// deny-list.
+func (h *Handler) clientCredentials(ctx context.Context, c Client, form url.Values) (*zoidc.AccessTokenResponse, error) {
 	now := h.storage.clock()
 	// Like a user grant, the client gets only the scopes it is registered
 	// for; others are dropped.
 	var scopes []string
-	for _, sc := range r.Data.Scope {
+	for _, sc := range strings.Fields(form.Get("scope")) {
 		if slices.Contains(c.Scopes, sc) && !slices.Contains(scopes, sc) {
 			scopes = append(scopes, sc)
 		}
 	}
-	aud, err := requestedResources(r.Form, c)
+	aud, err := requestedResources(form, c)
 	if err != nil {
 		return nil, err
 	}
@@ -330,9 +338,42 @@ func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequ
 	if err != nil {
 		return nil, err
 	}
-	return tokenResponse(&zoidc.AccessTokenResponse{
+	return &zoidc.AccessTokenResponse{
 		AccessToken: access, TokenType: zoidc.BearerToken, ExpiresIn: uint64(at.ExpiresAt.Sub(now).Seconds()), Scope: scopes,
-	}), nil
+	}, nil
+}
+
+// token serves the token endpoint. The client credentials grant, the one
+// that machines call at high rates and that Portvakt implements whole, is
+// answered here directly; every other request goes through the framework.
+func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.ParseForm() != nil || r.PostForm.Get("grant_type") != string(zoidc.GrantTypeClientCredentials) ||
+		len(r.PostForm["grant_type"]) != 1 {
+		h.routes.ServeHTTP(w, r)
+		return
+	}
+	ctx := r.Context()
+	c, err := h.authenticateClient(ctx, r.Header, r.PostForm)
+	if err == nil {
+		switch {
+		case c.AuthMethod == string(zoidc.AuthMethodNone):
+			err = op.NewStatusError(zoidc.ErrInvalidClient().WithDescription("client_credentials needs an authenticated client"), http.StatusUnauthorized)
+		case !slices.Contains(c.GrantTypes, string(zoidc.GrantTypeClientCredentials)):
+			err = zoidc.ErrUnauthorizedClient().WithDescription("grant_type %q not allowed", zoidc.GrantTypeClientCredentials)
+		}
+	}
+	var resp *zoidc.AccessTokenResponse
+	if err == nil {
+		resp, err = h.clientCredentials(ctx, c, r.PostForm)
+	}
+	if err != nil {
+		op.WriteError(w, r, err, nil)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	_ = json.NewEncoder(w).Encode(resp)
 }
 
 // defaultAudience is the aud of a client's access tokens when no resource

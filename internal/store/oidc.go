@@ -113,7 +113,7 @@ func (s *Store) writeAuthRequest(ctx context.Context, tx *sql.Tx, ar oidc.AuthRe
 }
 
 // RedeemCode implements oidc.Store.
-func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, issued []oidc.Token, evs []events.Event, reuse ...events.Event) (oidc.AuthRequest, error) {
+func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, issue func(oidc.AuthRequest) ([]oidc.Token, []events.Event, error), reuse func(oidc.AuthRequest) []events.Event) (oidc.AuthRequest, error) {
 	var out oidc.AuthRequest
 	reused := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -124,7 +124,11 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, 
 		out = ar
 		if !ar.CodeUsedAt.IsZero() {
 			reused = true
-			return s.revokeFamily(ctx, tx, ar.ID, now, reuse...)
+			return s.revokeFamily(ctx, tx, ar.ID, now, reuse(ar)...)
+		}
+		issued, evs, err := issue(ar)
+		if err != nil {
+			return err
 		}
 		out.CodeUsedAt = now
 		if _, err := tx.ExecContext(ctx, `UPDATE oidc_auth_requests SET code_used_at = $1 WHERE id = $2`, micros(now), ar.ID); err != nil {

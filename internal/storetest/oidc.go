@@ -153,6 +153,13 @@ func testOIDCAuthRequests(t *testing.T, e Engine) {
 	}
 }
 
+// issuing is a RedeemCode check that accepts and issues ts with evs.
+func issuing(ts []oidc.Token, evs ...events.Event) func(oidc.AuthRequest) ([]oidc.Token, []events.Event, error) {
+	return func(oidc.AuthRequest) ([]oidc.Token, []events.Event, error) { return ts, evs, nil }
+}
+
+func noEvents(oidc.AuthRequest) []events.Event { return nil }
+
 func testOIDCRedeemCode(t *testing.T, e Engine) {
 	ctx := t.Context()
 	s := Open(t, e)
@@ -163,15 +170,28 @@ func testOIDCRedeemCode(t *testing.T, e Engine) {
 	rt := oidcTokenFixture("rt1", oidc.KindRefresh, "ar1", "rt-digest")
 	other := oidcTokenFixture("at2", oidc.KindAccess, "other-family", "")
 
-	if _, err := s.RedeemCode(ctx, "wrong", oidcBase, []oidc.Token{other}, nil); !isOIDCNotFound(err) {
+	if _, err := s.RedeemCode(ctx, "wrong", oidcBase, issuing([]oidc.Token{other}), noEvents); !isOIDCNotFound(err) {
 		t.Errorf("RedeemCode of an unknown code: got %v, want ErrNotFound", err)
 	}
 	used := oidcBase.Add(2 * time.Second)
 	if _, err := s.GrantTokenByID(ctx, "at2"); !isOIDCNotFound(err) {
 		t.Errorf("a token given with an unknown code: got %v, want it not recorded", err)
 	}
+	// A check that refuses leaves the code unused and nothing recorded.
+	errRefused := errors.New("refused")
+	if _, err := s.RedeemCode(ctx, "code-digest", used, func(got oidc.AuthRequest) ([]oidc.Token, []events.Event, error) {
+		if got.ID != "ar1" {
+			t.Errorf("the check got request %q, want ar1", got.ID)
+		}
+		return nil, nil, errRefused
+	}, noEvents); !errors.Is(err, errRefused) {
+		t.Errorf("RedeemCode with a refusing check: got %v, want its error", err)
+	}
+	if got, _ := s.AuthRequestByID(ctx, "ar1"); !got.CodeUsedAt.IsZero() {
+		t.Error("a refused check used the code")
+	}
 	issued := newEvent(t, "oidc.token_issued", "client:webshop", nil)
-	got, err := s.RedeemCode(ctx, "code-digest", used, []oidc.Token{at, rt}, []events.Event{issued})
+	got, err := s.RedeemCode(ctx, "code-digest", used, issuing([]oidc.Token{at, rt}, issued), noEvents)
 	must(t, err, "first RedeemCode")
 	if !stored(got.CodeUsedAt).Equal(stored(used)) || got.ID != "ar1" {
 		t.Errorf("first RedeemCode: got request %s used at %v, want ar1 used at %v", got.ID, got.CodeUsedAt, stored(used))
@@ -186,7 +206,7 @@ func testOIDCRedeemCode(t *testing.T, e Engine) {
 	reuse := newEvent(t, "oidc.code_reused", "client:webshop", nil)
 	again := oidcBase.Add(30 * time.Second)
 	late := oidcTokenFixture("at3", oidc.KindAccess, "ar1", "")
-	if _, err := s.RedeemCode(ctx, "code-digest", again, []oidc.Token{late}, nil, reuse); !errors.Is(err, oidc.ErrCodeReused) {
+	if _, err := s.RedeemCode(ctx, "code-digest", again, issuing([]oidc.Token{late}), func(oidc.AuthRequest) []events.Event { return []events.Event{reuse} }); !errors.Is(err, oidc.ErrCodeReused) {
 		t.Fatalf("second RedeemCode: got %v, want ErrCodeReused", err)
 	}
 	for _, id := range []string{"at1", "rt1"} {
@@ -232,7 +252,7 @@ func testOIDCRedeemCodeRace(t *testing.T, e Engine) {
 		wg.Go(func() {
 			<-start
 			tk := oidcTokenFixture(fmt.Sprintf("at%d", i), oidc.KindAccess, "ar1", "")
-			_, errs[i] = s.RedeemCode(ctx, "code-digest", oidcBase, []oidc.Token{tk}, nil)
+			_, errs[i] = s.RedeemCode(ctx, "code-digest", oidcBase, issuing([]oidc.Token{tk}), noEvents)
 		})
 	}
 	close(start)
