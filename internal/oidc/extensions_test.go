@@ -494,3 +494,33 @@ func TestPrivateKeyJWTAtTheTokenEndpoint(t *testing.T) {
 		t.Errorf("private_key_jwt client with a secret: %d %v, want 401 invalid_client", status, m)
 	}
 }
+
+// TestTokenEndpointCORS: a browser app on another origin may call the
+// token endpoint (preflight and the POST itself), without credentials.
+func TestTokenEndpointCORS(t *testing.T) {
+	s := newStack(t, storetest.SQLite())
+	const origin = "https://spa.example"
+	pre, _ := http.NewRequest(http.MethodOptions, s.url+"/oauth/token", nil)
+	pre.Header.Set("Origin", origin)
+	pre.Header.Set("Access-Control-Request-Method", "POST")
+	pre.Header.Set("Access-Control-Request-Headers", "content-type")
+	res, err := http.DefaultClient.Do(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") != origin || !strings.Contains(res.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Errorf("preflight: %d %v, want the origin and POST allowed", res.StatusCode, res.Header)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/oauth/token", strings.NewReader("grant_type=refresh_token&refresh_token=x&client_id=spa"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", origin)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Access-Control-Allow-Origin") != origin || res.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("POST from another origin: %d %v, want 400 (a bad refresh token) readable by the origin, without credentials", res.StatusCode, res.Header)
+	}
+}

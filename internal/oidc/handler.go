@@ -13,6 +13,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/rs/cors"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
@@ -115,7 +116,13 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	for _, p := range []string{"/userinfo", "/keys"} {
 		mux.Handle(p, h.routes)
 	}
-	mux.HandleFunc("/oauth/token", h.token)
+	// Browser apps (public clients) call the token endpoint from their own
+	// origin; no cookies are involved, so none are allowed.
+	mux.Handle("/oauth/token", cors.New(cors.Options{
+		AllowOriginFunc: func(string) bool { return true },
+		AllowedMethods:  []string{http.MethodPost},
+		AllowedHeaders:  []string{"Accept", "Authorization", "Content-Type", "X-Requested-With"},
+	}).Handler(http.HandlerFunc(h.token)))
 	mux.Handle("/revoke", requireClient(h.routes, "client_id"))
 	mux.Handle("/oauth/introspect", requireClient(h.routes, "client_secret"))
 	mux.HandleFunc("POST /oauth/par", h.pushAuthorization)

@@ -117,24 +117,38 @@ func tokenResponse(body any) *op.Response {
 // leaves it unused), redeemed, and its tokens recorded: a second exchange
 // of the same code fails and revokes what the first one issued.
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[zoidc.AccessTokenRequest]) (*op.Response, error) {
-	h := s.h
-	c := r.Client.(opClient).c
+	resp, err := s.h.exchangeCode(ctx, r.Client.(opClient).c, r.Form)
+	if err != nil {
+		return nil, err
+	}
+	return tokenResponse(resp), nil
+}
+
+// exchangeCode serves the authorization code grant for client c.
+func (h *Handler) exchangeCode(ctx context.Context, c Client, form url.Values) (*zoidc.AccessTokenResponse, error) {
+	code, redirectURI, verifier := form.Get("code"), form.Get("redirect_uri"), form.Get("code_verifier")
+	switch {
+	case code == "":
+		return nil, zoidc.ErrInvalidRequest().WithDescription("code missing")
+	case redirectURI == "":
+		return nil, zoidc.ErrInvalidRequest().WithDescription("redirect_uri missing")
+	}
 	now := h.storage.clock()
 	var at Token
 	var refresh string
-	ar, err := h.cfg.Grants.RedeemCode(ctx, digest(r.Data.Code), now, func(ar AuthRequest) ([]Token, []events.Event, error) {
+	ar, err := h.cfg.Grants.RedeemCode(ctx, digest(code), now, func(ar AuthRequest) ([]Token, []events.Event, error) {
 		switch {
 		case ar.ClientID != c.ID:
 			return nil, nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code was issued to another client")
 		case !now.Before(ar.ExpiresAt):
 			return nil, nil, zoidc.ErrInvalidGrant().WithDescription("the authorization code has expired")
-		case r.Data.RedirectURI != ar.Params.RedirectURI:
+		case redirectURI != ar.Params.RedirectURI:
 			return nil, nil, zoidc.ErrInvalidGrant().WithDescription("redirect_uri is not the one of the authorization request")
 		}
-		if err := checkPKCE(ar, r.Data.CodeVerifier); err != nil {
+		if err := checkPKCE(ar, verifier); err != nil {
 			return nil, nil, err
 		}
-		aud, err := narrowResources(r.Form, ar.Params.Audience, c)
+		aud, err := narrowResources(form, ar.Params.Audience, c)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -207,7 +221,7 @@ func lifetime(d, def time.Duration) time.Duration {
 
 // respondTokens signs the access token (or, for an opaque one, records its
 // digest) and the ID token, and answers.
-func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, refresh string, id idToken, now time.Time) (*op.Response, error) {
+func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, refresh string, id idToken, now time.Time) (*zoidc.AccessTokenResponse, error) {
 	access, err := h.issueAccessToken(ctx, c, &at)
 	if err != nil {
 		return nil, err
@@ -225,7 +239,7 @@ func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, refresh
 			return nil, err
 		}
 	}
-	return tokenResponse(resp), nil
+	return resp, nil
 }
 
 // issueAccessToken turns a token record into the access token: a JWT, or
@@ -247,10 +261,20 @@ func (h *Handler) issueAccessToken(ctx context.Context, c Client, at *Token) (st
 // RefreshToken serves the refresh token grant with rotation: each refresh
 // token works once, and presenting one again revokes its whole family.
 func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[zoidc.RefreshTokenRequest]) (*op.Response, error) {
-	h := s.h
-	c := r.Client.(opClient).c
+	resp, err := s.h.refresh(ctx, r.Client.(opClient).c, r.Form)
+	if err != nil {
+		return nil, err
+	}
+	return tokenResponse(resp), nil
+}
+
+// refresh serves the refresh token grant for client c.
+func (h *Handler) refresh(ctx context.Context, c Client, form url.Values) (*zoidc.AccessTokenResponse, error) {
+	if form.Get("refresh_token") == "" {
+		return nil, zoidc.ErrInvalidRequest().WithDescription("refresh_token missing")
+	}
 	now := h.storage.clock()
-	hash := digest(r.Data.RefreshToken)
+	hash := digest(form.Get("refresh_token"))
 	old, err := h.cfg.Grants.GrantTokenByHash(ctx, hash)
 	switch {
 	case errors.Is(err, ErrNotFound) || (err == nil && old.Kind != KindRefresh):
@@ -261,15 +285,15 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[zoidc.Ref
 		return nil, zoidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
 	}
 	scopes := old.Scopes
-	if len(r.Data.Scopes) > 0 {
-		for _, sc := range r.Data.Scopes {
+	if asked := strings.Fields(form.Get("scope")); len(asked) > 0 {
+		for _, sc := range asked {
 			if !slices.Contains(old.Scopes, sc) {
 				return nil, zoidc.ErrInvalidScope().WithDescription("scope %q was not granted", sc)
 			}
 		}
-		scopes = r.Data.Scopes
+		scopes = asked
 	}
-	aud, err := narrowResources(r.Form, old.Audience, c)
+	aud, err := narrowResources(form, old.Audience, c)
 	if err != nil {
 		return nil, err
 	}
@@ -343,28 +367,41 @@ func (h *Handler) clientCredentials(ctx context.Context, c Client, form url.Valu
 	}, nil
 }
 
-// token serves the token endpoint. The client credentials grant, the one
-// that machines call at high rates and that Portvakt implements whole, is
-// answered here directly; every other request goes through the framework.
+// token serves the token endpoint. The grants, which Portvakt implements
+// whole, are answered here directly; other requests (an unknown or
+// repeated grant_type, a method other than POST) go through the framework,
+// which answers them with the right error.
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.ParseForm() != nil || r.PostForm.Get("grant_type") != string(zoidc.GrantTypeClientCredentials) ||
-		len(r.PostForm["grant_type"]) != 1 {
+	if r.Method != http.MethodPost || r.ParseForm() != nil || len(r.PostForm["grant_type"]) != 1 {
+		h.routes.ServeHTTP(w, r)
+		return
+	}
+	var grant func(context.Context, Client, url.Values) (*zoidc.AccessTokenResponse, error)
+	switch zoidc.GrantType(r.PostForm.Get("grant_type")) {
+	case zoidc.GrantTypeClientCredentials:
+		grant = h.clientCredentials
+	case zoidc.GrantTypeCode:
+		grant = h.exchangeCode
+	case zoidc.GrantTypeRefreshToken:
+		grant = h.refresh
+	default:
 		h.routes.ServeHTTP(w, r)
 		return
 	}
 	ctx := r.Context()
+	gt := r.PostForm.Get("grant_type")
 	c, err := h.authenticateClient(ctx, r.Header, r.PostForm)
 	if err == nil {
 		switch {
-		case c.AuthMethod == string(zoidc.AuthMethodNone):
+		case c.AuthMethod == string(zoidc.AuthMethodNone) && gt == string(zoidc.GrantTypeClientCredentials):
 			err = op.NewStatusError(zoidc.ErrInvalidClient().WithDescription("client_credentials needs an authenticated client"), http.StatusUnauthorized)
-		case !slices.Contains(c.GrantTypes, string(zoidc.GrantTypeClientCredentials)):
-			err = zoidc.ErrUnauthorizedClient().WithDescription("grant_type %q not allowed", zoidc.GrantTypeClientCredentials)
+		case !slices.Contains(c.GrantTypes, gt):
+			err = zoidc.ErrUnauthorizedClient().WithDescription("grant_type %q not allowed", gt)
 		}
 	}
 	var resp *zoidc.AccessTokenResponse
 	if err == nil {
-		resp, err = h.clientCredentials(ctx, c, r.PostForm)
+		resp, err = grant(ctx, c, r.PostForm)
 	}
 	if err != nil {
 		op.WriteError(w, r, err, nil)
