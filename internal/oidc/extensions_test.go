@@ -346,10 +346,15 @@ func refused(t *testing.T, s *stack, authURL string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = io.Copy(io.Discard, res.Body)
+	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if loc, _ := res.Location(); loc != nil && strings.HasPrefix(loc.String(), s.rp.URL) {
 		t.Errorf("%s redirected to the client: %s", authURL, loc)
+	}
+	// The person sees a page of Portvakt's, not the protocol's JSON.
+	if ct := res.Header.Get("Content-Type"); res.StatusCode >= 400 && (!strings.HasPrefix(ct, "text/html") ||
+		!strings.Contains(string(body), "<h1>The application&#39;s sign-in request cannot be used</h1>")) {
+		t.Errorf("%s: %s page, want the hosted error page:\n%.400s", authURL, ct, body)
 	}
 	return res.StatusCode
 }
@@ -522,5 +527,34 @@ func TestTokenEndpointCORS(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode != http.StatusBadRequest || res.Header.Get("Access-Control-Allow-Origin") != origin || res.Header.Get("Access-Control-Allow-Credentials") != "" {
 		t.Errorf("POST from another origin: %d %v, want 400 (a bad refresh token) readable by the origin, without credentials", res.StatusCode, res.Header)
+	}
+}
+
+// TestAuthorizeErrorPage: a request that cannot be answered at the
+// application (an unknown client, an unregistered redirect URI) shows a
+// page in the application's language, with the protocol error for its
+// developers, and never redirects.
+func TestAuthorizeErrorPage(t *testing.T) {
+	s := newStack(t, storetest.SQLite())
+	for _, tc := range []struct {
+		name  string
+		query url.Values
+		want  string
+	}{
+		{"unknown client", url.Values{"client_id": {"nobody"}, "response_type": {"code"}, "scope": {"openid"},
+			"redirect_uri": {s.rp.URL + "/callback"}, "ui_locales": {"sv"}}, "Tjänstens inloggningsbegäran kan inte användas"},
+		{"unregistered redirect URI", url.Values{"client_id": {clientID}, "response_type": {"code"}, "scope": {"openid"},
+			"redirect_uri": {"https://evil.example/cb"}, "ui_locales": {"fi"}}, "Sovelluksen kirjautumispyyntöä ei voi käyttää"},
+	} {
+		res, err := s.browser().c.Get(s.url + "/authorize?" + tc.query.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "<h1>"+tc.want+"</h1>") ||
+			!strings.Contains(string(body), "invalid_request") || res.Header.Get("Location") != "" {
+			t.Errorf("%s: %d, want 400 and the page in its language naming invalid_request:\n%.600s", tc.name, res.StatusCode, body)
+		}
 	}
 }

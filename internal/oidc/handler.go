@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -307,10 +308,66 @@ func (h *Handler) issue(w http.ResponseWriter, r *http.Request, ar AuthRequest, 
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err == nil && !h.redirectRegistered(r) {
 		h.cfg.Logger.InfoContext(r.Context(), "authorization request refused: redirect_uri not registered")
-		http.Error(w, "The redirect_uri is not registered for this client.", http.StatusBadRequest)
+		h.cfg.Pages.ShowAuthorizeError(w, r, http.StatusBadRequest, r.Form.Get("ui_locales"), "invalid_request", "the redirect_uri is not registered for this client")
 		return
 	}
-	h.routes.ServeHTTP(h.issWriter(w), r)
+	pw := &pageOnError{w: h.issWriter(w), h: make(http.Header)}
+	h.routes.ServeHTTP(pw, r)
+	if pw.status == 0 || pw.passed {
+		return
+	}
+	// An error the framework could not send to the application: a page
+	// for the person, not JSON.
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	_ = json.Unmarshal(pw.buf.Bytes(), &e)
+	if e.Error == "" {
+		e.Error = "invalid_request"
+	}
+	h.cfg.Pages.ShowAuthorizeError(w, r, pw.status, r.Form.Get("ui_locales"), e.Error, e.Description)
+}
+
+// pageOnError passes the framework's authorization responses through,
+// except an error answered in place (a status of 400 or more without a
+// redirect), which it keeps for authorize to show as a page.
+type pageOnError struct {
+	w      http.ResponseWriter
+	h      http.Header
+	status int
+	passed bool
+	buf    bytes.Buffer
+}
+
+func (p *pageOnError) Header() http.Header { return p.h }
+
+func (p *pageOnError) WriteHeader(code int) {
+	if p.status != 0 {
+		return
+	}
+	p.status = code
+	if code >= 400 && p.h.Get("Location") == "" {
+		return
+	}
+	p.passed = true
+	for k, v := range p.h {
+		p.w.Header()[k] = v
+	}
+	p.w.WriteHeader(code)
+}
+
+func (p *pageOnError) Write(b []byte) (int, error) {
+	if p.status == 0 {
+		p.WriteHeader(http.StatusOK)
+	}
+	if p.passed {
+		return p.w.Write(b)
+	}
+	if p.buf.Len()+len(b) > 64<<10 {
+		return len(b), nil // an error body is small; drop the rest
+	}
+	return p.buf.Write(b)
 }
 
 // redirectRegistered reports whether every redirect_uri in the request is

@@ -18,6 +18,9 @@ type Pages interface {
 	// ShowRequestExpired says that an authorization request is unknown or
 	// no longer valid.
 	ShowRequestExpired(w http.ResponseWriter, r *http.Request, uiLocales string)
+	// ShowAuthorizeError says that an authorization request cannot be
+	// used, when the error cannot go back to the application.
+	ShowAuthorizeError(w http.ResponseWriter, r *http.Request, status int, uiLocales, code, description string)
 	// CheckForm reports whether a posted form comes from one of this
 	// server's own pages; when it does not, it has answered.
 	CheckForm(w http.ResponseWriter, r *http.Request) bool
@@ -35,6 +38,10 @@ func (p noPages) ShowSignOut(w http.ResponseWriter, r *http.Request, _ web.SignO
 
 func (p noPages) ShowRequestExpired(w http.ResponseWriter, _ *http.Request, _ string) {
 	http.Error(w, "This sign-in request has expired. Go back to the application and start again.", http.StatusBadRequest)
+}
+
+func (p noPages) ShowAuthorizeError(w http.ResponseWriter, _ *http.Request, status int, _, code, description string) {
+	http.Error(w, "The application's sign-in request cannot be used ("+code+": "+description+").", status)
 }
 
 func (p noPages) CheckForm(w http.ResponseWriter, r *http.Request) bool {

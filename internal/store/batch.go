@@ -31,15 +31,16 @@ type batchJob struct {
 }
 
 type committer struct {
-	db   *sql.DB
+	db    *sql.DB
+	stmts *stmtCache
 	jobs chan *batchJob
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
 }
 
-func newCommitter(db *sql.DB) *committer {
-	c := &committer{db: db, jobs: make(chan *batchJob), stop: make(chan struct{}), done: make(chan struct{})}
+func newCommitter(db *sql.DB, stmts *stmtCache) *committer {
+	c := &committer{db: db, stmts: stmts, jobs: make(chan *batchJob), stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -85,6 +86,7 @@ func (c *committer) run() {
 			}
 		}
 		c.commit(batch)
+		c.stmts.prepare(c.db)
 	}
 }
 
@@ -137,20 +139,28 @@ func (c *committer) runBatch(jobs []*batchJob) ([]error, error) {
 		return errs, err
 	}
 	for i, j := range jobs {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT batch_job"); err != nil {
+		if _, err := c.exec(ctx, tx, "SAVEPOINT batch_job"); err != nil {
 			return abort(fmt.Errorf("savepoint: %w", err))
 		}
 		if err := j.fn(tx); err != nil {
 			errs[i] = err
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO batch_job"); rerr != nil {
+			if _, rerr := c.exec(ctx, tx, "ROLLBACK TO batch_job"); rerr != nil {
 				return abort(fmt.Errorf("roll back a failed write (%v): %w", err, rerr))
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE batch_job"); err != nil {
+		if _, err := c.exec(ctx, tx, "RELEASE batch_job"); err != nil {
 			return abort(fmt.Errorf("release savepoint: %w", err))
 		}
 	}
 	return errs, commitErr(tx.Commit())
+}
+
+// exec runs a statement of the committer's own, prepared once.
+func (c *committer) exec(ctx context.Context, tx *sql.Tx, query string) (sql.Result, error) {
+	if st := c.stmts.get(query); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx)
+	}
+	return tx.ExecContext(ctx, query)
 }
 
 func commitErr(err error) error {

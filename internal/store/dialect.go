@@ -121,7 +121,8 @@ func openSQLite(ctx context.Context, rawURL string) (*Store, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	return &Store{engine: sqliteEngine{path: path}, write: write, read: read, batch: newCommitter(write)}, nil
+	stmts := newStmtCache()
+	return &Store{engine: sqliteEngine{path: path}, write: write, read: read, batch: newCommitter(write, stmts), stmts: stmts}, nil
 }
 
 // pingSQLite opens the first connection. Processes that open a new database

@@ -24,7 +24,7 @@ func (s *Store) appendEvents(ctx context.Context, tx *sql.Tx, evs ...events.Even
 		if err := e.Validate(); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx,
+		_, err := s.txExec(ctx, tx,
 			`INSERT INTO events (uuid, type, subject, actor, occurred_at, data) VALUES ($1, $2, $3, $4, $5, $6)`,
 			e.UUID, e.Type, e.Subject, e.Actor, micros(e.Time), string(e.Data))
 		if err != nil {

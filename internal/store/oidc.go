@@ -86,7 +86,7 @@ func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (oidc.Au
 func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(oidc.AuthRequest) (oidc.AuthRequest, error)) (oidc.AuthRequest, error) {
 	var out oidc.AuthRequest
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ar, err := scanAuthRequest(tx.QueryRowContext(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE id = $1`+s.engine.forUpdate(), id))
+		ar, err := scanAuthRequest(s.txQueryRow(ctx, tx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE id = $1`+s.engine.forUpdate(), id))
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func (s *Store) writeAuthRequest(ctx context.Context, tx *sql.Tx, ar oidc.AuthRe
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE oidc_auth_requests SET client_id = $2, params = $3, user_id = $4, auth_time = $5,
+	_, err = s.txExec(ctx, tx, `UPDATE oidc_auth_requests SET client_id = $2, params = $3, user_id = $4, auth_time = $5,
 		amr = $6, acr = $7, session_id = $8, done = $9, code_hash = $10, code_used_at = $11, created_at = $12, expires_at = $13
 		WHERE id = $1`, args...)
 	if err != nil {
@@ -117,7 +117,7 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, 
 	var out oidc.AuthRequest
 	reused := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		ar, err := scanAuthRequest(tx.QueryRowContext(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE code_hash = $1`+s.engine.forUpdate(), codeHash))
+		ar, err := scanAuthRequest(s.txQueryRow(ctx, tx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE code_hash = $1`+s.engine.forUpdate(), codeHash))
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, 
 			return err
 		}
 		out.CodeUsedAt = now
-		if _, err := tx.ExecContext(ctx, `UPDATE oidc_auth_requests SET code_used_at = $1 WHERE id = $2`, micros(now), ar.ID); err != nil {
+		if _, err := s.txExec(ctx, tx, `UPDATE oidc_auth_requests SET code_used_at = $1 WHERE id = $2`, micros(now), ar.ID); err != nil {
 			return fmt.Errorf("redeem code: %w", err)
 		}
 		if err := s.insertTokens(ctx, tx, issued); err != nil {
@@ -180,7 +180,7 @@ func (s *Store) insertTokens(ctx context.Context, tx *sql.Tx, ts []oidc.Token) e
 		if !t.AuthTime.IsZero() {
 			authTime = micros(t.AuthTime)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO oidc_tokens (`+tokenCols+`)
+		_, err := s.txExec(ctx, tx, `INSERT INTO oidc_tokens (`+tokenCols+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			t.ID, string(t.Kind), t.FamilyID, nullString(t.Hash), t.ClientID, t.UserID, strings.Join(t.Scopes, " "),
 			strings.Join(t.Audience, " "), authTime, strings.Join(t.AMR, " "), t.SessionID, micros(t.CreatedAt),
@@ -217,7 +217,7 @@ func (s *Store) RotateRefresh(ctx context.Context, hash string, now time.Time, n
 	var out []oidc.Token
 	reused := false
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		old, err := scanOIDCToken(tx.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE token_hash = $1 AND kind = $2`+s.engine.forUpdate(), hash, string(oidc.KindRefresh)))
+		old, err := scanOIDCToken(s.txQueryRow(ctx, tx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE token_hash = $1 AND kind = $2`+s.engine.forUpdate(), hash, string(oidc.KindRefresh)))
 		if err != nil {
 			return err
 		}
@@ -232,7 +232,7 @@ func (s *Store) RotateRefresh(ctx context.Context, hash string, now time.Time, n
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE oidc_tokens SET used_at = $1 WHERE id = $2`, micros(now), old.ID); err != nil {
+		if _, err := s.txExec(ctx, tx, `UPDATE oidc_tokens SET used_at = $1 WHERE id = $2`, micros(now), old.ID); err != nil {
 			return fmt.Errorf("mark refresh token used: %w", err)
 		}
 		if err := s.insertTokens(ctx, tx, ts); err != nil {

@@ -30,6 +30,8 @@ type Store struct {
 	// batch, on SQLite, commits concurrent write transactions together
 	// (batch.go).
 	batch *committer
+	// stmts, on SQLite, keeps hot write statements prepared (stmts.go).
+	stmts *stmtCache
 }
 
 // Engine names the database engine: "sqlite" or "postgres".
@@ -39,6 +41,9 @@ func (s *Store) Engine() string { return s.engine.name() }
 func (s *Store) Close() error {
 	if s.batch != nil {
 		s.batch.close()
+	}
+	if s.stmts != nil {
+		s.stmts.close()
 	}
 	err := s.write.Close()
 	if s.read != s.write {
@@ -72,7 +77,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	var res sql.Result
 	err := s.batch.do(ctx, func(tx *sql.Tx) error {
 		var err error
-		res, err = tx.ExecContext(ctx, query, args...)
+		res, err = s.txExec(ctx, tx, query, args...)
 		return err
 	})
 	return res, err

@@ -58,3 +58,17 @@ func (h *Handler) ShowRequestExpired(w http.ResponseWriter, r *http.Request, uiL
 	p := h.newPage(w, r, flows.Flow{UILocales: truncate(uiLocales, 64)}, "")
 	h.message(w, r, p, http.StatusBadRequest, "authorize.expired.title", "authorize.expired.text", "", "")
 }
+
+// ShowAuthorizeError says that an authorization request cannot be used
+// and cannot be answered at the application (its client or redirect URI is
+// unknown, say): in the application's language (uiLocales) if it gave one,
+// with the protocol error for its developers.
+func (h *Handler) ShowAuthorizeError(w http.ResponseWriter, r *http.Request, status int, uiLocales, code, description string) {
+	p := h.newPage(w, r, flows.Flow{UILocales: truncate(uiLocales, 64)}, "")
+	detail := truncate(code, 64)
+	if description != "" {
+		detail += ": " + truncate(description, 300)
+	}
+	p.Extra = map[string]string{"detail_label": p.T("authorize.invalid.detail"), "detail": detail}
+	h.message(w, r, p, status, "authorize.invalid.title", "authorize.invalid.text", "", "")
+}
