@@ -178,3 +178,43 @@ test('pushed authorization requests required: a plain authorization URL is refus
   const response = await rec.goto(plain.href, 'par-required');
   await expectRefusedAtPortvakt(rec, t, { response, toClient, says: /push/, name: 'unpushed request' });
 });
+
+/** openid-client configured for the signing service, signing with key. */
+function serviceConfig(key) {
+  return client.discovery(new URL(state.server.url), state.server.setup.service, undefined,
+    client.PrivateKeyJwt({ key, kid: serviceKID }), { execute: [client.allowInsecureRequests] });
+}
+
+test('private_key_jwt: client credentials for a signed assertion; an RFC 9068 access token', async ({ server }) => {
+  const config = await serviceConfig(serviceKeys.privateKey);
+  assert.ok(config.serverMetadata().token_endpoint_auth_methods_supported?.includes('private_key_jwt'),
+    'discovery lists private_key_jwt');
+  let tokens;
+  try {
+    tokens = await client.clientCredentialsGrant(config, { scope: 'portvakt:users:read' });
+  } catch (err) {
+    assert.fail(`client credentials with the registered key: ${describe(err)}`);
+  }
+  assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+  assert.equal(tokens.scope, 'portvakt:users:read');
+  assert.equal(tokens.refresh_token, undefined, 'no refresh token for client credentials');
+
+  const { header, claims } = verifyJWT(tokens.access_token, await fetchJWKS(server.url));
+  assert.equal(header.typ, 'at+jwt', 'an RFC 9068 access token');
+  assert.equal(header.alg, 'ES256');
+  assert.equal(claims.iss, server.url);
+  assert.equal(claims.client_id, server.setup.service);
+  assert.equal(claims.sub, server.setup.service, 'the client acts for itself');
+  assert.match(claims.jti ?? '', /\S/, 'a jti');
+  assert.ok(claims.exp > Date.now() / 1000, `exp ${claims.exp} is in the future`);
+  assert.equal(claims.scope, 'portvakt:users:read');
+
+  // An assertion signed by a key the client never registered, under the
+  // registered kid.
+  const stranger = await serviceConfig(strangerKeys.privateKey);
+  await assert.rejects(client.clientCredentialsGrant(stranger, { scope: 'portvakt:users:read' }), (err) => {
+    assert.equal(err.error, 'invalid_client', `an assertion signed with another key: ${describe(err)}`);
+    assert.equal(err.status, 401);
+    return true;
+  });
+});
