@@ -218,3 +218,22 @@ test('private_key_jwt: client credentials for a signed assertion; an RFC 9068 ac
     return true;
   });
 });
+
+for (const alg of ['ES256', 'EdDSA']) {
+  test(`ID token signed ${alg}, as the client registered`, async ({ rec, server }) => {
+    const rp = alg === 'ES256' ? es256RP : eddsaRP;
+    const clientID = alg === 'ES256' ? server.setup.es256 : server.setup.eddsa;
+    // openid-client refuses an ID token signed with any other algorithm
+    // than the id_token_signed_response_alg it was given, and checks the
+    // signature against the provider's JWKS.
+    assert.equal((await rp.configure()).clientMetadata().id_token_signed_response_alg, alg);
+    const { session } = await signInAt(rp, rec, { name: alg.toLowerCase() });
+    assert.ok([].concat(session.idClaims.aud).includes(clientID), `aud ${session.idClaims.aud} names the client`);
+    const jwks = await fetchJWKS(server.url);
+    const { header, claims } = verifyJWT(session.tokens.id_token, jwks);
+    assert.equal(header.alg, alg, 'the ID token header');
+    assert.equal(claims.sub, session.idClaims.sub);
+    // The access token keeps its own algorithm.
+    assert.equal(decodeJWT(session.tokens.access_token).header.alg, 'ES256');
+  });
+}
