@@ -237,3 +237,27 @@ for (const alg of ['ES256', 'EdDSA']) {
     assert.equal(decodeJWT(session.tokens.access_token).header.alg, 'ES256');
   });
 }
+
+test('resource indicator: the access token is for the resource asked for', async ({ page, rec, server }) => {
+  const { session, authorize } = await signInAt(apiRP, rec, { query: `?resource=${encodeURIComponent(api)}`, name: 'resource' });
+  assert.equal(authorize.searchParams.get('resource'), api, 'the authorization request names the resource');
+  const { header, claims } = verifyJWT(session.tokens.access_token, await fetchJWKS(server.url));
+  assert.equal(header.typ, 'at+jwt');
+  // Registered for two audiences, asked for one: only that one.
+  assert.deepEqual([].concat(claims.aud), [api], 'aud is the resource');
+  assert.equal(claims.client_id, server.setup.api);
+  assert.equal(claims.sub, session.idClaims.sub, 'the access token is the person\'s');
+  const info = await client.fetchUserInfo(await apiRP.configure(), session.tokens.access_token, claims.sub);
+  assert.equal(info.email, grace.email, 'the access token works at userinfo');
+
+  // A resource the client is not registered for: the error goes back to
+  // the client (RFC 8707, section 2), which shows it.
+  const res = await rec.goto(`${apiRP.url}/login?resource=${encodeURIComponent('https://elsewhere.example.com/')}`, 'resource-refused');
+  assert.equal(new URL(page.url()).origin, apiRP.url, `back at the client: ${page.url()}`);
+  assert.equal(res.status(), 400, 'the client could not sign in');
+  const callback = new URL(page.url());
+  assert.equal(callback.pathname, '/callback');
+  assert.equal(callback.searchParams.get('error'), 'invalid_target');
+  assert.equal(callback.searchParams.has('code'), false, 'no code');
+  await expectPage(rec, { path: '/callback', h1: 'Sign-in failed', text: /invalid_target/ });
+});
