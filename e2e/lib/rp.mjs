@@ -5,8 +5,10 @@
 //
 //   GET /           home page with a "Sign in" link
 //   GET /login      starts the code flow: PKCE S256, state and nonce kept in
-//                   the RP's own session (cookie rp_sid); ui_locales and
-//                   login_hint in the query are passed on
+//                   the RP's own session (cookie rp_sid); ui_locales,
+//                   login_hint and resource in the query are passed on; with
+//                   par, the request is pushed first (RFC 9126) and the
+//                   browser carries only client_id and request_uri
 //   GET /callback   authorizationCodeGrant (checks state, iss, the ID
 //                   token and its nonce), fetchUserInfo; shows the claims
 //   GET /logout     RP-initiated logout: to the end_session endpoint
@@ -37,8 +39,16 @@ const COOKIE = 'rp_sid';
  * Starts the relying party on a free port. register() tells it its client
  * registration; it runs discovery at the first sign-in, as an application
  * would once Portvakt is up.
+ *
+ * opts.par pushes every authorization request (buildAuthorizationUrlWithPAR);
+ * opts.metadata is client metadata for openid-client, e.g.
+ * id_token_signed_response_alg, which it then holds the ID token to;
+ * opts.verifySignatures has it also check the ID token's signature against
+ * the provider's JWKS (openid-client skips that for tokens it received
+ * directly from the token endpoint).
+ * @param {{par?: boolean, metadata?: Partial<import('openid-client').ClientMetadata>, verifySignatures?: boolean}} [opts]
  */
-export async function startRelyingParty() {
+export async function startRelyingParty({ par = false, metadata, verifySignatures = false } = {}) {
   /** @type {Map<string, RPSession>} */
   const sessions = new Map();
   /** @type {{issuer: string, clientId: string, clientSecret: string} | undefined} */
@@ -51,10 +61,9 @@ export async function startRelyingParty() {
     if (config) return config;
     if (!registration) throw new Error('the relying party has no client registration yet');
     const { issuer, clientId, clientSecret } = registration;
-    config = await client.discovery(new URL(issuer), clientId, undefined, client.ClientSecretBasic(clientSecret), {
-      // Portvakt runs on http://127.0.0.1 in the tests.
-      execute: [client.allowInsecureRequests],
-    });
+    const execute = [client.allowInsecureRequests]; // Portvakt runs on http://127.0.0.1 in the tests.
+    if (verifySignatures) execute.push(client.enableNonRepudiationChecks);
+    config = await client.discovery(new URL(issuer), clientId, metadata, client.ClientSecretBasic(clientSecret), { execute });
     return config;
   }
   const errors = [];
@@ -100,8 +109,10 @@ export async function startRelyingParty() {
           // offline_access needs consent; first-party clients are not asked.
           prompt: 'consent',
         };
-        for (const k of ['ui_locales', 'login_hint']) if (here.searchParams.has(k)) params[k] = here.searchParams.get(k);
-        s.authorizationURL = client.buildAuthorizationUrl(config, params);
+        for (const k of ['ui_locales', 'login_hint', 'resource']) if (here.searchParams.has(k)) params[k] = here.searchParams.get(k);
+        s.authorizationURL = par
+          ? await client.buildAuthorizationUrlWithPAR(config, params)
+          : client.buildAuthorizationUrl(config, params);
         res.setHeader('Set-Cookie', `${COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax`);
         res.writeHead(303, { Location: s.authorizationURL.href }).end();
         return undefined;
