@@ -33,10 +33,10 @@ type batchJob struct {
 type committer struct {
 	db    *sql.DB
 	stmts *stmtCache
-	jobs chan *batchJob
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	jobs  chan *batchJob
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 }
 
 func newCommitter(db *sql.DB, stmts *stmtCache) *committer {
