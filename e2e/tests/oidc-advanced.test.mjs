@@ -122,10 +122,9 @@ async function signInAt(rp, rec, { query = '', name }) {
 
 /**
  * Asserts that the last navigation was refused by Portvakt itself: 400,
- * still on Portvakt, nothing sent to the client, and the body names the
- * problem. Then checks that it is a page for people (one <h1>, <html lang>,
- * the other smoke checks) as a to-do: the authorization endpoint answers
- * errors it cannot redirect with the framework's JSON body instead.
+ * still on Portvakt, nothing sent to the client, the body names the
+ * problem, and it is a page for people (one <h1>, <html lang>, the other
+ * smoke checks).
  */
 async function expectRefusedAtPortvakt(rec, t, { response, toClient, says, name }) {
   const page = rec.page;
@@ -135,12 +134,8 @@ async function expectRefusedAtPortvakt(rec, t, { response, toClient, says, name 
   assert.deepEqual(toClient, [], 'nothing is sent to the client');
   const body = await page.locator('body').innerText();
   assert.match(body, says, 'the answer names the problem');
-  await t.test(`${name}: shown on a Portvakt page`, {
-    todo: 'GET /authorize answers with application/json ({"error":…}), not an HTML page',
-  }, async () => {
-    assert.match(response.headers()['content-type'] ?? '', /^text\/html/, 'an HTML page');
-    await checkPage(page, name);
-  });
+  assert.match(response.headers()['content-type'] ?? '', /^text\/html/, 'an HTML page');
+  await checkPage(page, name);
 }
 
 test('pushed authorization request: the browser carries only client_id and request_uri, once', async ({ page, rec, server }, t) => {
@@ -156,7 +151,7 @@ test('pushed authorization request: the browser carries only client_id and reque
   // The same request_uri again, in the same signed-in browser (where a
   // usable request would go straight back to the client with a code).
   const toClient = requestsTo(page.context(), parRP.url);
-  rec.a11y = false; // checked below, as a to-do
+  rec.a11y = false; // checked below
   const response = await rec.goto(authorize.href, 'par-request-uri-again');
   await expectRefusedAtPortvakt(rec, t, { response, toClient, says: /invalid_request_uri/, name: 'request_uri used twice' });
 });
@@ -174,7 +169,7 @@ test('pushed authorization requests required: a plain authorization URL is refus
   assert.equal(plain.searchParams.get('client_id'), server.setup.par);
   assert.equal(plain.searchParams.has('request_uri'), false, 'a request that was not pushed');
   const toClient = requestsTo(page.context(), parRP.url);
-  rec.a11y = false; // checked below, as a to-do
+  rec.a11y = false; // checked below
   const response = await rec.goto(plain.href, 'par-required');
   await expectRefusedAtPortvakt(rec, t, { response, toClient, says: /push/, name: 'unpushed request' });
 });
