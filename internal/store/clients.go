@@ -122,7 +122,7 @@ func (s *Store) CreateClient(ctx context.Context, c clients.Client, evs ...event
 
 // ClientByID implements clients.Store.
 func (s *Store) ClientByID(ctx context.Context, id string) (clients.Client, error) {
-	return scanClient(s.read.QueryRowContext(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
+	return scanClient(s.queryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 }
 
 // ListClients implements clients.Store.

@@ -122,7 +122,8 @@ func openSQLite(ctx context.Context, rawURL string) (*Store, error) {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	stmts := newStmtCache()
-	return &Store{engine: sqliteEngine{path: path}, write: write, read: read, batch: newCommitter(write, stmts), stmts: stmts}, nil
+	return &Store{engine: sqliteEngine{path: path}, write: write, read: read, batch: newCommitter(write, stmts), stmts: stmts,
+		reads: &readStmts{db: read, m: map[string]*sql.Stmt{}}}, nil
 }
 
 // pingSQLite opens the first connection. Processes that open a new database

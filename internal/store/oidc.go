@@ -74,7 +74,7 @@ func (s *Store) CreateAuthRequest(ctx context.Context, ar oidc.AuthRequest) erro
 
 // AuthRequestByID implements oidc.Store.
 func (s *Store) AuthRequestByID(ctx context.Context, id string) (oidc.AuthRequest, error) {
-	return scanAuthRequest(s.read.QueryRowContext(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE id = $1`, id))
+	return scanAuthRequest(s.queryRow(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE id = $1`, id))
 }
 
 // AuthRequestByCode implements oidc.Store.
@@ -204,12 +204,12 @@ func (s *Store) SaveGrantTokens(ctx context.Context, ts []oidc.Token, evs ...eve
 
 // GrantTokenByHash implements oidc.Store.
 func (s *Store) GrantTokenByHash(ctx context.Context, hash string) (oidc.Token, error) {
-	return scanOIDCToken(s.read.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE token_hash = $1`, hash))
+	return scanOIDCToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE token_hash = $1`, hash))
 }
 
 // GrantTokenByID implements oidc.Store.
 func (s *Store) GrantTokenByID(ctx context.Context, id string) (oidc.Token, error) {
-	return scanOIDCToken(s.read.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE id = $1`, id))
+	return scanOIDCToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE id = $1`, id))
 }
 
 // RotateRefresh implements oidc.Store.
@@ -282,7 +282,7 @@ func (s *Store) RevokeJTI(ctx context.Context, jti string, expires time.Time, ev
 // JTIRevoked implements oidc.Store.
 func (s *Store) JTIRevoked(ctx context.Context, jti string) (bool, error) {
 	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM oidc_revoked_jtis WHERE jti = $1`, jti).Scan(&n)
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM oidc_revoked_jtis WHERE jti = $1`, jti).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("check revoked jti: %w", err)
 	}
@@ -294,7 +294,7 @@ func (s *Store) ConsentFor(ctx context.Context, userID, clientID string) (oidc.C
 	c := oidc.Consent{UserID: userID, ClientID: clientID}
 	var scopes string
 	var created, updated int64
-	err := s.read.QueryRowContext(ctx, `SELECT scopes, created_at, updated_at FROM oidc_consents WHERE user_id = $1 AND client_id = $2`,
+	err := s.queryRow(ctx, `SELECT scopes, created_at, updated_at FROM oidc_consents WHERE user_id = $1 AND client_id = $2`,
 		userID, clientID).Scan(&scopes, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, notFoundOIDC()

@@ -45,7 +45,7 @@ func (s *Store) SessionByHash(ctx context.Context, idHash string) (session.Sessi
 	var ss session.Session
 	var created, seen, auth, expires int64
 	var methods string
-	err := s.read.QueryRowContext(ctx, `SELECT id_hash, user_id, created_at, last_seen_at, auth_time, methods, acr, expires_at, client_ip, user_agent
+	err := s.queryRow(ctx, `SELECT id_hash, user_id, created_at, last_seen_at, auth_time, methods, acr, expires_at, client_ip, user_agent
 		FROM sessions WHERE id_hash = $1`, idHash).
 		Scan(&ss.IDHash, &ss.UserID, &created, &seen, &auth, &methods, &ss.ACR, &expires, &ss.ClientIP, &ss.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -86,3 +86,53 @@ func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args .
 	}
 	return tx.QueryRowContext(ctx, query, args...)
 }
+
+// readStmts keeps the hot reads prepared on SQLite's read pool (each
+// connection prepares a statement once, the first time it runs it).
+type readStmts struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (r *readStmts) get(ctx context.Context, query string) *sql.Stmt {
+	r.mu.Lock()
+	st, ok := r.m[query]
+	full := len(r.m) >= maxStmts
+	r.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	st, err := r.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev, ok := r.m[query]; ok {
+		_ = st.Close()
+		return prev
+	}
+	r.m[query] = st
+	return st
+}
+
+func (r *readStmts) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, st := range r.m {
+		_ = st.Close()
+	}
+	r.m = map[string]*sql.Stmt{}
+}
+
+// queryRow runs a hot read of one row outside any transaction, prepared
+// where the store keeps reads so.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s.reads != nil {
+		if st := s.reads.get(ctx, query); st != nil {
+			return st.QueryRowContext(ctx, args...)
+		}
+	}
+	return s.read.QueryRowContext(ctx, query, args...)
+}

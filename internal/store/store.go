@@ -32,6 +32,8 @@ type Store struct {
 	batch *committer
 	// stmts, on SQLite, keeps hot write statements prepared (stmts.go).
 	stmts *stmtCache
+	// reads, on SQLite, keeps hot reads prepared (stmts.go).
+	reads *readStmts
 }
 
 // Engine names the database engine: "sqlite" or "postgres".
@@ -44,6 +46,9 @@ func (s *Store) Close() error {
 	}
 	if s.stmts != nil {
 		s.stmts.close()
+	}
+	if s.reads != nil {
+		s.reads.close()
 	}
 	err := s.write.Close()
 	if s.read != s.write {

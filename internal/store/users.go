@@ -42,7 +42,7 @@ func userConflict(err error) error {
 
 // UserByID implements accounts.Store.
 func (s *Store) UserByID(ctx context.Context, id string) (accounts.User, error) {
-	return scanUser(s.read.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return scanUser(s.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
 }
 
 // UserByEmail implements accounts.Store.
