@@ -158,6 +158,9 @@ type Store interface {
 	// GrantTokenByHash and GrantTokenByID return the token or ErrNotFound.
 	GrantTokenByHash(ctx context.Context, hash string) (Token, error)
 	GrantTokenByID(ctx context.Context, id string) (Token, error)
+	// GrantTokenDenied returns the token with ID id and whether that ID is
+	// on the deny-list, in one read; ErrNotFound if there is no such token.
+	GrantTokenDenied(ctx context.Context, id string) (Token, bool, error)
 	// RotateRefresh exchanges the live refresh token with digest hash for
 	// the tokens next returns, in one transaction. A token already used or
 	// revoked revokes its whole family, writes reuseEvents and returns

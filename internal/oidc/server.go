@@ -486,15 +486,16 @@ func (h *Handler) liveToken(ctx context.Context, raw string) (Token, error) {
 	if err != nil {
 		return Token{}, errTokenInvalid
 	}
-	if denied, err := h.cfg.Grants.JTIRevoked(ctx, claims.ID); err != nil || denied {
-		return Token{}, errTokenInvalid
-	}
-	t, err := h.cfg.Grants.GrantTokenByID(ctx, claims.ID)
+	t, denied, err := h.cfg.Grants.GrantTokenDenied(ctx, claims.ID)
 	switch {
 	case errors.Is(err, ErrNotFound) && claims.Subject == claims.ClientID:
+		// A client credentials token: no record, only the deny-list.
+		if denied, err := h.cfg.Grants.JTIRevoked(ctx, claims.ID); err != nil || denied {
+			return Token{}, errTokenInvalid
+		}
 		t = Token{ID: claims.ID, Kind: KindAccess, ClientID: claims.ClientID, Scopes: strings.Fields(claims.Scope),
 			Audience: claims.Audience, CreatedAt: claims.IssuedAt.Time(), ExpiresAt: claims.Expiry.Time()}
-	case err != nil || t.Kind != KindAccess || !t.Live(now) || t.ClientID != claims.ClientID:
+	case err != nil || denied || t.Kind != KindAccess || !t.Live(now) || t.ClientID != claims.ClientID:
 		return Token{}, errTokenInvalid
 	}
 	return t, nil

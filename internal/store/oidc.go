@@ -207,6 +207,22 @@ func (s *Store) GrantTokenByHash(ctx context.Context, hash string) (oidc.Token, 
 	return scanOIDCToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE token_hash = $1`, hash))
 }
 
+// GrantTokenDenied implements oidc.Store.
+func (s *Store) GrantTokenDenied(ctx context.Context, id string) (oidc.Token, bool, error) {
+	var denied bool
+	t, err := scanOIDCToken(denyScanner{row: s.queryRow(ctx, `SELECT `+tokenCols+`,
+		EXISTS (SELECT 1 FROM oidc_revoked_jtis WHERE jti = $1) FROM oidc_tokens WHERE id = $1`, id), denied: &denied})
+	return t, denied, err
+}
+
+// denyScanner scans a token row with one more column, the deny flag.
+type denyScanner struct {
+	row    scanner
+	denied *bool
+}
+
+func (d denyScanner) Scan(dest ...any) error { return d.row.Scan(append(dest, d.denied)...) }
+
 // GrantTokenByID implements oidc.Store.
 func (s *Store) GrantTokenByID(ctx context.Context, id string) (oidc.Token, error) {
 	return scanOIDCToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE id = $1`, id))

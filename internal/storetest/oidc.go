@@ -439,6 +439,21 @@ func testOIDCRevokeJTI(t *testing.T, e Engine) {
 	if got := eventTypesAbout(t, s, "client:c"); !slices.Equal(got, []string{"oidc.token_revoked"}) {
 		t.Errorf("events: got %v, want [oidc.token_revoked]", got)
 	}
+
+	// GrantTokenDenied reads a record and its denial together.
+	must(t, s.SaveGrantTokens(ctx, []oidc.Token{oidcTokenFixture("j1", oidc.KindAccess, "f1", ""), oidcTokenFixture("j3", oidc.KindAccess, "f1", "")}), "SaveGrantTokens")
+	for _, tc := range []struct {
+		id     string
+		denied bool
+	}{{"j1", true}, {"j3", false}} {
+		tk, denied, err := s.GrantTokenDenied(ctx, tc.id)
+		if err != nil || tk.ID != tc.id || denied != tc.denied || tk.ACR != "urn:portvakt:loa:low" {
+			t.Errorf("GrantTokenDenied(%s): got %s, %v, %v, want the token, denied %v", tc.id, tk.ID, denied, err, tc.denied)
+		}
+	}
+	if _, _, err := s.GrantTokenDenied(ctx, "j2"); !isOIDCNotFound(err) {
+		t.Errorf("GrantTokenDenied of no token: got %v, want ErrNotFound", err)
+	}
 }
 
 func testOIDCConsents(t *testing.T, e Engine) {
