@@ -135,7 +135,7 @@ func (h *Handler) exchangeCode(ctx context.Context, c Client, form url.Values) (
 	}
 	now := h.storage.clock()
 	var at Token
-	var refresh string
+	var refresh, opaque string
 	ar, err := h.cfg.Grants.RedeemCode(ctx, digest(code), now, func(ar AuthRequest) ([]Token, []events.Event, error) {
 		switch {
 		case ar.ClientID != c.ID:
@@ -153,7 +153,7 @@ func (h *Handler) exchangeCode(ctx context.Context, c Client, form url.Values) (
 			return nil, nil, err
 		}
 		var rt *Token
-		at, rt, refresh = h.grantTokens(c, ar.ID, ar.UserID, ar.Params.Scopes, aud, ar.AuthTime, ar.AMR, ar.ACR, ar.SessionID, ar.Params.Claims, now)
+		at, rt, refresh, opaque = h.grantTokens(c, ar.ID, ar.UserID, ar.Params.Scopes, aud, ar.AuthTime, ar.AMR, ar.ACR, ar.SessionID, ar.Params.Claims, now)
 		issued := []Token{at}
 		if rt != nil {
 			issued = append(issued, *rt)
@@ -171,7 +171,7 @@ func (h *Handler) exchangeCode(ctx context.Context, c Client, form url.Values) (
 	case err != nil:
 		return nil, err
 	}
-	return h.respondTokens(ctx, c, at, refresh, idToken{nonce: ar.Params.Nonce}, now)
+	return h.respondTokens(ctx, c, at, opaque, refresh, idToken{nonce: ar.Params.Nonce}, now)
 }
 
 // checkPKCE holds the verifier to the request's challenge (RFC 7636). A
@@ -194,22 +194,27 @@ func checkPKCE(ar AuthRequest, verifier string) error {
 }
 
 // grantTokens makes the records of a user grant's access token and, when
-// offline access was granted, its refresh token (whose plain value is
-// returned).
-func (h *Handler) grantTokens(c Client, family, userID string, scopes, aud []string, authTime time.Time, amr []string, acr, sid string, claims json.RawMessage, now time.Time) (Token, *Token, string) {
-	at := Token{
+// offline access was granted, its refresh token, to be recorded together.
+// It returns the plain refresh token, and for a client with opaque access
+// tokens the plain access token (the record keeps only digests).
+func (h *Handler) grantTokens(c Client, family, userID string, scopes, aud []string, authTime time.Time, amr []string, acr, sid string, claims json.RawMessage, now time.Time) (at Token, rt *Token, refresh, opaque string) {
+	at = Token{
 		ID: newID(), Kind: KindAccess, FamilyID: family, ClientID: c.ID, UserID: userID, Scopes: scopes,
 		Audience: aud, AuthTime: authTime, AMR: amr, ACR: acr, SessionID: sid, Claims: claims,
 		CreatedAt: now, ExpiresAt: now.Add(lifetime(c.AccessTokenLifetime, defaultAccessTTL)),
 	}
-	if !slices.Contains(scopes, zoidc.ScopeOfflineAccess) || !slices.Contains(c.GrantTypes, string(zoidc.GrantTypeRefreshToken)) {
-		return at, nil, ""
+	if !c.JWTAccessTokens {
+		opaque = newSecret()
+		at.Hash = digest(opaque)
 	}
-	plain := newSecret()
-	rt := at
-	rt.ID, rt.Kind, rt.Hash = newID(), KindRefresh, digest(plain)
-	rt.ExpiresAt = now.Add(lifetime(c.RefreshTokenLifetime, defaultRefreshTTL))
-	return at, &rt, plain
+	if !slices.Contains(scopes, zoidc.ScopeOfflineAccess) || !slices.Contains(c.GrantTypes, string(zoidc.GrantTypeRefreshToken)) {
+		return at, nil, "", opaque
+	}
+	refresh = newSecret()
+	r := at
+	r.ID, r.Kind, r.Hash = newID(), KindRefresh, digest(refresh)
+	r.ExpiresAt = now.Add(lifetime(c.RefreshTokenLifetime, defaultRefreshTTL))
+	return at, &r, refresh, opaque
 }
 
 func lifetime(d, def time.Duration) time.Duration {
@@ -219,12 +224,14 @@ func lifetime(d, def time.Duration) time.Duration {
 	return d
 }
 
-// respondTokens signs the access token (or, for an opaque one, records its
-// digest) and the ID token, and answers.
-func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, refresh string, id idToken, now time.Time) (*zoidc.AccessTokenResponse, error) {
-	access, err := h.issueAccessToken(ctx, c, &at)
-	if err != nil {
-		return nil, err
+// respondTokens signs the access token (unless it is the opaque one given)
+// and the ID token, and answers.
+func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque, refresh string, id idToken, now time.Time) (*zoidc.AccessTokenResponse, error) {
+	access, err := opaque, error(nil)
+	if access == "" {
+		if access, err = h.minter.signAccessToken(ctx, c, at); err != nil {
+			return nil, err
+		}
 	}
 	resp := &zoidc.AccessTokenResponse{
 		AccessToken: access, TokenType: zoidc.BearerToken, RefreshToken: refresh,
@@ -242,16 +249,16 @@ func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, refresh
 	return resp, nil
 }
 
-// issueAccessToken turns a token record into the access token: a JWT, or
-// for clients with opaque tokens a random value whose digest is recorded
-// (one write per token, which JWTs avoid).
+// issueAccessToken turns a client's own token into the access token: a
+// JWT, or for clients with opaque tokens a random value whose digest is
+// recorded (one write per token, which JWTs avoid).
 func (h *Handler) issueAccessToken(ctx context.Context, c Client, at *Token) (string, error) {
 	if c.JWTAccessTokens {
 		return h.minter.signAccessToken(ctx, c, *at)
 	}
 	plain := newSecret()
 	rec := *at
-	rec.ID, rec.Hash = newID(), digest(plain)
+	rec.Hash = digest(plain)
 	if err := h.cfg.Grants.SaveGrantTokens(ctx, []Token{rec}); err != nil {
 		return "", err
 	}
@@ -298,13 +305,13 @@ func (h *Handler) refresh(ctx context.Context, c Client, form url.Values) (*zoid
 		return nil, err
 	}
 	var at Token
-	var plain string
+	var plain, opaque string
 	_, err = h.cfg.Grants.RotateRefresh(ctx, hash, now, func(old Token) ([]Token, []events.Event, error) {
-		a, rt, p := h.grantTokens(c, old.FamilyID, old.UserID, old.Scopes, aud, old.AuthTime, old.AMR, old.ACR, old.SessionID, old.Claims, now)
+		a, rt, p, o := h.grantTokens(c, old.FamilyID, old.UserID, old.Scopes, aud, old.AuthTime, old.AMR, old.ACR, old.SessionID, old.Claims, now)
 		// A refresh may narrow the access token's scopes; the new refresh
 		// token keeps the grant's (RFC 6749, section 6).
 		a.Scopes = scopes
-		at, plain = a, p
+		at, plain, opaque = a, p, o
 		ts := []Token{a}
 		if rt != nil {
 			ts = append(ts, *rt)
@@ -321,7 +328,7 @@ func (h *Handler) refresh(ctx context.Context, c Client, form url.Values) (*zoid
 	case err != nil:
 		return nil, err
 	}
-	return h.respondTokens(ctx, c, at, plain, idToken{}, now)
+	return h.respondTokens(ctx, c, at, opaque, plain, idToken{}, now)
 }
 
 // ClientCredentialsExchange serves the client credentials grant (when it
