@@ -558,3 +558,29 @@ func TestAuthorizeErrorPage(t *testing.T) {
 		}
 	}
 }
+
+// TestClientCredentialsNotInTheURL: a secret in the query string is never
+// taken as authentication.
+func TestClientCredentialsNotInTheURL(t *testing.T) {
+	s := newStack(t, storetest.SQLite())
+	q := url.Values{"client_id": {backend}, "client_secret": {backendSecret}}.Encode()
+	for _, tc := range []struct {
+		path string
+		body url.Values
+	}{
+		{"/oauth/token?" + q, url.Values{"grant_type": {"client_credentials"}}},
+		{"/revoke?" + q, url.Values{"token": {"x"}}},
+		{"/oauth/introspect?" + q, url.Values{"token": {"x"}}},
+		{"/oauth/par?" + q, url.Values{"response_type": {"code"}}},
+	} {
+		res, err := http.PostForm(s.url+tc.path, tc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode < 400 || strings.Contains(string(body), "access_token") || strings.Contains(string(body), "request_uri") {
+			t.Errorf("POST %s with the secret in the URL: %d %s, want a refusal", tc.path, res.StatusCode, body)
+		}
+	}
+}

@@ -93,6 +93,11 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[zoidc.AuthRe
 // VerifyClient authenticates the client at the token and revocation
 // endpoints.
 func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
+	// Credentials belong in the header or the body, never in the URL
+	// (RFC 6749, section 2.3.1), where logs and histories keep them.
+	if q := r.URL.Query(); q.Has("client_secret") || q.Has("client_assertion") {
+		return nil, zoidc.ErrInvalidRequest().WithDescription("client credentials must not be sent in the URL")
+	}
 	c, err := s.h.authenticateClient(ctx, r.Header, r.Form)
 	if err != nil {
 		return nil, err
@@ -513,7 +518,7 @@ func (h *Handler) liveToken(ctx context.Context, raw string) (Token, error) {
 // "inactive", as it does of a token that is not valid.
 func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	h := s.h
-	caller, err := h.authenticateClient(ctx, r.Header, r.Form)
+	caller, err := h.authenticateClient(ctx, r.Header, r.PostForm)
 	if err != nil {
 		return nil, err
 	}
