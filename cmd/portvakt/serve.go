@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -76,6 +77,9 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	if err != nil {
 		_ = ln.Close()
 		return err
+	}
+	if a.store.Engine() == "sqlite" {
+		spareProcessor(os.Getenv)
 	}
 	workers := &events.Runner{Store: a.store, Holder: nodeName(), Logger: a.log.With("component", "events")}
 	notifier := &accounts.Notifier{Accounts: svc.accounts, Mail: svc.outbox, BaseURL: cfg.issuerURL()}
@@ -187,4 +191,15 @@ func nodeName() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return host + "-" + hex.EncodeToString(b)
+}
+
+// spareProcessor gives the Go scheduler one processor more than it would
+// use, unless GOMAXPROCS is set. SQLite's writer waits for the disk (fsync)
+// inside a system call, holding a processor meanwhile; with one to spare
+// the other goroutines (signing tokens, serving pages) keep every core
+// busy during that wait.
+func spareProcessor(getenv func(string) string) {
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+	}
 }
