@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
 )
 
@@ -161,6 +162,9 @@ type Store interface {
 	// GrantTokenDenied returns the token with ID id and whether that ID is
 	// on the deny-list, in one read; ErrNotFound if there is no such token.
 	GrantTokenDenied(ctx context.Context, id string) (Token, bool, error)
+	// GrantTokenWithUser is GrantTokenDenied with the token's user, in one
+	// read; ErrNotFound if there is no such token or user.
+	GrantTokenWithUser(ctx context.Context, id string) (Token, bool, accounts.User, error)
 	// RotateRefresh exchanges the live refresh token with digest hash for
 	// the tokens next returns, in one transaction. A token already used or
 	// revoked revokes its whole family, writes reuseEvents and returns

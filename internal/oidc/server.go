@@ -14,6 +14,7 @@ import (
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
 )
 
@@ -513,6 +514,30 @@ func (h *Handler) liveToken(ctx context.Context, raw string) (Token, error) {
 	return t, nil
 }
 
+// userinfoToken is liveToken for userinfo: for a JWT of a user grant it
+// reads the record, its denial and the user in one query; otherwise the
+// user is nil and read apart.
+func (h *Handler) userinfoToken(ctx context.Context, raw string) (Token, *accounts.User, error) {
+	if !looksLikeJWT(raw) {
+		t, err := h.liveToken(ctx, raw)
+		return t, nil, err
+	}
+	now := h.storage.clock()
+	claims, err := h.minter.verifyAccessToken(ctx, raw, now)
+	if err != nil {
+		return Token{}, nil, errTokenInvalid
+	}
+	t, denied, u, err := h.cfg.Grants.GrantTokenWithUser(ctx, claims.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		t, err := h.liveToken(ctx, raw) // a client's own token, or a user gone
+		return t, nil, err
+	case err != nil || denied || t.Kind != KindAccess || !t.Live(now) || t.ClientID != claims.ClientID:
+		return Token{}, nil, errTokenInvalid
+	}
+	return t, &u, nil
+}
+
 // Introspect serves RFC 7662. A client learns about a token only if it was
 // issued to it or names it as audience; about anything else it hears
 // "inactive", as it does of a token that is not valid.
@@ -548,7 +573,7 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 // openid.
 func (s *server) UserInfo(ctx context.Context, r *op.Request[zoidc.UserInfoRequest]) (*op.Response, error) {
 	h := s.h
-	t, err := h.liveToken(ctx, r.Data.AccessToken)
+	t, user, err := h.userinfoToken(ctx, r.Data.AccessToken)
 	if err != nil || t.Kind != KindAccess {
 		return nil, bearerError(errInvalidToken(), http.StatusUnauthorized)
 	}
@@ -559,12 +584,16 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[zoidc.UserInfoReque
 	if err != nil {
 		return nil, bearerError(errInvalidToken(), http.StatusUnauthorized)
 	}
-	u, err := h.cfg.Users.UserByID(ctx, t.UserID)
-	if err != nil {
-		return nil, bearerError(errInvalidToken(), http.StatusUnauthorized)
+	u := user
+	if u == nil {
+		found, err := h.cfg.Users.UserByID(ctx, t.UserID)
+		if err != nil {
+			return nil, bearerError(errInvalidToken(), http.StatusUnauthorized)
+		}
+		u = &found
 	}
 	info := new(zoidc.UserInfo)
-	userinfo(info, u, t.Scopes)
+	userinfo(info, *u, t.Scopes)
 	info.Subject = h.minter.subject(c, u.ID)
 	extra, err := h.requestedClaims(ctx, t.Claims, "userinfo", t.UserID)
 	if err != nil {

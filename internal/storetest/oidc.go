@@ -29,6 +29,7 @@ func RunOIDC(t *testing.T, e Engine) {
 	t.Run("RotateRefresh", func(t *testing.T) { testOIDCRotateRefresh(t, e) })
 	t.Run("RevokeFamily", func(t *testing.T) { testOIDCRevokeFamily(t, e) })
 	t.Run("RevokeJTI", func(t *testing.T) { testOIDCRevokeJTI(t, e) })
+	t.Run("TokenWithUser", func(t *testing.T) { testOIDCTokenWithUser(t, e) })
 	t.Run("Consents", func(t *testing.T) { testOIDCConsents(t, e) })
 }
 
@@ -512,5 +513,39 @@ func testOIDCConsents(t *testing.T, e Engine) {
 	want2 := []string{"oidc.consent_granted", "oidc.consent_granted", "oidc.consent_withdrawn"}
 	if got := eventTypesAbout(t, s, "user:u1"); !slices.Equal(got, want2) {
 		t.Errorf("events: got %v, want %v (none for the failed delete)", got, want2)
+	}
+}
+
+// testOIDCTokenWithUser: GrantTokenWithUser reads a token, its denial and
+// its user together, all fields intact.
+func testOIDCTokenWithUser(t *testing.T, e Engine) {
+	ctx := t.Context()
+	s := Open(t, e)
+	u := newUser(t, "ada@example.com", "crm-1")
+	u.GivenName, u.FamilyName, u.Phone, u.Locale, u.EmailVerified = "Ada", "Lovelace", "+46701234567", "sv", true
+	u.ProfileConfirmedAt = base.Add(time.Minute)
+	must(t, s.CreateUser(ctx, u, userEvent(t, u)), "CreateUser")
+	tk := oidcTokenFixture("at1", oidc.KindAccess, "f1", "")
+	tk.UserID = u.ID
+	other := oidcTokenFixture("at2", oidc.KindAccess, "f1", "")
+	other.UserID = "no-such-user"
+	must(t, s.SaveGrantTokens(ctx, []oidc.Token{tk, other}), "SaveGrantTokens")
+
+	got, denied, gotUser, err := s.GrantTokenWithUser(ctx, "at1")
+	must(t, err, "GrantTokenWithUser")
+	if diff := cmp.Diff(oidcTokenAsStored(tk), got); diff != "" || denied {
+		t.Errorf("GrantTokenWithUser token (-want +got), denied %v:\n%s", denied, diff)
+	}
+	if diff := cmp.Diff(userAsStored(u), gotUser); diff != "" {
+		t.Errorf("GrantTokenWithUser user (-want +got):\n%s", diff)
+	}
+	must(t, s.RevokeJTI(ctx, "at1", oidcBase.Add(time.Hour)), "RevokeJTI")
+	if _, denied, _, err := s.GrantTokenWithUser(ctx, "at1"); err != nil || !denied {
+		t.Errorf("GrantTokenWithUser after RevokeJTI: denied %v, %v; want true", denied, err)
+	}
+	for _, id := range []string{"at2", "nothing"} {
+		if _, _, _, err := s.GrantTokenWithUser(ctx, id); !isOIDCNotFound(err) {
+			t.Errorf("GrantTokenWithUser(%s): got %v, want ErrNotFound", id, err)
+		}
 	}
 }
