@@ -15,11 +15,7 @@ import (
 // The provider framework reads authorization requests and tokens through
 // its own interfaces; these methods give it our types directly.
 
-var (
-	_ op.AuthRequest         = (*AuthRequest)(nil)
-	_ op.RefreshTokenRequest = (*refreshRequest)(nil)
-	_ op.TokenRequest        = (*clientRequest)(nil)
-)
+var _ op.AuthRequest = (*AuthRequest)(nil)
 
 // GetID implements op.AuthRequest.
 func (a *AuthRequest) GetID() string { return a.ID }
@@ -105,32 +101,6 @@ func paramsFrom(r *zoidc.AuthRequest) Params {
 	}
 	return p
 }
-
-// refreshRequest is a live refresh token as the framework sees it.
-type refreshRequest struct {
-	t      Token
-	scopes []string
-}
-
-func (r *refreshRequest) GetAMR() []string            { return r.t.AMR }
-func (r *refreshRequest) GetAudience() []string       { return r.t.Audience }
-func (r *refreshRequest) GetAuthTime() time.Time      { return r.t.AuthTime }
-func (r *refreshRequest) GetClientID() string         { return r.t.ClientID }
-func (r *refreshRequest) GetScopes() []string         { return r.scopes }
-func (r *refreshRequest) GetSubject() string          { return r.t.UserID }
-func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
-
-// clientRequest is a client_credentials request: the client is its own
-// subject.
-type clientRequest struct {
-	clientID string
-	audience []string
-	scopes   []string
-}
-
-func (r *clientRequest) GetSubject() string    { return r.clientID }
-func (r *clientRequest) GetAudience() []string { return r.audience }
-func (r *clientRequest) GetScopes() []string   { return r.scopes }
 
 // userinfo fills the standard claims the scopes allow.
 func userinfo(info *zoidc.UserInfo, u accounts.User, scopes []string) {
