@@ -2,7 +2,6 @@ package oidc
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 
@@ -62,35 +61,41 @@ var protocolClaims = map[string]bool{
 	"nonce": true, "acr": true, "amr": true, "auth_time": true, "azp": true, "sid": true, "at_hash": true, "c_hash": true,
 }
 
-// requestedClaims returns the user's values of the claims that the claims
+// requestedClaims returns the names of the claims that the claims
 // parameter raw asks for in target ("id_token" or "userinfo").
-func (h *Handler) requestedClaims(ctx context.Context, raw json.RawMessage, target, userID string) (map[string]any, error) {
-	if len(raw) == 0 || userID == "" {
-		return nil, nil
+func requestedClaims(raw json.RawMessage, target string) []string {
+	if len(raw) == 0 {
+		return nil
 	}
 	var cr claimsRequest
 	if err := json.Unmarshal(raw, &cr); err != nil {
-		return nil, nil // checked when the request came; nothing to add
+		return nil // checked when the request came; nothing to add
 	}
 	want := cr.UserInfo
 	if target == "id_token" {
 		want = cr.IDToken
 	}
-	if len(want) == 0 {
-		return nil, nil
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
 	}
-	u, err := h.cfg.Users.UserByID(ctx, userID)
-	if err != nil {
-		return nil, err
+	return names
+}
+
+// claimValues returns u's values of the named claims that Portvakt holds,
+// leaving out the protocol's own.
+func claimValues(u accounts.User, names []string) map[string]any {
+	if len(names) == 0 {
+		return nil
 	}
 	have := standardClaims(u)
-	out := map[string]any{}
-	for name := range want {
+	out := make(map[string]any, len(names))
+	for _, name := range names {
 		if v, ok := have[name]; ok && !protocolClaims[name] {
 			out[name] = v
 		}
 	}
-	return out, nil
+	return out
 }
 
 // standardClaims are the user's standard claims (section 5.1) that

@@ -7,6 +7,8 @@ import (
 
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/portvakt/portvakt/internal/clients"
 )
 
 // Client is a registered application as the provider sees it. The client
@@ -62,10 +64,20 @@ func (c Client) displayName() string {
 	return c.ID
 }
 
+// allowsRedirect reports whether uri is one of the client's redirect URIs,
+// by the client registry's rule (exact, with the loopback port free for
+// native apps).
+func (c Client) allowsRedirect(uri string) bool {
+	app := clients.ApplicationTypeWeb
+	if c.Native {
+		app = clients.ApplicationTypeNative
+	}
+	return clients.MatchRedirectURI(c.RedirectURIs, uri, app)
+}
+
 // opClient is a Client as the provider framework's op.Client.
 type opClient struct {
-	c        Client
-	loginURL func(authRequestID string) string
+	c Client
 }
 
 var _ op.Client = opClient{}
@@ -73,7 +85,7 @@ var _ op.Client = opClient{}
 func (c opClient) GetID() string                    { return c.c.ID }
 func (c opClient) RedirectURIs() []string           { return c.c.RedirectURIs }
 func (c opClient) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
-func (c opClient) LoginURL(id string) string        { return c.loginURL(id) }
+func (c opClient) LoginURL(id string) string        { return loginURL(id) }
 func (c opClient) DevMode() bool                    { return false }
 func (c opClient) ClockSkew() time.Duration         { return 0 }
 

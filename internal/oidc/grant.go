@@ -141,9 +141,6 @@ type Store interface {
 	CreateAuthRequest(ctx context.Context, ar AuthRequest) error
 	// AuthRequestByID returns the request or ErrNotFound.
 	AuthRequestByID(ctx context.Context, id string) (AuthRequest, error)
-	// AuthRequestByCode returns the request whose code digest is codeHash,
-	// or ErrNotFound.
-	AuthRequestByCode(ctx context.Context, codeHash string) (AuthRequest, error)
 	// UpdateAuthRequest applies fn atomically.
 	UpdateAuthRequest(ctx context.Context, id string, fn func(AuthRequest) (AuthRequest, error)) (AuthRequest, error)
 	// RedeemCode finds the request whose code digest is codeHash and, in
@@ -156,9 +153,9 @@ type Store interface {
 	RedeemCode(ctx context.Context, codeHash string, now time.Time, issue func(AuthRequest) ([]Token, []events.Event, error), reuse func(AuthRequest) []events.Event) (AuthRequest, error)
 	// SaveGrantTokens records issued tokens with their events.
 	SaveGrantTokens(ctx context.Context, ts []Token, evs ...events.Event) error
-	// GrantTokenByHash and GrantTokenByID return the token or ErrNotFound.
+	// GrantTokenByHash returns the token whose digest is hash, or
+	// ErrNotFound.
 	GrantTokenByHash(ctx context.Context, hash string) (Token, error)
-	GrantTokenByID(ctx context.Context, id string) (Token, error)
 	// GrantTokenDenied returns the token with ID id and whether that ID is
 	// on the deny-list, in one read; ErrNotFound if there is no such token.
 	GrantTokenDenied(ctx context.Context, id string) (Token, bool, error)

@@ -19,7 +19,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
-	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/session"
 )
 
@@ -389,12 +388,8 @@ func (h *Handler) redirectRegistered(r *http.Request) bool {
 		if err != nil {
 			continue
 		}
-		app := clients.ApplicationTypeWeb
-		if c.Native {
-			app = clients.ApplicationTypeNative
-		}
 		for _, u := range uris {
-			if u != "" && !clients.MatchRedirectURI(c.RedirectURIs, u, app) {
+			if u != "" && !c.allowsRedirect(u) {
 				return false
 			}
 		}

@@ -12,8 +12,6 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"github.com/zitadel/schema"
 	"golang.org/x/text/language"
-
-	"github.com/portvakt/portvakt/internal/clients"
 )
 
 // Pushed authorization requests (RFC 9126). A client posts its
@@ -70,20 +68,16 @@ func (h *Handler) pushed(ctx context.Context, c Client, form url.Values) (*AuthR
 		return nil, zoidc.ErrInvalidRequest().WithDescription("the authorization request cannot be read: %v", err)
 	}
 	req.ClientID = c.ID
-	app := clients.ApplicationTypeWeb
-	if c.Native {
-		app = clients.ApplicationTypeNative
-	}
 	var err error
 	switch {
 	case req.RedirectURI == "":
 		return nil, zoidc.ErrInvalidRequest().WithDescription("redirect_uri is required")
-	case !clients.MatchRedirectURI(c.RedirectURIs, req.RedirectURI, app):
+	case !c.allowsRedirect(req.RedirectURI):
 		return nil, zoidc.ErrInvalidRequest().WithDescription("the redirect_uri is not registered for this client")
 	case req.ResponseType != zoidc.ResponseTypeCode:
 		return nil, &zoidc.Error{ErrorType: "unsupported_response_type", Description: "response_type must be code"}
 	}
-	oc := opClient{c: c, loginURL: loginURL}
+	oc := opClient{c: c}
 	if req.MaxAge, err = op.ValidateAuthReqPrompt(req.Prompt, req.MaxAge); err != nil {
 		return nil, err
 	}

@@ -46,21 +46,24 @@ func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[zoidc.Auth
 			return nil, err
 		}
 		r.Data = authRequestOf(ar)
-		return &op.ClientRequest[zoidc.AuthRequest]{Request: r, Client: opClient{c: c, loginURL: loginURL}}, nil
+		return &op.ClientRequest[zoidc.AuthRequest]{Request: r, Client: opClient{c: c}}, nil
 	}
-	if r.Data.ClientID != "" {
-		if _, err := s.h.cfg.Clients.LookupClient(ctx, r.Data.ClientID); errors.Is(err, ErrNotFound) {
-			return nil, zoidc.ErrInvalidRequest().WithDescription("unknown client_id")
-		}
+	// What the framework's own VerifyAuthRequest does, less what Portvakt
+	// does not offer (request objects, refused in Authorize), with one
+	// look-up of the client.
+	if r.Data.ClientID == "" {
+		return nil, zoidc.ErrInvalidRequest().WithDescription("auth request is missing client_id")
 	}
-	cr, err := s.LegacyServer.VerifyAuthRequest(ctx, r)
-	if err != nil {
-		return nil, err
-	}
-	if c, ok := cr.Client.(opClient); ok && c.c.RequirePAR {
+	c, err := s.h.cfg.Clients.LookupClient(ctx, r.Data.ClientID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, zoidc.ErrInvalidRequest().WithDescription("unknown client_id")
+	case err != nil:
+		return nil, zoidc.DefaultToServerError(err, "unable to retrieve client by id")
+	case c.RequirePAR:
 		return nil, zoidc.ErrInvalidRequest().WithDescription("this client must push its authorization requests to the PAR endpoint first (RFC 9126)")
 	}
-	return cr, nil
+	return &op.ClientRequest[zoidc.AuthRequest]{Request: r, Client: opClient{c: c}}, nil
 }
 
 // Authorize stores the request (or takes over the pushed one) and sends
@@ -103,10 +106,19 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 	if err != nil {
 		return nil, err
 	}
-	if c.AuthMethod == string(zoidc.AuthMethodNone) && r.Form.Get("grant_type") == string(zoidc.GrantTypeClientCredentials) {
-		return nil, op.NewStatusError(zoidc.ErrInvalidClient().WithDescription("client_credentials needs an authenticated client"), http.StatusUnauthorized)
+	if err := publicClientGrant(c, r.Form.Get("grant_type")); err != nil {
+		return nil, err
 	}
-	return opClient{c: c, loginURL: loginURL}, nil
+	return opClient{c: c}, nil
+}
+
+// publicClientGrant refuses the client credentials grant to a public
+// client, which has no credentials to prove.
+func publicClientGrant(c Client, grantType string) error {
+	if c.AuthMethod == string(zoidc.AuthMethodNone) && grantType == string(zoidc.GrantTypeClientCredentials) {
+		return op.NewStatusError(zoidc.ErrInvalidClient().WithDescription("client_credentials needs an authenticated client"), http.StatusUnauthorized)
+	}
+	return nil
 }
 
 // tokenResponse is a token endpoint answer, never cached (RFC 6749,
@@ -233,7 +245,8 @@ func lifetime(d, def time.Duration) time.Duration {
 // respondTokens signs the access token (unless it is the opaque one given)
 // and the ID token, and answers.
 func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque, refresh string, id idToken, now time.Time) (*zoidc.AccessTokenResponse, error) {
-	access, err := opaque, error(nil)
+	var err error
+	access := opaque
 	if access == "" {
 		if access, err = h.minter.signAccessToken(ctx, c, at); err != nil {
 			return nil, err
@@ -245,8 +258,12 @@ func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque,
 	}
 	if slices.Contains(at.Scopes, zoidc.ScopeOpenID) && at.UserID != "" {
 		id.client, id.userID, id.authTime, id.acr, id.amr, id.sessionID, id.accessToken = c, at.UserID, at.AuthTime, at.ACR, at.AMR, at.SessionID, access
-		if id.extra, err = h.requestedClaims(ctx, at.Claims, "id_token", at.UserID); err != nil {
-			return nil, err
+		if names := requestedClaims(at.Claims, "id_token"); len(names) > 0 {
+			u, err := h.cfg.Users.UserByID(ctx, at.UserID)
+			if err != nil {
+				return nil, err
+			}
+			id.extra = claimValues(u, names)
 		}
 		if resp.IDToken, err = h.minter.signIDToken(ctx, id, now); err != nil {
 			return nil, err
@@ -405,12 +422,10 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	gt := r.PostForm.Get("grant_type")
 	c, err := h.authenticateClient(ctx, r.Header, r.PostForm)
 	if err == nil {
-		switch {
-		case c.AuthMethod == string(zoidc.AuthMethodNone) && gt == string(zoidc.GrantTypeClientCredentials):
-			err = op.NewStatusError(zoidc.ErrInvalidClient().WithDescription("client_credentials needs an authenticated client"), http.StatusUnauthorized)
-		case !slices.Contains(c.GrantTypes, gt):
-			err = zoidc.ErrUnauthorizedClient().WithDescription("grant_type %q not allowed", gt)
-		}
+		err = publicClientGrant(c, gt)
+	}
+	if err == nil && !slices.Contains(c.GrantTypes, gt) {
+		err = zoidc.ErrUnauthorizedClient().WithDescription("grant_type %q not allowed", gt)
 	}
 	var resp *zoidc.AccessTokenResponse
 	if err == nil {
@@ -480,62 +495,49 @@ func narrowResources(form url.Values, granted []string, c Client) ([]string, err
 func errInvalidTarget() *zoidc.Error { return zoidc.ErrInvalidTarget() }
 
 // liveToken resolves an access token (a JWT or an opaque one) to its
-// record; refresh tokens are for the token endpoint alone. A JWT must verify and not be denied; a user grant's JWT also
-// needs its live record (revoking the grant ends it), a client credentials
-// JWT has none.
-func (h *Handler) liveToken(ctx context.Context, raw string) (Token, error) {
+// record; refresh tokens are for the token endpoint alone. A JWT must
+// verify and not be denied; a user grant's JWT also needs its live record
+// (revoking the grant ends it), a client credentials JWT has none. With
+// withUser, a JWT's user is read in the same query (for userinfo); the
+// user is nil otherwise, and for opaque tokens.
+func (h *Handler) liveToken(ctx context.Context, raw string, withUser bool) (Token, *accounts.User, error) {
 	now := h.storage.clock()
 	if !looksLikeJWT(raw) {
 		t, err := h.cfg.Grants.GrantTokenByHash(ctx, digest(raw))
 		if err != nil || t.Kind != KindAccess || !t.Live(now) {
-			return Token{}, errTokenInvalid
+			return Token{}, nil, errTokenInvalid
 		}
 		if denied, err := h.cfg.Grants.JTIRevoked(ctx, t.ID); err != nil || denied {
-			return Token{}, errTokenInvalid
+			return Token{}, nil, errTokenInvalid
 		}
-		return t, nil
+		return t, nil, nil
 	}
 	claims, err := h.minter.verifyAccessToken(ctx, raw, now)
 	if err != nil {
-		return Token{}, errTokenInvalid
+		return Token{}, nil, errTokenInvalid
 	}
-	t, denied, err := h.cfg.Grants.GrantTokenDenied(ctx, claims.ID)
+	var t Token
+	var u *accounts.User
+	var denied bool
+	if withUser {
+		var user accounts.User
+		t, denied, user, err = h.cfg.Grants.GrantTokenWithUser(ctx, claims.ID)
+		u = &user
+	} else {
+		t, denied, err = h.cfg.Grants.GrantTokenDenied(ctx, claims.ID)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound) && claims.Subject == claims.ClientID:
 		// A client credentials token: no record, only the deny-list.
 		if denied, err := h.cfg.Grants.JTIRevoked(ctx, claims.ID); err != nil || denied {
-			return Token{}, errTokenInvalid
+			return Token{}, nil, errTokenInvalid
 		}
-		t = Token{ID: claims.ID, Kind: KindAccess, ClientID: claims.ClientID, Scopes: strings.Fields(claims.Scope),
-			Audience: claims.Audience, CreatedAt: claims.IssuedAt.Time(), ExpiresAt: claims.Expiry.Time()}
-	case err != nil || denied || t.Kind != KindAccess || !t.Live(now) || t.ClientID != claims.ClientID:
-		return Token{}, errTokenInvalid
-	}
-	return t, nil
-}
-
-// userinfoToken is liveToken for userinfo: for a JWT of a user grant it
-// reads the record, its denial and the user in one query; otherwise the
-// user is nil and read apart.
-func (h *Handler) userinfoToken(ctx context.Context, raw string) (Token, *accounts.User, error) {
-	if !looksLikeJWT(raw) {
-		t, err := h.liveToken(ctx, raw)
-		return t, nil, err
-	}
-	now := h.storage.clock()
-	claims, err := h.minter.verifyAccessToken(ctx, raw, now)
-	if err != nil {
-		return Token{}, nil, errTokenInvalid
-	}
-	t, denied, u, err := h.cfg.Grants.GrantTokenWithUser(ctx, claims.ID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		t, err := h.liveToken(ctx, raw) // a client's own token, or a user gone
-		return t, nil, err
+		return Token{ID: claims.ID, Kind: KindAccess, ClientID: claims.ClientID, Scopes: strings.Fields(claims.Scope),
+			Audience: claims.Audience, CreatedAt: claims.IssuedAt.Time(), ExpiresAt: claims.Expiry.Time()}, nil, nil
 	case err != nil || denied || t.Kind != KindAccess || !t.Live(now) || t.ClientID != claims.ClientID:
 		return Token{}, nil, errTokenInvalid
 	}
-	return t, &u, nil
+	return t, u, nil
 }
 
 // Introspect serves RFC 7662. A client learns about a token only if it was
@@ -548,7 +550,7 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 		return nil, err
 	}
 	inactive := op.NewResponse(&zoidc.IntrospectionResponse{})
-	t, err := h.liveToken(ctx, r.Data.Token)
+	t, _, err := h.liveToken(ctx, r.Data.Token, false)
 	if err != nil || (t.ClientID != caller.ID && !slices.Contains(t.Audience, caller.ID)) {
 		return inactive, nil
 	}
@@ -573,7 +575,7 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 // openid.
 func (s *server) UserInfo(ctx context.Context, r *op.Request[zoidc.UserInfoRequest]) (*op.Response, error) {
 	h := s.h
-	t, user, err := h.userinfoToken(ctx, r.Data.AccessToken)
+	t, u, err := h.liveToken(ctx, r.Data.AccessToken, true)
 	if err != nil || t.Kind != KindAccess {
 		return nil, bearerError(errInvalidToken(), http.StatusUnauthorized)
 	}
@@ -584,8 +586,7 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[zoidc.UserInfoReque
 	if err != nil {
 		return nil, bearerError(errInvalidToken(), http.StatusUnauthorized)
 	}
-	u := user
-	if u == nil {
+	if u == nil { // an opaque token
 		found, err := h.cfg.Users.UserByID(ctx, t.UserID)
 		if err != nil {
 			return nil, bearerError(errInvalidToken(), http.StatusUnauthorized)
@@ -595,11 +596,7 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[zoidc.UserInfoReque
 	info := new(zoidc.UserInfo)
 	userinfo(info, *u, t.Scopes)
 	info.Subject = h.minter.subject(c, u.ID)
-	extra, err := h.requestedClaims(ctx, t.Claims, "userinfo", t.UserID)
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range extra {
+	for k, v := range claimValues(*u, requestedClaims(t.Claims, "userinfo")) {
 		info.AppendClaims(k, v)
 	}
 	resp := op.NewResponse(info)

@@ -216,7 +216,7 @@ func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 	if err != nil {
 		return nil, lookupErr(err)
 	}
-	return opClient{c: c, loginURL: loginURL}, nil
+	return opClient{c: c}, nil
 }
 
 // AuthorizeClientIDSecret implements op.OPStorage.

@@ -78,11 +78,6 @@ func (s *Store) AuthRequestByID(ctx context.Context, id string) (oidc.AuthReques
 	return scanAuthRequest(s.queryRow(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE id = $1`, id))
 }
 
-// AuthRequestByCode implements oidc.Store.
-func (s *Store) AuthRequestByCode(ctx context.Context, codeHash string) (oidc.AuthRequest, error) {
-	return scanAuthRequest(s.read.QueryRowContext(ctx, `SELECT `+authRequestColumns+` FROM oidc_auth_requests WHERE code_hash = $1`, codeHash))
-}
-
 // UpdateAuthRequest implements oidc.Store.
 func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(oidc.AuthRequest) (oidc.AuthRequest, error)) (oidc.AuthRequest, error) {
 	var out oidc.AuthRequest
@@ -276,7 +271,7 @@ type denyScanner struct {
 
 func (d denyScanner) Scan(dest ...any) error { return d.row.Scan(append(dest, d.denied)...) }
 
-// GrantTokenByID implements oidc.Store.
+// GrantTokenByID returns the token with ID id, or ErrNotFound.
 func (s *Store) GrantTokenByID(ctx context.Context, id string) (oidc.Token, error) {
 	return scanOIDCToken(s.queryRow(ctx, `SELECT `+tokenCols+` FROM oidc_tokens WHERE id = $1`, id))
 }

@@ -114,9 +114,6 @@ func testOIDCAuthRequests(t *testing.T, e Engine) {
 	if _, err := s.AuthRequestByID(ctx, "nope"); !isOIDCNotFound(err) {
 		t.Errorf("AuthRequestByID of a missing request: got %v, want ErrNotFound", err)
 	}
-	if _, err := s.AuthRequestByCode(ctx, "no-such-code"); !isOIDCNotFound(err) {
-		t.Errorf("AuthRequestByCode of a missing code: got %v, want ErrNotFound", err)
-	}
 
 	// A refused update changes nothing.
 	if _, err := s.UpdateAuthRequest(ctx, "ar1", func(a oidc.AuthRequest) (oidc.AuthRequest, error) {
@@ -143,8 +140,7 @@ func testOIDCAuthRequests(t *testing.T, e Engine) {
 		t.Errorf("UpdateAuthRequest result (-want +got):\n%s", d)
 	}
 	for name, get := range map[string]func() (oidc.AuthRequest, error){
-		"AuthRequestByID":   func() (oidc.AuthRequest, error) { return s.AuthRequestByID(ctx, "ar1") },
-		"AuthRequestByCode": func() (oidc.AuthRequest, error) { return s.AuthRequestByCode(ctx, "code-digest") },
+		"AuthRequestByID": func() (oidc.AuthRequest, error) { return s.AuthRequestByID(ctx, "ar1") },
 	} {
 		got, err := get()
 		must(t, err, "%s after update", name)
