@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -174,6 +175,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 
 	a.log.Info("ready", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "engine", a.store.Engine(),
 		"version", version, "startup_ms", time.Since(start).Milliseconds())
+	lessGC(os.Getenv)
 	err = srv.Serve(ctx, ln)
 	cancel()
 	wg.Wait()
@@ -201,5 +203,18 @@ func nodeName() string {
 func spareProcessor(getenv func(string) string) {
 	if getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
+	}
+}
+
+// lessGC lets the heap grow to four times its live size before the
+// garbage collector runs (GOGC=400), unless GOGC is set. The server's live
+// heap is small (tens of MiB) and nearly every request allocates only
+// short-lived objects; at the default of 100 the collector took about a
+// tenth of the CPU of a token request. It is called once start-up is
+// done, so the start-up's garbage is still collected at the default and
+// the idle footprint stays as it was.
+func lessGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 }
