@@ -47,6 +47,7 @@ var clientFieldFlags = map[string]string{
 	"subject_type":                        "--subject-type",
 	"sector_identifier":                   "--sector-identifier",
 	"require_par":                         "--require-par",
+	"min_acr":                             "--min-acr",
 	"backchannel_logout_uri":              "--backchannel-logout-uri",
 	"backchannel_logout_session_required": "--backchannel-logout-session-required",
 	"overlap":                             "--overlap",
@@ -56,7 +57,7 @@ var clientFieldFlags = map[string]string{
 // and update.
 type clientFlags struct {
 	name, typ, appType, authMethod, jwksFile, jwksURI, idTokenAlg string
-	tokenFormat, subjectType, sector, backchannelURI              string
+	tokenFormat, subjectType, sector, backchannelURI, minACR      string
 	grants, redirects, postLogout, scopes, audience               []string
 	firstParty, requirePAR, backchannelSession                    bool
 	accessTTL, idTTL, refreshTTL                                  time.Duration
@@ -85,6 +86,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.subjectType, "subject-type", "", "public (default: one sub for all clients) or pairwise (one per sector)")
 	fs.StringVar(&f.sector, "sector-identifier", "", "host name whose clients share pairwise subs (default: the redirect URIs' host)")
 	fs.BoolVar(&f.requirePAR, "require-par", false, "require pushed authorization requests (RFC 9126)")
+	fs.StringVar(&f.minACR, "min-acr", "", "lowest level of assurance the application accepts, e.g. urn:portvakt:loa:substantial; people below it are asked for a second factor")
 	fs.StringVar(&f.backchannelURI, "backchannel-logout-uri", "", "https URL that receives back-channel logout tokens")
 	fs.BoolVar(&f.backchannelSession, "backchannel-logout-session-required", false, "logout tokens must carry the session ID (sid)")
 }
@@ -129,6 +131,7 @@ func (f *clientFlags) apply(fs *pflag.FlagSet, c *clients.Client) {
 		c.SubjectType = clients.SubjectType(strings.TrimSpace(f.subjectType))
 	}
 	str("sector-identifier", &c.SectorIdentifier, f.sector)
+	str("min-acr", &c.MinACR, f.minACR)
 	str("backchannel-logout-uri", &c.BackchannelLogoutURI, f.backchannelURI)
 	if set("grant-type") {
 		c.GrantTypes = nil
@@ -556,6 +559,7 @@ type clientOut struct {
 	SubjectType                      string          `json:"subject_type"`
 	SectorIdentifier                 string          `json:"sector_identifier,omitempty"`
 	RequirePAR                       bool            `json:"require_par"`
+	MinACR                           string          `json:"min_acr,omitempty"`
 	BackchannelLogoutURI             string          `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
 	HasSecret                        bool            `json:"has_secret"`
@@ -584,7 +588,7 @@ func clientView(c clients.Client, secret string) clientOut {
 		AccessTokenLifetimeSeconds:  int64(c.AccessTokenLifetime / time.Second),
 		IDTokenLifetimeSeconds:      int64(c.IDTokenLifetime / time.Second),
 		RefreshTokenLifetimeSeconds: int64(c.RefreshTokenLifetime / time.Second),
-		SubjectType:                 string(c.SubjectType), SectorIdentifier: c.SectorIdentifier, RequirePAR: c.RequirePAR,
+		SubjectType:                 string(c.SubjectType), SectorIdentifier: c.SectorIdentifier, RequirePAR: c.RequirePAR, MinACR: c.MinACR,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		HasSecret: c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
@@ -633,6 +637,9 @@ func printClient(e env, c clients.Client, asJSON bool) error {
 		row("sector_identifier", v.SectorIdentifier)
 	}
 	row("require_par", v.RequirePAR)
+	if v.MinACR != "" {
+		row("min_acr", v.MinACR)
+	}
 	if v.BackchannelLogoutURI != "" {
 		row("backchannel_logout_uri", v.BackchannelLogoutURI)
 		row("backchannel_logout_session_required", v.BackchannelLogoutSessionRequired)

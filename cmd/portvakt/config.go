@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/request"
 	"github.com/portvakt/portvakt/internal/store"
 )
@@ -79,6 +80,8 @@ type Config struct {
 	PasswordBreachCheck     bool `koanf:"password_breach_check" json:"password_breach_check"`
 
 	UserAttributes map[string]accounts.AttributeRule `koanf:"user_attributes" json:"user_attributes"`
+
+	LoALadder string `koanf:"loa_ladder" json:"loa_ladder"`
 }
 
 // setting describes one configuration key.
@@ -117,6 +120,7 @@ var settings = []setting{
 	{key: "password_hash_concurrency", def: int64(0), usage: "hashes computed at once (0: one per CPU); memory use is this times password_memory_kib"},
 	{key: "password_breach_check", def: false, usage: "also refuse passwords found in Have I Been Pwned (k-anonymity range API; needs network)"},
 	{key: "user_attributes", def: map[string]any{}, usage: "schema of custom user attributes (config file only)"},
+	{key: "loa_ladder", def: "", usage: "levels of assurance, lowest first: acr=methods+methods …; …, e.g. urn:portvakt:loa:low=pwd; urn:portvakt:loa:substantial=pwd+otp (default: low, substantial, high; see docs/strong-authentication.md)"},
 }
 
 func envName(key string) string { return "PORTVAKT_" + strings.ToUpper(key) }
@@ -361,6 +365,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := accounts.NewAttributeSchema(c.UserAttributes); err != nil {
 		bad("user_attributes", "%v", err)
+	}
+	if _, err := authn.ParseLadder(c.LoALadder); err != nil {
+		bad("loa_ladder", "%v", err)
 	}
 	if c.PasswordHashConcurrency < 0 || c.PasswordHashConcurrency > 256 {
 		bad("password_hash_concurrency", "%d is outside 0 to 256", c.PasswordHashConcurrency)

@@ -79,6 +79,7 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 		Audience:               c.AccessTokenAudience,
 		IDTokenAlg:             string(c.IDTokenAlg),
 		RequirePAR:             c.RequirePAR,
+		MinACR:                 c.MinACR,
 		JWKS:                   c.JWKS,
 		JWKSURI:                c.JWKSURI,
 
@@ -122,6 +123,7 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Keys:      providerKeys{svc.keys},
 		Users:     a.store,
 		Sessions:  svc.sessions,
+		Levels:    svc.authn,
 		Pages:     pages,
 		CryptoKey: crypto,
 

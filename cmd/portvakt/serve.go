@@ -95,6 +95,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	pages := &web.Handler{
 		Catalog:           svc.catalog,
 		Accounts:          svc.accounts,
+		Authn:             svc.authn,
 		Flows:             svc.flows,
 		Sessions:          svc.sessions,
 		Limits:            svc.limits,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
@@ -28,6 +29,7 @@ type services struct {
 	catalog  *i18n.Catalog
 	hasher   *password.Hasher
 	accounts *accounts.Service
+	authn    *authn.Service
 	flows    *flows.Service
 	sessions *session.Manager
 	outbox   *mail.Outbox
@@ -88,6 +90,10 @@ func (a *app) services() (*services, error) {
 	if err != nil {
 		return nil, err
 	}
+	ladder, err := authn.ParseLadder(cfg.LoALadder)
+	if err != nil {
+		return nil, configError{fmt.Errorf("loa_ladder (PORTVAKT_LOA_LADDER): %w", err)}
+	}
 	limiter := func(name string, free int, base, window time.Duration) *throttle.Limiter {
 		return &throttle.Limiter{Store: a.store, Name: name, Free: free, Window: window, BaseDelay: base, MaxDelay: 15 * time.Minute, Now: a.now}
 	}
@@ -97,13 +103,14 @@ func (a *app) services() (*services, error) {
 		accounts: &accounts.Service{
 			Store: a.store, Events: a.store, Hasher: hasher, Policy: pp, Attributes: attrs, Now: a.now,
 		},
+		authn: &authn.Service{Store: a.store, Cipher: a.keyring, Issuer: cfg.ProductName, Ladder: ladder, Now: a.now},
 		flows: &flows.Service{Store: a.store, Now: a.now},
 		sessions: &session.Manager{
 			Store: a.store, Secure: a.cfg.issuerURL().Scheme == "https",
 			IdleTimeout: cfg.SessionIdleTimeout, AbsoluteTimeout: cfg.SessionAbsoluteTimeout, Now: a.now,
 		},
 		outbox:  outbox,
-		clients: &clients.Service{Store: a.store, Now: a.now, CacheTTL: clientCacheTTL},
+		clients: &clients.Service{Store: a.store, Now: a.now, CacheTTL: clientCacheTTL, Levels: ladder.ACRs()},
 		keys:    keys,
 		limits: web.Limits{
 			// Five wrong passwords per account cost nothing; then the wait
@@ -114,6 +121,10 @@ func (a *app) services() (*services, error) {
 			RecoveryIP:      limiter("recovery:ip", 20, time.Minute, time.Hour),
 			RecoveryAccount: limiter("recovery:account", 3, 5*time.Minute, time.Hour),
 			Verify:          limiter("verify:user", 5, 30*time.Second, time.Hour),
+			// Codes from an authenticator app: five wrong ones per account
+			// are free (a sign-in flow allows five before starting over),
+			// then the wait doubles from 30 s.
+			SecondFactor: limiter("second_factor:user", 5, 30*time.Second, time.Hour),
 		},
 	}, nil
 }

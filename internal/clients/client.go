@@ -176,6 +176,10 @@ type Client struct {
 	// RequirePAR makes the client push its authorization requests first
 	// (RFC 9126).
 	RequirePAR bool
+	// MinACR is the lowest level of assurance (acr value) the client
+	// accepts; a person below it is asked for more (step-up). Empty: no
+	// minimum.
+	MinACR string
 	// BackchannelLogoutURI receives logout tokens when a user's session
 	// ends (OpenID Connect Back-Channel Logout).
 	BackchannelLogoutURI             string
@@ -420,6 +424,9 @@ func (c *Client) Validate(known ScopeSet) error {
 	c.validateScopes(v, known)
 	c.validateTokens(v)
 	c.validateSubject(v)
+	if c.MinACR = strings.TrimSpace(c.MinACR); len(c.MinACR) > 255 || strings.ContainsFunc(c.MinACR, unicode.IsSpace) {
+		v.add("min_acr", "invalid", "is not one acr value (no spaces, at most 255 characters)")
+	}
 	return errors.Join(v.errs...)
 }
 

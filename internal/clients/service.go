@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/portvakt/portvakt/internal/events"
@@ -43,6 +44,9 @@ type Service struct {
 	// Scopes are the scopes clients may be allowed; the zero value means
 	// DefaultScopes.
 	Scopes ScopeSet
+	// Levels are the acr values a client's min_acr may name (the ladder of
+	// levels of assurance); empty means any value is accepted.
+	Levels []string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// CacheTTL, when positive, lets Get and Authenticate answer from
@@ -81,7 +85,7 @@ func (s *Service) Create(ctx context.Context, c Client, actor string) (Client, s
 	}
 	c.CreatedAt, c.UpdatedAt = now, now
 	c.SecretHash, c.PreviousSecretHash, c.PreviousSecretExpiresAt = "", "", time.Time{}
-	if err := c.Validate(s.scopes()); err != nil {
+	if err := errors.Join(c.Validate(s.scopes()), s.checkLevel(c)); err != nil {
 		return Client{}, "", err
 	}
 	var plain string
@@ -139,7 +143,7 @@ func (s *Service) Update(ctx context.Context, id string, fn func(Client) (Client
 		}
 		c.ID, c.Type, c.CreatedAt, c.UpdatedAt = old.ID, old.Type, old.CreatedAt, old.UpdatedAt
 		c.SecretHash, c.PreviousSecretHash, c.PreviousSecretExpiresAt = old.SecretHash, old.PreviousSecretHash, old.PreviousSecretExpiresAt
-		if err := c.Validate(s.scopes()); err != nil {
+		if err := errors.Join(c.Validate(s.scopes()), s.checkLevel(c)); err != nil {
 			errs = append(errs, err)
 		}
 		if err := errors.Join(errs...); err != nil {
@@ -187,6 +191,7 @@ func changedFields(a, b Client) []string {
 	add("subject_type", a.SubjectType == b.SubjectType)
 	add("sector_identifier", a.SectorIdentifier == b.SectorIdentifier)
 	add("require_par", a.RequirePAR == b.RequirePAR)
+	add("min_acr", a.MinACR == b.MinACR)
 	add("backchannel_logout_uri", a.BackchannelLogoutURI == b.BackchannelLogoutURI)
 	add("backchannel_logout_session_required", a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired)
 	add("client_secret", a.SecretHash == b.SecretHash && a.PreviousSecretHash == b.PreviousSecretHash &&
@@ -263,4 +268,12 @@ func (s *Service) Authenticate(ctx context.Context, id, secret string) (Client, 
 		return Client{}, ErrInvalidClient
 	}
 	return c, nil
+}
+
+// checkLevel checks that the client's min_acr is a level of the ladder.
+func (s *Service) checkLevel(c Client) error {
+	if c.MinACR == "" || len(s.Levels) == 0 || slices.Contains(s.Levels, c.MinACR) {
+		return nil
+	}
+	return FieldError{"min_acr", "invalid", fmt.Sprintf("%q is not a level of assurance here; use one of %s", c.MinACR, strings.Join(s.Levels, ", "))}
 }

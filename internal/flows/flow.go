@@ -38,6 +38,9 @@ const (
 	StateSent State = "sent"
 	// StateDone means the flow finished; it cannot be submitted again.
 	StateDone State = "done"
+	// StateSecondFactor means a sign-in is waiting for a second factor:
+	// the first was proven (Methods) for UserID.
+	StateSecondFactor State = "second_factor"
 )
 
 // Errors.
@@ -70,9 +73,18 @@ type Flow struct {
 	// SignInOnVerify means the person set the account's password in this
 	// browser (a new registration), so verifying the email signs them in.
 	SignInOnVerify bool `json:"sign_in_on_verify,omitempty"`
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	ExpiresAt      time.Time
+	// ACR is the level of assurance the sign-in must reach (an
+	// application's step-up request).
+	ACR string `json:"acr,omitempty"`
+	// Methods are the authentication methods (amr) proven so far in a
+	// sign-in waiting for its second factor.
+	Methods []string `json:"methods,omitempty"`
+	// Binding is the SHA-256 of a cookie set in the browser that proved
+	// the first factor; only that browser may give the second.
+	Binding   string `json:"binding,omitempty"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
 }
 
 // Store keeps flows.

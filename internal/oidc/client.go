@@ -44,6 +44,8 @@ type Client struct {
 	// RequirePAR refuses authorization requests that were not pushed
 	// first (RFC 9126).
 	RequirePAR bool
+	// MinACR is the lowest level of assurance the client accepts.
+	MinACR string
 	// JWKS is the client's public key set (JSON) and JWKSURI where it
 	// publishes one: the keys of private_key_jwt.
 	JWKS    []byte

@@ -22,6 +22,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/oidc"
@@ -160,7 +161,8 @@ func newFuzzStack(tb testing.TB) *fuzzStack {
 
 	acc := &accounts.Service{Store: st, Events: st, Hasher: hasher}
 	sessions := &session.Manager{Store: st}
-	pages := &web.Handler{Catalog: cat, Accounts: acc, Flows: &flows.Service{Store: st}, Sessions: sessions,
+	// No second factors are set up here: sign-in reads only whether there are.
+	pages := &web.Handler{Catalog: cat, Accounts: acc, Authn: &authn.Service{Store: st}, Flows: &flows.Service{Store: st}, Sessions: sessions,
 		Brand: web.Branding{ProductName: "Portvakt"}, Issuer: issuer, MinPasswordLength: 8, Logger: logger}
 	if err := pages.Init(); err != nil {
 		tb.Fatal(err)

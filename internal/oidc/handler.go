@@ -19,6 +19,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/session"
 )
 
@@ -32,6 +33,9 @@ type Config struct {
 	Users
 	// Sessions tells who is signed in in the browser.
 	Sessions *session.Manager
+	// Levels are the levels of assurance and what each person can reach;
+	// nil means the default ladder and no second factors.
+	Levels Levels
 	// Pages renders the consent, sign-out and error pages; without them,
 	// what needs a page fails closed.
 	Pages Pages
@@ -75,6 +79,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.Assertions == nil {
 		return nil, errors.New("oidc provider: no store for client assertions")
+	}
+	if cfg.Levels == nil {
+		cfg.Levels = ladderOnly{authn.DefaultLadder()}
 	}
 	if cfg.Pages == nil {
 		cfg.Pages = noPages{log: cfg.Logger}
@@ -163,6 +170,10 @@ func (h *Handler) handOff(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	want, ok := h.levelFor(w, r, ar)
+	if !ok {
+		return
+	}
 	s, signedIn, err := h.cfg.Sessions.Current(r.Context(), r)
 	if err != nil {
 		h.fail(w, r, err)
@@ -170,29 +181,79 @@ func (h *Handler) handOff(w http.ResponseWriter, r *http.Request) {
 	}
 	satisfied := signedIn && h.satisfies(ar, s)
 	if has(ar.Params.Prompt, "none") {
-		if !satisfied {
+		switch {
+		case !satisfied:
 			op.AuthRequestError(h.issWriter(w), r, &ar, zoidc.ErrLoginRequired(), h.provider)
+		case !h.meets(s.ACR, want):
+			// Stepping up needs the person; prompt=none forbids asking.
+			op.AuthRequestError(h.issWriter(w), r, &ar, zoidc.ErrInteractionRequired().WithDescription("the session is below the level of assurance asked for"), h.provider)
+		default:
+			h.complete(w, r, ar, s)
+		}
+		return
+	}
+	if satisfied && !has(ar.Params.Prompt, "login") && !has(ar.Params.Prompt, "select_account") {
+		if !h.meets(s.ACR, want) {
+			h.stepUp(w, r, ar, s, want)
 			return
 		}
 		h.complete(w, r, ar, s)
 		return
 	}
-	if satisfied && !has(ar.Params.Prompt, "login") && !has(ar.Params.Prompt, "select_account") {
-		h.complete(w, r, ar, s)
+	h.toLogin(w, r, ar, want)
+}
+
+// levelFor is the level of assurance the request needs, or it answers the
+// application with unmet_authentication_requirements when no sign-in can
+// meet it and reports false.
+func (h *Handler) levelFor(w http.ResponseWriter, r *http.Request, ar AuthRequest) (string, bool) {
+	c, err := h.cfg.Clients.LookupClient(r.Context(), ar.ClientID)
+	if err != nil {
+		h.fail(w, r, err)
+		return "", false
+	}
+	want, err := h.wantedLevel(c, ar)
+	if err != nil {
+		op.AuthRequestError(h.issWriter(w), r, &ar, errUnmet(err.Error()), h.provider)
+		return "", false
+	}
+	return want, true
+}
+
+func (h *Handler) meets(have, want string) bool {
+	return want == "" || h.cfg.Levels.Levels().Meets(have, want)
+}
+
+// stepUp sends a person whose session is below the level wanted to give
+// the factor that is missing, if they have one; otherwise the application
+// hears unmet_authentication_requirements.
+func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, ar AuthRequest, s session.Session, want string) {
+	reach, err := h.cfg.Levels.ReachableLevel(r.Context(), s.UserID, s.Methods)
+	if err != nil {
+		h.fail(w, r, err)
 		return
 	}
-	h.toLogin(w, r, ar)
+	if !h.meets(reach, want) {
+		h.cfg.Logger.InfoContext(r.Context(), "authorization request refused: level of assurance out of reach", "client_id", ar.ClientID, "acr", want)
+		op.AuthRequestError(h.issWriter(w), r, &ar, errUnmet("the user cannot reach the level of assurance "+want), h.provider)
+		return
+	}
+	h.toLogin(w, r, ar, want)
 }
 
 // toLogin sends the browser to the sign-in (or registration) page, which
-// returns to the callback.
-func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar AuthRequest) {
+// returns to the callback. A wanted level above the lowest travels along,
+// so that a signed-in person is asked only for the missing factor.
+func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar AuthRequest, want string) {
 	q := url.Values{"return_to": {"/authorize/callback?" + url.Values{"id": {ar.ID}}.Encode()}}
 	if len(ar.Params.UILocales) > 0 {
 		q.Set("ui_locales", strings.Join(ar.Params.UILocales, " "))
 	}
 	if ar.Params.LoginHint != "" {
 		q.Set("login_hint", ar.Params.LoginHint)
+	}
+	if want != "" && h.cfg.Levels.Levels().Rank(want) > 0 {
+		q.Set("acr", want)
 	}
 	page := "/login?"
 	if has(ar.Params.Prompt, "create") {
@@ -232,17 +293,26 @@ func (h *Handler) liveRequest(w http.ResponseWriter, r *http.Request) (AuthReque
 }
 
 // signedInFor returns the browser's session if it may answer the request:
-// signed in recently enough for max_age, and again after the request for
-// prompt=login. Otherwise it sends the browser to sign in and reports
-// false.
+// signed in recently enough for max_age, again after the request for
+// prompt=login, and at the level of assurance the request needs.
+// Otherwise it sends the browser to sign in (or to step up, or the
+// application an error) and reports false.
 func (h *Handler) signedInFor(w http.ResponseWriter, r *http.Request, ar AuthRequest) (session.Session, bool) {
+	want, ok := h.levelFor(w, r, ar)
+	if !ok {
+		return session.Session{}, false
+	}
 	s, signedIn, err := h.cfg.Sessions.Current(r.Context(), r)
 	if err != nil {
 		h.fail(w, r, err)
 		return s, false
 	}
 	if !signedIn || !h.satisfies(ar, s) || (has(ar.Params.Prompt, "login") && s.AuthTime.Before(ar.CreatedAt)) {
-		h.toLogin(w, r, ar)
+		h.toLogin(w, r, ar, want)
+		return s, false
+	}
+	if !h.meets(s.ACR, want) {
+		h.stepUp(w, r, ar, s, want)
 		return s, false
 	}
 	return s, true
@@ -477,7 +547,7 @@ func (h *Handler) showDiscovery(w http.ResponseWriter, r *http.Request) {
 	d.SubjectTypesSupported = []string{"public", "pairwise"}
 	d.ClaimsParameterSupported, d.ClaimsSupported = true, supportedClaims
 	d.BackChannelLogoutSupported, d.BackChannelLogoutSessionSupported = true, true
-	d.ACRValuesSupported = []string{session.LoALow}
+	d.ACRValuesSupported = h.cfg.Levels.Levels().ACRs()
 	auth := []zoidc.AuthMethod{zoidc.AuthMethodBasic, zoidc.AuthMethodPost, zoidc.AuthMethodPrivateKeyJWT}
 	d.TokenEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)
 	d.RevocationEndpointAuthMethodsSupported = append(slices.Clone(auth), zoidc.AuthMethodNone)

@@ -27,8 +27,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
+	"github.com/portvakt/portvakt/internal/keyring"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/password"
 	"github.com/portvakt/portvakt/internal/server"
@@ -121,6 +123,7 @@ type stack struct {
 	t        *testing.T
 	url      string
 	accounts *accounts.Service
+	authn    *authn.Service
 	store    *store.Store
 	keys     *testKeys
 	clock    *clock
@@ -190,13 +193,22 @@ func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *s
 
 	acc := &accounts.Service{Store: st, Events: st, Hasher: hasher, Now: s.clock.Now}
 	sessions := &session.Manager{Store: st, Now: s.clock.Now}
-	pages := &web.Handler{Catalog: cat, Accounts: acc, Flows: &flows.Service{Store: st, Now: s.clock.Now}, Sessions: sessions,
+	master, err := keyring.ParseMasterKey(keyring.GenerateMasterKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.Open(t.Context(), st, keyring.MasterKeys{Current: master}, s.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.authn = &authn.Service{Store: st, Cipher: kr, Issuer: "Portvakt", Now: s.clock.Now}
+	pages := &web.Handler{Catalog: cat, Accounts: acc, Authn: s.authn, Flows: &flows.Service{Store: st, Now: s.clock.Now}, Sessions: sessions,
 		Brand: web.Branding{ProductName: "Portvakt"}, Issuer: issuer, MinPasswordLength: 8, Now: s.clock.Now}
 	if err := pages.Init(); err != nil {
 		t.Fatal(err)
 	}
 	cfg := oidc.Config{
-		Issuer: issuer, Grants: st, Keys: s.keys, Users: st, Sessions: sessions, Pages: pages, Ping: st.Ping, Now: s.clock.Now,
+		Issuer: issuer, Grants: st, Keys: s.keys, Users: st, Sessions: sessions, Levels: s.authn, Pages: pages, Ping: st.Ping, Now: s.clock.Now,
 		Assertions: st,
 		Clients: testClients{"spa": {c: oidc.Client{
 			ID: "spa", Name: "Single Page", RedirectURIs: []string{s.rp.URL + "/spa"}, AuthMethod: "none",

@@ -23,10 +23,6 @@ import (
 // ErrNotFound means there is no such session (or it has ended).
 var ErrNotFound = errors.New("session not found")
 
-// LoALow is the lowest level of assurance (acr value): a sign-in with one
-// factor, such as a password.
-const LoALow = "urn:portvakt:loa:low"
-
 // Session is a signed-in browser.
 type Session struct {
 	// IDHash is the SHA-256 of the cookie value, hex; the raw ID is never

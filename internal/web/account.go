@@ -6,6 +6,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/flows"
+	"github.com/portvakt/portvakt/internal/session"
 )
 
 func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
@@ -13,9 +14,12 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := h.newPage(w, r, flows.Flow{}, u.Locale)
+	p := h.accountPage(w, r, u)
 	p.Title = p.T("account.title")
-	p.User = u
+	if err := h.securityExtras(r, p); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "account", p)
 }
 
@@ -53,25 +57,31 @@ func (h *Handler) submitVerifyEmail(w http.ResponseWriter, r *http.Request) {
 // signedIn returns the signed-in user, or sends the browser to sign in and
 // reports false.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (accounts.User, bool) {
+	u, _, ok := h.signedInSession(w, r)
+	return u, ok
+}
+
+// signedInSession is signedIn with the session.
+func (h *Handler) signedInSession(w http.ResponseWriter, r *http.Request) (accounts.User, session.Session, bool) {
 	ctx := r.Context()
 	s, ok, err := h.Sessions.Current(ctx, r)
 	if err != nil {
 		h.fail(w, r, err)
-		return accounts.User{}, false
+		return accounts.User{}, s, false
 	}
 	if !ok {
 		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
-		return accounts.User{}, false
+		return accounts.User{}, s, false
 	}
 	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
 	if errors.Is(err, accounts.ErrNotFound) {
 		_ = h.Sessions.End(ctx, w, r)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
-		return accounts.User{}, false
+		return accounts.User{}, s, false
 	}
 	if err != nil {
 		h.fail(w, r, err)
-		return accounts.User{}, false
+		return accounts.User{}, s, false
 	}
-	return u, true
+	return u, s, true
 }

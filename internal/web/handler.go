@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/request"
@@ -30,12 +31,17 @@ type Limits struct {
 	RecoveryIP, RecoveryAccount *throttle.Limiter
 	// Verify limits code guesses and resends per account.
 	Verify *throttle.Limiter
+	// SecondFactor limits authenticator-app and recovery code guesses per
+	// account.
+	SecondFactor *throttle.Limiter
 }
 
 // Handler serves the hosted pages.
 type Handler struct {
 	Catalog  *i18n.Catalog
 	Accounts *accounts.Service
+	// Authn checks second factors and levels of assurance.
+	Authn    *authn.Service
 	Flows    *flows.Service
 	Sessions *session.Manager
 	Limits   Limits
@@ -82,6 +88,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", h.showHome)
 	mux.HandleFunc("GET /login", h.showLogin)
 	mux.HandleFunc("POST /login", h.submitLogin)
+	mux.HandleFunc("GET /login/second-factor", h.showSecondFactor)
+	mux.HandleFunc("POST /login/second-factor", h.submitSecondFactor)
 	mux.HandleFunc("GET /registration", h.showRegistration)
 	mux.HandleFunc("POST /registration", h.submitRegistration)
 	mux.HandleFunc("GET /verification", h.showVerification)
@@ -95,6 +103,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /logged-out", h.showLoggedOut)
 	mux.HandleFunc("GET /account", h.showAccount)
 	mux.HandleFunc("POST /account/verify-email", h.submitVerifyEmail)
+	mux.HandleFunc("GET /account/totp", h.showTOTP)
+	mux.HandleFunc("POST /account/totp", h.submitTOTP)
+	mux.HandleFunc("POST /account/totp/remove", h.submitRemoveTOTP)
+	mux.HandleFunc("POST /account/recovery-codes", h.submitRecoveryCodes)
 	mux.HandleFunc("GET /assets/portvakt.css", h.serveCSS)
 	mux.HandleFunc("GET /assets/brand.css", h.serveBrandCSS)
 }
@@ -142,6 +154,7 @@ func (h *Handler) flowFor(w http.ResponseWriter, r *http.Request, kind flows.Kin
 		Email:      truncate(q.Get("login_hint"), 254),
 		GivenName:  truncate(q.Get("given_name"), 200),
 		FamilyName: truncate(q.Get("family_name"), 200),
+		ACR:        truncate(q.Get("acr"), 200),
 	})
 	if err != nil {
 		h.fail(w, r, err)

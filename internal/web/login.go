@@ -6,14 +6,14 @@ import (
 	"net/url"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/flows"
-	"github.com/portvakt/portvakt/internal/session"
 )
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.flowFor(w, r, flows.Login, "/login")
-	if !ok {
+	if !ok || h.stepUp(w, r, f) {
 		return
 	}
 	p := h.newPage(w, r, f, "")
@@ -77,18 +77,20 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	if err := h.Limits.LoginAccount.Reset(ctx, accountKey(email)); err != nil {
 		h.Logger.ErrorContext(ctx, "throttle reset", "error", err)
 	}
-	ev, err := events.New("user.login_succeeded", u.Subject(), u.Subject(), h.now(), map[string]any{"method": "password"})
+	methods := []string{authn.MethodPassword}
+	sum, err := h.Authn.Summarize(ctx, u.ID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if _, err := h.Sessions.Start(ctx, w, r, u.ID, []string{"pwd"}, session.LoALow, ev); err != nil {
-		h.fail(w, r, err)
+	if sum.HasSecondFactor() {
+		h.askSecondFactor(w, r, f, u.ID, methods)
 		return
 	}
 	// A sign-in flow is not marked done: submitting it again is harmless,
 	// and it expires on its own. That saves a write per sign-in.
-	http.Redirect(w, r, returnTo(f), http.StatusSeeOther)
+	f.UserID = u.ID
+	h.startSession(w, r, f, methods, "password")
 }
 
 // returnTo is where a finished flow sends the browser.

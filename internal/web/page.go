@@ -55,6 +55,8 @@ type page struct {
 	Items []string
 	// Extra carries page-specific values.
 	Extra map[string]string
+	// QR is a QR code image made by the server (a data: URL).
+	QR template.URL
 
 	loc *i18n.Localizer
 }

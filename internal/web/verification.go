@@ -5,12 +5,13 @@ import (
 	"net/http"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/flows"
-	"github.com/portvakt/portvakt/internal/session"
 )
 
-// maxCodeAttempts is how many wrong codes one verification flow accepts.
+// maxCodeAttempts is how many wrong codes one flow accepts: an email
+// verification, or the second step of a sign-in.
 const maxCodeAttempts = 5
 
 func (h *Handler) showVerification(w http.ResponseWriter, r *http.Request) {
@@ -101,7 +102,7 @@ func (h *Handler) finishVerification(w http.ResponseWriter, r *http.Request, f f
 			h.fail(w, r, err)
 			return
 		}
-		if _, err := h.Sessions.Start(ctx, w, r, f.UserID, []string{"pwd"}, session.LoALow, ev); err != nil {
+		if _, err := h.Sessions.Start(ctx, w, r, f.UserID, []string{authn.MethodPassword}, h.Authn.LevelOf([]string{authn.MethodPassword}), ev); err != nil {
 			h.fail(w, r, err)
 			return
 		}

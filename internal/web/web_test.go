@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
+	"github.com/portvakt/portvakt/internal/keyring"
 	"github.com/portvakt/portvakt/internal/password"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/session"
@@ -31,6 +33,7 @@ type stack struct {
 	url      string
 	store    *store.Store
 	accounts *accounts.Service
+	authn    *authn.Service
 	clock    *time.Time
 }
 
@@ -59,6 +62,15 @@ func newStackWith(t testing.TB, e storetest.Engine, params password.Params, conc
 		t.Fatal(err)
 	}
 	acc := &accounts.Service{Store: st, Events: st, Hasher: hasher, Policy: password.Policy{ProductName: "Portvakt"}, Now: clock}
+	master, err := keyring.ParseMasterKey(keyring.GenerateMasterKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.Open(context.Background(), st, keyring.MasterKeys{Current: master}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	factors := &authn.Service{Store: st, Cipher: kr, Issuer: "Portvakt", Now: clock}
 	limiter := func(name string, free int) *throttle.Limiter {
 		return &throttle.Limiter{Store: st, Name: name, Free: free, Window: time.Hour, BaseDelay: 30 * time.Second, MaxDelay: 15 * time.Minute, Now: clock}
 	}
@@ -66,12 +78,14 @@ func newStackWith(t testing.TB, e storetest.Engine, params password.Params, conc
 	h := &web.Handler{
 		Catalog:  cat,
 		Accounts: acc,
+		Authn:    factors,
 		Flows:    &flows.Service{Store: st, Now: clock},
 		Sessions: &session.Manager{Store: st, Now: clock},
 		Limits: web.Limits{
 			LoginIP: limiter("login:ip", 50), LoginAccount: limiter("login:account", 5),
 			Register: limiter("register:ip", 20), RecoveryIP: limiter("recovery:ip", 20),
 			RecoveryAccount: limiter("recovery:account", 5), Verify: limiter("verify:user", 5),
+			SecondFactor: limiter("second_factor:user", 5),
 		},
 		Brand:             web.Branding{ProductName: "Portvakt", PrimaryColor: "#1f5fbf"},
 		Issuer:            issuer,
@@ -87,7 +101,7 @@ func newStackWith(t testing.TB, e storetest.Engine, params password.Params, conc
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &stack{t: t, url: ts.URL, store: st, accounts: acc, clock: &now}
+	return &stack{t: t, url: ts.URL, store: st, accounts: acc, authn: factors, clock: &now}
 }
 
 // browser is a client with cookies that follows redirects.

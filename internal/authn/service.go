@@ -1,0 +1,184 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/events"
+)
+
+// Errors.
+var (
+	// ErrNotFound means the user has no such factor.
+	ErrNotFound = errors.New("factor not found")
+	// ErrWrongCode means a code is not (or no longer) valid. A replayed
+	// code is told apart only in events, not to the person.
+	ErrWrongCode = errors.New("wrong code")
+	// ErrReplayed means a time-based code was already used.
+	ErrReplayed = errors.New("code already used")
+	// ErrAlreadyEnrolled means the user already has an authenticator app.
+	ErrAlreadyEnrolled = errors.New("an authenticator app is already set up")
+)
+
+// Kind is a type of factor.
+type Kind string
+
+// Factor kinds.
+const (
+	KindTOTP Kind = "totp"
+)
+
+// Factor is one second factor of a user.
+type Factor struct {
+	ID     string
+	UserID string
+	Kind   Kind
+	// Name is the person's label for it.
+	Name string
+	// Secret is the TOTP secret encrypted under the keyring.
+	Secret []byte
+	// LastStep is the last TOTP time step accepted (replays of it and of
+	// older codes are refused).
+	LastStep   int64
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// Store keeps factors and recovery codes.
+type Store interface {
+	// Factors returns the user's factors, oldest first.
+	Factors(ctx context.Context, userID string) ([]Factor, error)
+	// AddFactor stores f with its events.
+	AddFactor(ctx context.Context, f Factor, evs ...events.Event) error
+	// DeleteFactor removes the user's factor with its events, or returns
+	// ErrNotFound. When the user has no authenticator app left it also
+	// deletes their recovery codes, in the same transaction.
+	DeleteFactor(ctx context.Context, userID, id string, evs ...events.Event) error
+	// UseFactorStep records that the factor accepted step at at, with its
+	// events, only if step is later than the last one accepted; false
+	// means the step was already used (a replay).
+	UseFactorStep(ctx context.Context, id string, step int64, at time.Time, evs ...events.Event) (bool, error)
+	// ReplaceRecoveryCodes deletes the user's recovery codes and stores
+	// the digests given, with the events.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, digests []string, at time.Time, evs ...events.Event) error
+	// UseRecoveryCode marks the unused code with digest as used, with its
+	// events, and returns how many unused ones remain; ErrNotFound if
+	// there is no such unused code.
+	UseRecoveryCode(ctx context.Context, userID, digest string, at time.Time, evs ...events.Event) (int, error)
+	// RecoveryCodesLeft counts the user's unused recovery codes.
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+}
+
+// Cipher encrypts secrets at rest (the keyring).
+type Cipher interface {
+	Encrypt(plaintext, aad []byte) ([]byte, error)
+	Decrypt(ctx context.Context, ciphertext, aad []byte) ([]byte, error)
+}
+
+// Service enrols, checks and removes second factors.
+type Service struct {
+	Store  Store
+	Cipher Cipher
+	// Issuer is the name authenticator apps show beside the account
+	// (the product name).
+	Issuer string
+	// Ladder is the levels of assurance (default DefaultLadder).
+	Ladder Ladder
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Summary is what a person has set up besides the password.
+type Summary struct {
+	// TOTP is the authenticator app, if one is set up.
+	TOTP *Factor
+	// RecoveryCodesLeft counts unused recovery codes.
+	RecoveryCodesLeft int
+}
+
+// HasSecondFactor reports whether sign-in asks for a second factor.
+func (s Summary) HasSecondFactor() bool { return s.TOTP != nil }
+
+// Methods are the methods the person could add to a password sign-in.
+func (s Summary) Methods() []string {
+	if s.TOTP != nil || s.RecoveryCodesLeft > 0 {
+		return []string{MethodOTP}
+	}
+	return nil
+}
+
+// Summarize returns what userID has set up.
+func (s *Service) Summarize(ctx context.Context, userID string) (Summary, error) {
+	fs, err := s.Store.Factors(ctx, userID)
+	if err != nil {
+		return Summary{}, err
+	}
+	var sum Summary
+	for i := range fs {
+		if fs[i].Kind == KindTOTP && sum.TOTP == nil {
+			sum.TOTP = &fs[i]
+		}
+	}
+	if sum.TOTP != nil {
+		// Recovery codes stand in for a lost authenticator; without one
+		// they do not sign anybody in.
+		if sum.RecoveryCodesLeft, err = s.Store.RecoveryCodesLeft(ctx, userID); err != nil {
+			return Summary{}, err
+		}
+	}
+	return sum, nil
+}
+
+// ReachableLevel is the highest level userID can reach from a sign-in
+// with methods by adding the factors they have set up.
+func (s *Service) ReachableLevel(ctx context.Context, userID string, methods []string) (string, error) {
+	sum, err := s.Summarize(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	return s.ladder().Of(append(append([]string(nil), methods...), sum.Methods()...)), nil
+}
+
+func (s *Service) ladder() Ladder {
+	if len(s.Ladder.Levels) == 0 {
+		return DefaultLadder()
+	}
+	return s.Ladder
+}
+
+// RemoveFactor removes the user's factor; removing the authenticator app
+// also removes the recovery codes that stand in for it.
+func (s *Service) RemoveFactor(ctx context.Context, userID, id, actor string) error {
+	fs, err := s.Store.Factors(ctx, userID)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.ID != id {
+			continue
+		}
+		ev, err := events.New("factor.removed", "user:"+userID, actor, s.now(), map[string]any{"factor": f.ID, "kind": f.Kind})
+		if err != nil {
+			return err
+		}
+		return s.Store.DeleteFactor(ctx, userID, id, ev)
+	}
+	return ErrNotFound
+}
+
+// LevelOf is the level of assurance that a sign-in with methods reaches.
+func (s *Service) LevelOf(methods []string) string { return s.ladder().Of(methods) }
+
+// Meets reports whether level have is at least level want.
+func (s *Service) Meets(have, want string) bool { return s.ladder().Meets(have, want) }
+
+// Levels is the ladder in use.
+func (s *Service) Levels() Ladder { return s.ladder() }

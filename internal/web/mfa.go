@@ -1,0 +1,233 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/flows"
+	"github.com/portvakt/portvakt/internal/session"
+)
+
+// bindingTTL is how long the browser has to give the second factor.
+const bindingTTL = 15 * time.Minute
+
+func (h *Handler) bindingCookieName() string {
+	if h.secure() {
+		return "__Host-portvakt_mfa"
+	}
+	return "portvakt_mfa"
+}
+
+// askSecondFactor moves a sign-in to its second step: userID proved
+// methods; now this browser (and only this one, by a cookie) is asked for
+// a code.
+func (h *Handler) askSecondFactor(w http.ResponseWriter, r *http.Request, f flows.Flow, userID string, methods []string) {
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	value := base64.RawURLEncoding.EncodeToString(raw)
+	_, err := h.Flows.Update(r.Context(), flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
+		f.State, f.UserID, f.Methods, f.Binding, f.Attempts = flows.StateSecondFactor, userID, methods, bindingDigest(value), 0
+		return f, nil
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: h.bindingCookieName(), Value: value, Path: "/", MaxAge: int(bindingTTL.Seconds()),
+		HttpOnly: true, Secure: h.secure(), SameSite: http.SameSiteLaxMode,
+	})
+	http.Redirect(w, r, "/login/second-factor?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+}
+
+func bindingDigest(v string) string {
+	sum := sha256.Sum256([]byte("mfa-binding:" + v))
+	return hex.EncodeToString(sum[:])
+}
+
+// bound reports whether the browser holds the cookie of f's first step.
+func (h *Handler) bound(r *http.Request, f flows.Flow) bool {
+	c, err := r.Cookie(h.bindingCookieName())
+	if err != nil || c.Value == "" || f.Binding == "" {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(bindingDigest(c.Value)), []byte(f.Binding)) == 1
+}
+
+// secondFactorFlow returns the sign-in waiting for a second factor in this
+// browser, or answers with the "start over" page.
+func (h *Handler) secondFactorFlow(w http.ResponseWriter, r *http.Request, f flows.Flow) bool {
+	if f.State == flows.StateSecondFactor && f.UserID != "" && h.bound(r, f) {
+		return true
+	}
+	p := h.newPage(w, r, f, "")
+	h.message(w, r, p, http.StatusGone, "error.flow_expired.title", "error.flow_expired.text", "/login?"+returnQuery(f), "common.start_over")
+	return false
+}
+
+func (h *Handler) showSecondFactor(w http.ResponseWriter, r *http.Request) {
+	f, err := h.Flows.Get(r.Context(), flows.Login, r.URL.Query().Get("flow"))
+	if err != nil && !errors.Is(err, flows.ErrNotFound) && !errors.Is(err, flows.ErrExpired) {
+		h.fail(w, r, err)
+		return
+	}
+	if !h.secondFactorFlow(w, r, f) {
+		return
+	}
+	h.renderSecondFactor(w, r, h.newPage(w, r, f, ""), r.URL.Query().Get("method"), http.StatusOK)
+}
+
+func (h *Handler) renderSecondFactor(w http.ResponseWriter, r *http.Request, p *page, method string, status int) {
+	if method != "recovery" {
+		method = "totp"
+	}
+	p.Title = p.T("second_factor.title")
+	p.Action = "/login/second-factor?flow=" + url.QueryEscape(p.Flow.ID)
+	p.Extra["method"] = method
+	p.Extra["other_url"] = "/login/second-factor?" + url.Values{"flow": {p.Flow.ID}, "method": {map[string]string{"totp": "recovery", "recovery": "totp"}[method]}}.Encode()
+	if p.Flow.ACR != "" && len(p.Flow.Methods) > 0 && !slices.Contains(p.Flow.Methods, authn.MethodOTP) && p.Notice == "" && p.Alert == "" {
+		p.Notice = p.T("second_factor.step_up")
+	}
+	h.render(w, r, status, "second_factor", p)
+}
+
+func (h *Handler) submitSecondFactor(w http.ResponseWriter, r *http.Request) {
+	f, ok := h.postedFlow(w, r, flows.Login, "/login")
+	if !ok || !h.secondFactorFlow(w, r, f) {
+		return
+	}
+	ctx := r.Context()
+	method, code := r.PostFormValue("method"), r.PostFormValue("code")
+	limit := check{h.Limits.SecondFactor, f.UserID}
+	if wait := h.wait(ctx, limit); wait > 0 {
+		h.throttled(w, r, h.newPage(w, r, f, ""), wait)
+		return
+	}
+	var err error
+	var used string
+	switch method {
+	case "recovery":
+		used = "recovery_code"
+		_, err = h.Authn.UseRecoveryCode(ctx, f.UserID, code)
+	default:
+		method, used = "totp", "totp"
+		err = h.Authn.VerifyTOTP(ctx, f.UserID, code)
+	}
+	if errors.Is(err, authn.ErrWrongCode) {
+		h.count(ctx, limit)
+		h.wrongSecondFactor(w, r, f, method)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.Limits.SecondFactor.Reset(ctx, f.UserID); err != nil {
+		h.Logger.ErrorContext(ctx, "throttle reset", "error", err)
+	}
+	methods := authn.AMR(append(slices.Clone(f.Methods), authn.MethodOTP))
+	h.startSession(w, r, f, methods, used)
+}
+
+// wrongSecondFactor shows the code page again, or after too many wrong
+// codes ends the sign-in.
+func (h *Handler) wrongSecondFactor(w http.ResponseWriter, r *http.Request, f flows.Flow, method string) {
+	f, err := h.Flows.Update(r.Context(), flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
+		f.Attempts++
+		if f.Attempts >= maxCodeAttempts {
+			f.State, f.Binding = flows.StateDone, ""
+		}
+		return f, nil
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := h.newPage(w, r, f, "")
+	if f.State == flows.StateDone {
+		h.message(w, r, p, http.StatusUnauthorized, "second_factor.too_many.title", "second_factor.too_many.text", "/login?"+returnQuery(f), "common.start_over")
+		return
+	}
+	p.Errors["code"] = p.T("second_factor.wrong_" + method)
+	h.renderSecondFactor(w, r, p, method, http.StatusUnauthorized)
+}
+
+// startSession signs the flow's user in with methods, ends the flow and
+// sends the browser on.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, f flows.Flow, methods []string, how string) {
+	ctx := r.Context()
+	ev, err := events.New("user.login_succeeded", "user:"+f.UserID, "user:"+f.UserID, h.now(), map[string]any{"method": how, "amr": methods})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if _, err := h.Sessions.Start(ctx, w, r, f.UserID, methods, h.Authn.LevelOf(methods), ev); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if f.State == flows.StateSecondFactor {
+		http.SetCookie(w, &http.Cookie{Name: h.bindingCookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure(), SameSite: http.SameSiteLaxMode})
+		h.finish(w, r, f)
+		return
+	}
+	http.Redirect(w, r, returnTo(f), http.StatusSeeOther)
+}
+
+// stepUp answers a sign-in page opened for an application that wants a
+// higher level (f.ACR) than the browser's session has: the person gives
+// only the factor that is missing. It reports false when there is nothing
+// to step up (no session, or it is high enough), leaving the page to show
+// the usual form.
+func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, f flows.Flow) bool {
+	if f.ACR == "" {
+		return false
+	}
+	ctx := r.Context()
+	s, ok, err := h.Sessions.Current(ctx, r)
+	if err != nil || !ok || h.Authn.Meets(s.ACR, f.ACR) {
+		return false
+	}
+	reach, err := h.Authn.ReachableLevel(ctx, s.UserID, s.Methods)
+	if err != nil {
+		h.fail(w, r, err)
+		return true
+	}
+	if !h.Authn.Meets(reach, f.ACR) {
+		// The person cannot reach the level here: the application hears
+		// so (unmet_authentication_requirements) when the browser returns.
+		http.Redirect(w, r, returnTo(f), http.StatusSeeOther)
+		return true
+	}
+	h.askSecondFactor(w, r, f, s.UserID, s.Methods)
+	return true
+}
+
+// recentAuth is how long after signing in a person may change their
+// sign-in methods without giving their password again.
+const recentAuth = 15 * time.Minute
+
+// recentlySignedIn is signedIn for changes to sign-in methods: the session
+// must have authenticated within recentAuth, or the person signs in again
+// and comes back to back.
+func (h *Handler) recentlySignedIn(w http.ResponseWriter, r *http.Request, back string) (session.Session, bool) {
+	u, s, ok := h.signedInSession(w, r)
+	if !ok {
+		return s, false
+	}
+	if h.now().Sub(s.AuthTime) > recentAuth {
+		q := url.Values{"return_to": {back}, "login_hint": {u.Email}}
+		http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+		return s, false
+	}
+	return s, true
+}

@@ -1,0 +1,194 @@
+package web
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"strconv"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/flows"
+)
+
+// The account's sign-in methods: set up and remove an authenticator app,
+// make new recovery codes. Each change needs a recent sign-in.
+
+func (h *Handler) showTOTP(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.recentlySignedIn(w, r, "/account/totp")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sum, err := h.Authn.Summarize(ctx, u.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if sum.TOTP != nil {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	e, err := h.Authn.BeginTOTP(u.ID, u.Email)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.renderTOTP(w, r, h.accountPage(w, r, u), e, http.StatusOK)
+}
+
+func (h *Handler) renderTOTP(w http.ResponseWriter, r *http.Request, p *page, e authn.Enrolment, status int) {
+	p.Title = p.T("totp.title")
+	p.Action = "/account/totp"
+	p.QR = template.URL(e.QR) // a PNG rendered here, not input
+	p.Extra["secret"] = e.Secret
+	p.Extra["sealed"] = e.Sealed
+	h.render(w, r, status, "totp", p)
+}
+
+func (h *Handler) submitTOTP(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	s, ok := h.recentlySignedIn(w, r, "/account/totp")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	sealed, code, name := r.PostFormValue("sealed"), r.PostFormValue("code"), truncate(r.PostFormValue("name"), 64)
+	limit := check{h.Limits.SecondFactor, u.ID}
+	if wait := h.wait(ctx, limit); wait > 0 {
+		h.throttled(w, r, h.accountPage(w, r, u), wait)
+		return
+	}
+	_, err = h.Authn.ConfirmTOTP(ctx, u.ID, sealed, code, name)
+	switch {
+	case errors.Is(err, authn.ErrWrongCode):
+		h.count(ctx, limit)
+		e, rerr := h.Authn.ReopenTOTP(ctx, u.ID, sealed)
+		if rerr != nil {
+			h.fail(w, r, rerr)
+			return
+		}
+		p := h.accountPage(w, r, u)
+		p.Form["name"] = name
+		p.Errors["code"] = p.T("totp.wrong_code")
+		h.renderTOTP(w, r, p, e, http.StatusUnprocessableEntity)
+		return
+	case errors.Is(err, authn.ErrNotFound):
+		// A form from another browser's enrolment or tampered with.
+		http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
+		return
+	case errors.Is(err, authn.ErrAlreadyEnrolled):
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	}
+	h.Wake()
+	h.showNewRecoveryCodes(w, r, u, "totp.done")
+}
+
+func (h *Handler) submitRemoveTOTP(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	s, ok := h.recentlySignedIn(w, r, "/account")
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	sum, err := h.Authn.Summarize(ctx, s.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if sum.TOTP != nil {
+		err := h.Authn.RemoveFactor(ctx, s.UserID, sum.TOTP.ID, "user:"+s.UserID)
+		if err != nil && !errors.Is(err, authn.ErrNotFound) {
+			h.fail(w, r, err)
+			return
+		}
+		h.Wake()
+	}
+	http.Redirect(w, r, "/account?done=totp_removed", http.StatusSeeOther)
+}
+
+func (h *Handler) submitRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	s, ok := h.recentlySignedIn(w, r, "/account")
+	if !ok {
+		return
+	}
+	u, err := h.Accounts.Store.UserByID(r.Context(), s.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.showNewRecoveryCodes(w, r, u, "recovery_codes.regenerated")
+}
+
+// showNewRecoveryCodes makes a new set of recovery codes and shows it, the
+// only time the codes are ever shown.
+func (h *Handler) showNewRecoveryCodes(w http.ResponseWriter, r *http.Request, u accounts.User, notice string) {
+	codes, err := h.Authn.RegenerateRecoveryCodes(r.Context(), u.ID)
+	if errors.Is(err, authn.ErrNoAuthenticator) {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := h.accountPage(w, r, u)
+	p.Title = p.T("recovery_codes.title")
+	p.Notice = p.T(notice)
+	p.Items = codes
+	// The codes must not linger in caches or history.
+	w.Header().Set("Cache-Control", "no-store")
+	h.render(w, r, http.StatusOK, "recovery_codes", p)
+}
+
+// accountPage is a page about the signed-in user u.
+func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request, u accounts.User) *page {
+	p := h.newPage(w, r, flows.Flow{}, u.Locale)
+	p.User = u
+	return p
+}
+
+// securityExtras adds the sign-in methods to the account page.
+func (h *Handler) securityExtras(r *http.Request, p *page) error {
+	sum, err := h.Authn.Summarize(r.Context(), p.User.ID)
+	if err != nil {
+		return err
+	}
+	if sum.TOTP != nil {
+		p.Extra["totp"] = sum.TOTP.Name
+		if p.Extra["totp"] == "" {
+			p.Extra["totp"] = p.T("totp.default_name")
+		}
+		p.Extra["totp_since"] = sum.TOTP.CreatedAt.Format("2006-01-02")
+		p.Extra["recovery_left"] = strconv.Itoa(sum.RecoveryCodesLeft)
+	}
+	switch r.URL.Query().Get("done") {
+	case "totp_removed":
+		p.Notice = p.T("totp.removed")
+	}
+	return nil
+}
