@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -24,7 +25,8 @@ type Mailer interface {
 
 // Notifier is the outbox consumer that mails people about their account:
 // the verification code and link after registration, "you already have an
-// account", the password reset link, and the notice of a changed password.
+// account", the password reset link, and the notices of a changed password,
+// of two-step verification turned on or off and of a recovery code used.
 type Notifier struct {
 	Accounts *Service
 	Mail     Mailer
@@ -39,7 +41,7 @@ const ConsumerName = "account-mail"
 func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 	switch e.Type {
 	case "user.registered", "user.verification_requested", "user.registration_repeated",
-		"password.reset_requested", "password.changed":
+		"password.reset_requested", "password.changed", "factor.enrolled", "factor.removed", "recovery_code.used":
 	default:
 		return nil
 	}
@@ -87,6 +89,19 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 	case "password.changed":
 		m.Template = "password_changed"
 		m.Data = map[string]any{"Name": m.Name, "ResetLink": n.link("/recovery", "", "")}
+	case "factor.enrolled":
+		m.Template = mail.FactorAdded
+		m.Data = map[string]any{"Name": m.Name, "AccountLink": n.link("/account", "", "")}
+	case "factor.removed":
+		m.Template = mail.FactorRemoved
+		m.Data = map[string]any{"Name": m.Name, "AccountLink": n.link("/account", "", ""), "ResetLink": n.link("/recovery", "", "")}
+	case "recovery_code.used":
+		var d struct {
+			Remaining int `json:"remaining"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		m.Template = mail.RecoveryCodeUsed
+		m.Data = map[string]any{"Name": m.Name, "AccountLink": n.link("/account", "", ""), "ResetLink": n.link("/recovery", "", ""), "Remaining": d.Remaining}
 	}
 	if err := n.Mail.Deliver(ctx, e.UUID, m); err != nil {
 		return fmt.Errorf("mail %s to user %s: %w", m.Template, u.ID, err)

@@ -28,6 +28,15 @@ const (
 	// PasswordChanged tells the recipient that their password changed, with
 	// a way back if it was not them. Data: ResetLink; optional Name.
 	PasswordChanged = "password_changed"
+	// FactorAdded tells the recipient that two-step verification was
+	// turned on. Data: AccountLink; optional Name.
+	FactorAdded = "factor_added"
+	// FactorRemoved tells the recipient that two-step verification was
+	// turned off. Data: AccountLink, ResetLink; optional Name.
+	FactorRemoved = "factor_removed"
+	// RecoveryCodeUsed tells the recipient that a recovery code signed
+	// them in. Data: AccountLink, ResetLink, Remaining; optional Name.
+	RecoveryCodeUsed = "recovery_code_used"
 )
 
 // Message is one mail to render and send.
@@ -36,8 +45,7 @@ type Message struct {
 	To string
 	// Name is the recipient's display name for the To header; optional.
 	Name string
-	// Template is one of VerifyEmail, AccountExists, ResetPassword,
-	// PasswordChanged.
+	// Template is one of the template constants above.
 	Template string
 	// Lang is the recipient's language; one Portvakt does not speak falls
 	// back to English.
@@ -65,13 +73,19 @@ func specFor(name string) (spec, bool) {
 		return spec{links: []string{"Link"}, optional: []string{"Name"}}, true
 	case PasswordChanged:
 		return spec{links: []string{"ResetLink"}, optional: []string{"Name"}}, true
+	case FactorAdded:
+		return spec{links: []string{"AccountLink"}, optional: []string{"Name"}}, true
+	case FactorRemoved:
+		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
+	case RecoveryCodeUsed:
+		return spec{links: []string{"AccountLink", "ResetLink"}, required: []string{"Remaining"}, optional: []string{"Name"}}, true
 	}
 	return spec{}, false
 }
 
 // Templates returns the name of every template.
 func Templates() []string {
-	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged}
+	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed}
 }
 
 // values checks m.Data against the template's spec and returns the values

@@ -42,6 +42,12 @@ func exampleData(name string) (data map[string]any, links []string, code string)
 		return map[string]any{"Link": link("reset"), "Name": "Ada"}, []string{link("reset")}, ""
 	case mail.PasswordChanged:
 		return map[string]any{"ResetLink": link("reset"), "Name": "Ada"}, []string{link("reset")}, ""
+	case mail.FactorAdded:
+		return map[string]any{"AccountLink": link("account")}, []string{link("account")}, ""
+	case mail.FactorRemoved:
+		return map[string]any{"AccountLink": link("account"), "ResetLink": link("reset"), "Name": "Ada"}, []string{link("account"), link("reset")}, ""
+	case mail.RecoveryCodeUsed:
+		return map[string]any{"AccountLink": link("account"), "ResetLink": link("reset"), "Remaining": 7}, []string{link("account"), link("reset")}, ""
 	}
 	panic("no example data for " + name)
 }
@@ -240,6 +246,21 @@ func TestLinks(t *testing.T) {
 		got := mail.Links(tc.text)
 		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
 			t.Errorf("Links(%q): got %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
+
+// TestRecoveryCodeUsedSaysHowManyAreLeft: the count reaches both bodies.
+func TestRecoveryCodeUsedSaysHowManyAreLeft(t *testing.T) {
+	r := newRenderer(t, mail.Branding{ProductName: "Acme ID", PrimaryColor: "#0b6e4f"})
+	_, text, html, err := r.Render(mail.Message{To: "ada@example.com", Template: mail.RecoveryCodeUsed, Lang: language.English,
+		Data: map[string]any{"AccountLink": "https://id.example.com/account", "ResetLink": "https://id.example.com/recovery", "Remaining": 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{text, html} {
+		if !strings.Contains(body, "You have 7 recovery codes left") {
+			t.Errorf("body lacks the count:\n%s", body)
 		}
 	}
 }

@@ -567,6 +567,19 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 		Expiration: zoidc.FromTime(t.ExpiresAt), IssuedAt: zoidc.FromTime(t.CreatedAt), Issuer: h.minter.issuer,
 		JWTID: t.ID, TokenType: zoidc.BearerToken,
 	}
+	if !t.AuthTime.IsZero() {
+		resp.AuthTime = zoidc.FromTime(t.AuthTime)
+	}
+	if t.ACR != "" || len(t.AMR) > 0 {
+		// The resource server may want the level the person signed in at.
+		resp.Claims = map[string]any{}
+		if t.ACR != "" {
+			resp.Claims["acr"] = t.ACR
+		}
+		if len(t.AMR) > 0 {
+			resp.Claims["amr"] = t.AMR
+		}
+	}
 	return op.NewResponse(resp), nil
 }
 

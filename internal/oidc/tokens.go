@@ -177,7 +177,7 @@ func (m *minter) signAccessToken(ctx context.Context, c Client, t Token) (string
 	claims := accessClaims{
 		Issuer: m.issuer, Subject: sub, Audience: jwt.Audience(t.Audience),
 		Expiry: jwt.NewNumericDate(t.ExpiresAt), IssuedAt: jwt.NewNumericDate(t.CreatedAt),
-		ID: t.ID, ClientID: t.ClientID, Scope: strings.Join(t.Scopes, " "), AMR: t.AMR,
+		ID: t.ID, ClientID: t.ClientID, Scope: strings.Join(t.Scopes, " "), ACR: t.ACR, AMR: t.AMR,
 	}
 	if !t.AuthTime.IsZero() {
 		claims.AuthTime = t.AuthTime.Unix()

@@ -126,15 +126,18 @@ func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(flows.Flow) (
 
 func flowData(f flows.Flow) (string, error) {
 	b, err := json.Marshal(struct {
-		ReturnTo   string `json:"return_to,omitempty"`
-		UILocales  string `json:"ui_locales,omitempty"`
-		Email      string `json:"email,omitempty"`
-		GivenName  string `json:"given_name,omitempty"`
-		FamilyName string `json:"family_name,omitempty"`
-		UserID     string `json:"user_id,omitempty"`
-		Attempts   int    `json:"attempts,omitempty"`
-		SignIn     bool   `json:"sign_in_on_verify,omitempty"`
-	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify})
+		ReturnTo   string   `json:"return_to,omitempty"`
+		UILocales  string   `json:"ui_locales,omitempty"`
+		Email      string   `json:"email,omitempty"`
+		GivenName  string   `json:"given_name,omitempty"`
+		FamilyName string   `json:"family_name,omitempty"`
+		UserID     string   `json:"user_id,omitempty"`
+		Attempts   int      `json:"attempts,omitempty"`
+		SignIn     bool     `json:"sign_in_on_verify,omitempty"`
+		ACR        string   `json:"acr,omitempty"`
+		Methods    []string `json:"methods,omitempty"`
+		Binding    string   `json:"binding,omitempty"`
+	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding})
 	return string(b), err
 }
 

@@ -1,0 +1,259 @@
+package oidc_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+	"golang.org/x/oauth2"
+
+	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/oidc"
+	"github.com/portvakt/portvakt/internal/storetest"
+)
+
+// enrolTOTP gives ada an authenticator app and returns its secret.
+func (s *stack) enrolTOTP() string {
+	s.t.Helper()
+	ctx := context.Background()
+	u, err := s.store.UserByEmail(ctx, "ada@example.com")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	e, err := s.authn.BeginTOTP(u.ID, u.Email)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	code, _ := totp.GenerateCode(e.Secret, s.clock.Now())
+	if _, err := s.authn.ConfirmTOTP(ctx, u.ID, e.Sealed, code, ""); err != nil {
+		s.t.Fatal(err)
+	}
+	// The confirming code is spent; the next one comes 30 s later.
+	s.clock.advance(30 * time.Second)
+	return e.Secret
+}
+
+// page follows u to a page of the provider (or a redirect to the relying
+// party) and returns where it ended and the body.
+func (b *browser) page(u string) (*http.Response, string) {
+	b.s.t.Helper()
+	res, err := b.c.Get(u)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return res, string(body)
+}
+
+// submitPage submits the form of body with values and returns the response,
+// stopping at the relying party.
+func (b *browser) submitPage(body string, values url.Values) *http.Response {
+	b.s.t.Helper()
+	m, a := csrfRe.FindStringSubmatch(body), actionRe.FindStringSubmatch(body)
+	if m == nil || a == nil {
+		b.s.t.Fatalf("no form in:\n%s", body)
+	}
+	values.Set("csrf_token", m[1])
+	res, err := b.c.PostForm(b.s.url+strings.ReplaceAll(a[1], "&amp;", "&"), values)
+	if err != nil {
+		b.s.t.Fatal(err)
+	}
+	res.Body.Close()
+	return res
+}
+
+type acrClaims struct {
+	ACR      string   `json:"acr"`
+	AMR      []string `json:"amr"`
+	AuthTime int64    `json:"auth_time"`
+}
+
+// TestStepUp: a person signed in with a password (low) is asked only for
+// the authenticator code when an application asks for substantial, and the
+// ID token says so; a relying-party library checks it.
+func TestStepUp(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		s := newStack(t, e)
+		ctx := context.Background()
+		conf, verifier := s.oauth2Config(ctx)
+		b := s.browser()
+		exchange := func(cb *url.URL, pkce string) acrClaims {
+			t.Helper()
+			tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(pkce))
+			if err != nil {
+				t.Fatalf("exchange (callback %s): %v", cb, err)
+			}
+			idt, err := verifier.Verify(ctx, tok.Extra("id_token").(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c acrClaims
+			_ = idt.Claims(&c)
+			// The access token (RFC 9068) and introspection say the same.
+			var at acrClaims
+			parts := strings.Split(tok.AccessToken, ".")
+			if len(parts) != 3 {
+				t.Fatalf("access token is not a JWT: %q", tok.AccessToken)
+			}
+			payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+			if err := json.Unmarshal(payload, &at); err != nil || at.ACR != c.ACR || !slices.Equal(at.AMR, c.AMR) {
+				t.Errorf("access token acr %q amr %v, want the ID token's %q %v (%v)", at.ACR, at.AMR, c.ACR, c.AMR, err)
+			}
+			form := url.Values{"token": {tok.AccessToken}}
+			req, _ := http.NewRequest(http.MethodPost, s.url+"/oauth/introspect", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(clientID, clientSecret)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in acrClaims
+			_ = json.NewDecoder(res.Body).Decode(&in)
+			res.Body.Close()
+			if in.ACR != c.ACR || !slices.Equal(in.AMR, c.AMR) || in.AuthTime != c.AuthTime {
+				t.Errorf("introspection acr %q amr %v auth_time %d, want the ID token's %q %v %d", in.ACR, in.AMR, in.AuthTime, c.ACR, c.AMR, c.AuthTime)
+			}
+			return c
+		}
+		pkce := oauth2.GenerateVerifier()
+		low := exchange(b.authorize(conf.AuthCodeURL("s1", oauth2.S256ChallengeOption(pkce)), true), pkce)
+		if low.ACR != authn.LoALow || !slices.Equal(low.AMR, []string{"pwd"}) {
+			t.Fatalf("password sign-in: acr %q amr %v, want low and [pwd]", low.ACR, low.AMR)
+		}
+		secret := s.enrolTOTP()
+
+		pkce = oauth2.GenerateVerifier()
+		res, body := b.page(conf.AuthCodeURL("s2", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("acr_values", authn.LoASubstantial)))
+		if !strings.HasPrefix(res.Request.URL.Path, "/login/second-factor") || strings.Contains(body, `name="password"`) {
+			t.Fatalf("step-up went to %s, want only the code (no password):\n%s", res.Request.URL, body)
+		}
+		if !strings.Contains(body, "extra verification") {
+			t.Error("the step-up page does not say why it asks")
+		}
+		code, _ := totp.GenerateCode(secret, s.clock.Now())
+		out := b.submitPage(body, url.Values{"code": {code}})
+		cb, err := out.Location()
+		if err != nil || !strings.HasPrefix(cb.String(), s.rp.URL) {
+			t.Fatalf("after the code: %d %v, want the redirect to the client", out.StatusCode, cb)
+		}
+		high := exchange(cb, pkce)
+		if high.ACR != authn.LoASubstantial || !slices.Equal(high.AMR, []string{"pwd", "otp", "mfa"}) {
+			t.Errorf("after step-up: acr %q amr %v, want substantial and [pwd otp mfa]", high.ACR, high.AMR)
+		}
+		if high.AuthTime < low.AuthTime {
+			t.Errorf("auth_time went back: %d < %d", high.AuthTime, low.AuthTime)
+		}
+		// The session is now substantial: asking again needs nothing more.
+		pkce = oauth2.GenerateVerifier()
+		again := exchange(b.authorize(conf.AuthCodeURL("s3", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("acr_values", authn.LoASubstantial)), false), pkce)
+		if again.ACR != authn.LoASubstantial {
+			t.Errorf("a second request: acr %q", again.ACR)
+		}
+	})
+}
+
+// TestUnmetAuthenticationRequirements: a level the person cannot reach,
+// or that the provider does not have, is an error at the application,
+// never a token with a lower level.
+func TestUnmetAuthenticationRequirements(t *testing.T) {
+	s := newStack(t, storetest.SQLite(), func(c *oidc.Config) {
+		clients := c.Clients.(testClients)
+		strict := clients[clientID]
+		strict.c.ID, strict.c.MinACR = "strict", authn.LoASubstantial
+		strict.c.RedirectURIs = []string{strict.c.RedirectURIs[0]}
+		clients["strict"] = strict
+	})
+	ctx := context.Background()
+	conf, _ := s.oauth2Config(ctx)
+	errorOf := func(cb *url.URL) string {
+		t.Helper()
+		if cb.Query().Get("code") != "" {
+			t.Errorf("a code was issued: %s", cb)
+		}
+		if cb.Query().Get("iss") != s.url {
+			t.Errorf("error response without iss: %s", cb)
+		}
+		return cb.Query().Get("error")
+	}
+	pkce := oauth2.GenerateVerifier()
+	// Not signed in, no second factor: the password is taken, then the
+	// application hears that the level is out of reach.
+	b := s.browser()
+	cb := b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("acr_values", authn.LoASubstantial)), true)
+	if got := errorOf(cb); got != "unmet_authentication_requirements" || cb.Query().Get("state") != "st" {
+		t.Errorf("unreachable acr_values: %s, want unmet_authentication_requirements with the state", cb)
+	}
+	// Signed in already: straight back with the error.
+	cb = b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("acr_values", authn.LoAHigh+" "+authn.LoASubstantial)), false)
+	if got := errorOf(cb); got != "unmet_authentication_requirements" {
+		t.Errorf("signed in, unreachable: %s", cb)
+	}
+	// prompt=none may not ask for anything.
+	cb = b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("acr_values", authn.LoASubstantial), oauth2.SetAuthURLParam("prompt", "none")), false)
+	if got := errorOf(cb); got != "interaction_required" {
+		t.Errorf("prompt=none below the level: %s, want interaction_required", cb)
+	}
+	// An essential acr claim with values this provider does not have
+	// (OpenID Connect Core 5.5.1.1).
+	claims := `{"id_token":{"acr":{"essential":true,"values":["urn:example:gold"]}}}`
+	cb = b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("claims", claims)), false)
+	if got := errorOf(cb); got != "unmet_authentication_requirements" {
+		t.Errorf("essential acr of unknown values: %s", cb)
+	}
+	// acr_values this provider does not know ask for nothing
+	// (oidcc-ensure-request-with-acr-values-succeeds).
+	cb = b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("acr_values", "1 2")), false)
+	if cb.Query().Get("code") == "" {
+		t.Errorf("unknown acr_values: %s, want a code", cb)
+	}
+	// A client's minimum applies without any parameter.
+	strict := *conf
+	strict.ClientID = "strict"
+	cb = b.authorize(strict.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)), false)
+	if got := errorOf(cb); got != "unmet_authentication_requirements" {
+		t.Errorf("client with min_acr substantial: %s", cb)
+	}
+	// With an authenticator app, the same client gets the code after it.
+	secret := s.enrolTOTP()
+	res, body := b.page(strict.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)))
+	if !strings.HasPrefix(res.Request.URL.Path, "/login/second-factor") {
+		t.Fatalf("client with min_acr, user with a factor: %s, want the code page", res.Request.URL)
+	}
+	code, _ := totp.GenerateCode(secret, s.clock.Now())
+	if loc, err := b.submitPage(body, url.Values{"code": {code}}).Location(); err != nil || loc.Query().Get("code") == "" {
+		t.Errorf("after the code: %v %v, want a code for the client", loc, err)
+	}
+}
+
+// TestEssentialACRMet: an essential acr claim the session meets is
+// honoured, and the ID token carries acr.
+func TestEssentialACRMet(t *testing.T) {
+	s := newStack(t, storetest.SQLite())
+	ctx := context.Background()
+	conf, verifier := s.oauth2Config(ctx)
+	pkce := oauth2.GenerateVerifier()
+	claims := `{"id_token":{"acr":{"essential":true,"values":["urn:portvakt:loa:low"]}}}`
+	cb := s.browser().authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce), oauth2.SetAuthURLParam("claims", claims)), true)
+	tok, err := conf.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(pkce))
+	if err != nil {
+		t.Fatalf("exchange (%s): %v", cb, err)
+	}
+	idt, err := verifier.Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c acrClaims
+	_ = idt.Claims(&c)
+	if c.ACR != authn.LoALow {
+		t.Errorf("acr = %q, want %s", c.ACR, authn.LoALow)
+	}
+}
