@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -94,6 +95,19 @@ func (a *app) services() (*services, error) {
 	if err != nil {
 		return nil, configError{fmt.Errorf("loa_ladder (PORTVAKT_LOA_LADDER): %w", err)}
 	}
+	factors := &authn.Service{Store: a.store, Cipher: a.keyring, Issuer: cfg.ProductName, Ladder: ladder, Now: a.now}
+	if cfg.Passkeys {
+		issuer := cfg.issuerURL()
+		if _, err := netip.ParseAddr(issuer.Hostname()); err == nil {
+			a.log.Warn("passkeys are off: WebAuthn needs an issuer whose host is a domain name (such as localhost), not an IP address", "issuer", cfg.Issuer)
+		} else {
+			w, aaguids, err := authn.NewWebAuthn(authn.PasskeyConfig{Issuer: issuer, Name: cfg.ProductName, AAGUIDs: cfg.PasskeyAAGUIDs})
+			if err != nil {
+				return nil, configError{fmt.Errorf("passkey_aaguids (PORTVAKT_PASSKEY_AAGUIDS): %w", err)}
+			}
+			factors.WebAuthn, factors.AAGUIDs = w, aaguids
+		}
+	}
 	limiter := func(name string, free int, base, window time.Duration) *throttle.Limiter {
 		return &throttle.Limiter{Store: a.store, Name: name, Free: free, Window: window, BaseDelay: base, MaxDelay: 15 * time.Minute, Now: a.now}
 	}
@@ -103,7 +117,7 @@ func (a *app) services() (*services, error) {
 		accounts: &accounts.Service{
 			Store: a.store, Events: a.store, Hasher: hasher, Policy: pp, Attributes: attrs, Now: a.now,
 		},
-		authn: &authn.Service{Store: a.store, Cipher: a.keyring, Issuer: cfg.ProductName, Ladder: ladder, Now: a.now},
+		authn: factors,
 		flows: &flows.Service{Store: a.store, Now: a.now},
 		sessions: &session.Manager{
 			Store: a.store, Secure: a.cfg.issuerURL().Scheme == "https",

@@ -89,11 +89,18 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 	case "password.changed":
 		m.Template = "password_changed"
 		m.Data = map[string]any{"Name": m.Name, "ResetLink": n.link("/recovery", "", "")}
-	case "factor.enrolled":
-		m.Template = mail.FactorAdded
-		m.Data = map[string]any{"Name": m.Name, "AccountLink": n.link("/account", "", "")}
-	case "factor.removed":
-		m.Template = mail.FactorRemoved
+	case "factor.enrolled", "factor.removed":
+		var d struct {
+			Kind string `json:"kind"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		m.Template = map[string]string{
+			"factor.enrolled/totp": mail.FactorAdded, "factor.removed/totp": mail.FactorRemoved,
+			"factor.enrolled/passkey": mail.PasskeyAdded, "factor.removed/passkey": mail.PasskeyRemoved,
+		}[e.Type+"/"+d.Kind]
+		if m.Template == "" {
+			return nil // a kind of factor without a mail
+		}
 		m.Data = map[string]any{"Name": m.Name, "AccountLink": n.link("/account", "", ""), "ResetLink": n.link("/recovery", "", "")}
 	case "recovery_code.used":
 		var d struct {

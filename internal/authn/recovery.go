@@ -17,9 +17,9 @@ const RecoveryCodeCount = 10
 // recoveryAlphabet has no look-alike characters (no 0/O, 1/I/L, U).
 const recoveryAlphabet = "abcdefghjkmnpqrstvwxyz23456789"
 
-// ErrNoAuthenticator means recovery codes were asked for without an
-// authenticator app for them to stand in for.
-var ErrNoAuthenticator = errors.New("recovery codes need an authenticator app")
+// ErrNoAuthenticator means recovery codes were asked for without a second
+// factor (an authenticator app or a passkey) for them to stand in for.
+var ErrNoAuthenticator = errors.New("recovery codes need a second factor")
 
 // RegenerateRecoveryCodes makes a new set of recovery codes for userID,
 // replacing any old set, and returns them to show once. Each has 12
@@ -30,7 +30,7 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, userID string) ([
 	if err != nil {
 		return nil, err
 	}
-	if sum.TOTP == nil {
+	if !sum.HasSecondFactor() {
 		return nil, ErrNoAuthenticator
 	}
 	codes := make([]string, RecoveryCodeCount)

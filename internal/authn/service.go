@@ -2,8 +2,12 @@ package authn
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/portvakt/portvakt/internal/events"
 )
@@ -52,9 +56,13 @@ type Store interface {
 	// AddFactor stores f with its events.
 	AddFactor(ctx context.Context, f Factor, evs ...events.Event) error
 	// DeleteFactor removes the user's factor with its events, or returns
-	// ErrNotFound. When the user has no authenticator app left it also
-	// deletes their recovery codes, in the same transaction.
+	// ErrNotFound. When the user has no factor left it also deletes their
+	// recovery codes, in the same transaction.
 	DeleteFactor(ctx context.Context, userID, id string, evs ...events.Event) error
+	// UpdateFactorSecret replaces the factor's stored secret (a passkey's
+	// credential with its new signature counter) and records its use at
+	// at, with the events.
+	UpdateFactorSecret(ctx context.Context, id string, secret []byte, at time.Time, evs ...events.Event) error
 	// UseFactorStep records that the factor accepted step at at, with its
 	// events, only if step is later than the last one accepted; false
 	// means the step was already used (a replay).
@@ -85,6 +93,12 @@ type Service struct {
 	Issuer string
 	// Ladder is the levels of assurance (default DefaultLadder).
 	Ladder Ladder
+	// WebAuthn is the relying party for passkeys (NewWebAuthn); nil turns
+	// passkeys off.
+	WebAuthn *webauthn.WebAuthn
+	// AAGUIDs, when set, are the only authenticator models accepted for
+	// new passkeys.
+	AAGUIDs [][]byte
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -100,19 +114,40 @@ func (s *Service) now() time.Time {
 type Summary struct {
 	// TOTP is the authenticator app, if one is set up.
 	TOTP *Factor
+	// Passkeys are the person's passkeys, oldest first.
+	Passkeys []Factor
 	// RecoveryCodesLeft counts unused recovery codes.
 	RecoveryCodesLeft int
 }
 
 // HasSecondFactor reports whether sign-in asks for a second factor.
-func (s Summary) HasSecondFactor() bool { return s.TOTP != nil }
+func (s Summary) HasSecondFactor() bool { return s.TOTP != nil || len(s.Passkeys) > 0 }
 
 // Methods are the methods the person could add to a password sign-in.
 func (s Summary) Methods() []string {
+	var m []string
 	if s.TOTP != nil || s.RecoveryCodesLeft > 0 {
-		return []string{MethodOTP}
+		m = append(m, MethodOTP)
 	}
-	return nil
+	for _, p := range s.Passkeys {
+		var c struct {
+			Flags struct {
+				BackupEligible bool `json:"backupEligible"`
+			} `json:"flags"`
+		}
+		_ = json.Unmarshal(p.Secret, &c)
+		kind := MethodHardwareKey
+		if c.Flags.BackupEligible {
+			kind = MethodSoftwareKey
+		}
+		if !slices.Contains(m, kind) {
+			m = append(m, kind)
+		}
+	}
+	if len(s.Passkeys) > 0 {
+		m = append(m, MethodUser)
+	}
+	return m
 }
 
 // Summarize returns what userID has set up.
@@ -123,12 +158,15 @@ func (s *Service) Summarize(ctx context.Context, userID string) (Summary, error)
 	}
 	var sum Summary
 	for i := range fs {
-		if fs[i].Kind == KindTOTP && sum.TOTP == nil {
+		switch {
+		case fs[i].Kind == KindTOTP && sum.TOTP == nil:
 			sum.TOTP = &fs[i]
+		case fs[i].Kind == KindPasskey:
+			sum.Passkeys = append(sum.Passkeys, fs[i])
 		}
 	}
-	if sum.TOTP != nil {
-		// Recovery codes stand in for a lost authenticator; without one
+	if sum.HasSecondFactor() {
+		// Recovery codes stand in for a lost second factor; without one
 		// they do not sign anybody in.
 		if sum.RecoveryCodesLeft, err = s.Store.RecoveryCodesLeft(ctx, userID); err != nil {
 			return Summary{}, err

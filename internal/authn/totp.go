@@ -105,10 +105,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, sealed, code, name st
 	if !ok {
 		return Factor{}, ErrWrongCode
 	}
-	f := Factor{ID: newID(), UserID: userID, Kind: KindTOTP, Name: strings.TrimSpace(name), LastStep: step, CreatedAt: now, LastUsedAt: now}
-	if len(f.Name) > 64 {
-		f.Name = f.Name[:64]
-	}
+	f := Factor{ID: newID(), UserID: userID, Kind: KindTOTP, Name: cleanName(name), LastStep: step, CreatedAt: now, LastUsedAt: now}
 	if f.Secret, err = s.Cipher.Encrypt([]byte(secret), factorAAD(f)); err != nil {
 		return Factor{}, err
 	}

@@ -81,7 +81,10 @@ type Flow struct {
 	Methods []string `json:"methods,omitempty"`
 	// Binding is the SHA-256 of a cookie set in the browser that proved
 	// the first factor; only that browser may give the second.
-	Binding   string `json:"binding,omitempty"`
+	Binding string `json:"binding,omitempty"`
+	// Challenge is the pending passkey ceremony (sealed), taken out when
+	// it is answered.
+	Challenge string `json:"challenge,omitempty"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ExpiresAt time.Time

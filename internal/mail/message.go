@@ -37,6 +37,12 @@ const (
 	// RecoveryCodeUsed tells the recipient that a recovery code signed
 	// them in. Data: AccountLink, ResetLink, Remaining; optional Name.
 	RecoveryCodeUsed = "recovery_code_used"
+	// PasskeyAdded tells the recipient that a passkey was added to their
+	// account. Data: AccountLink, ResetLink; optional Name.
+	PasskeyAdded = "passkey_added"
+	// PasskeyRemoved tells the recipient that a passkey was removed. Data:
+	// AccountLink, ResetLink; optional Name.
+	PasskeyRemoved = "passkey_removed"
 )
 
 // Message is one mail to render and send.
@@ -77,6 +83,8 @@ func specFor(name string) (spec, bool) {
 		return spec{links: []string{"AccountLink"}, optional: []string{"Name"}}, true
 	case FactorRemoved:
 		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
+	case PasskeyAdded, PasskeyRemoved:
+		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
 	case RecoveryCodeUsed:
 		return spec{links: []string{"AccountLink", "ResetLink"}, required: []string{"Remaining"}, optional: []string{"Name"}}, true
 	}
@@ -85,7 +93,7 @@ func specFor(name string) (spec, bool) {
 
 // Templates returns the name of every template.
 func Templates() []string {
-	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed}
+	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved}
 }
 
 // values checks m.Data against the template's spec and returns the values

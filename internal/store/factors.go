@@ -57,7 +57,7 @@ func (s *Store) DeleteFactor(ctx context.Context, userID, id string, evs ...even
 			return authn.ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1
-			AND NOT EXISTS (SELECT 1 FROM auth_factors WHERE user_id = $1 AND kind = $2)`, userID, string(authn.KindTOTP)); err != nil {
+			AND NOT EXISTS (SELECT 1 FROM auth_factors WHERE user_id = $1)`, userID); err != nil {
 			return fmt.Errorf("delete recovery codes: %w", err)
 		}
 		return s.appendEvents(ctx, tx, evs...)
@@ -79,6 +79,20 @@ func (s *Store) UseFactorStep(ctx context.Context, id string, step int64, at tim
 		return s.appendEvents(ctx, tx, evs...)
 	})
 	return fresh, err
+}
+
+// UpdateFactorSecret implements authn.Store.
+func (s *Store) UpdateFactorSecret(ctx context.Context, id string, secret []byte, at time.Time, evs ...events.Event) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE auth_factors SET secret = $1, last_used_at = $2 WHERE id = $3`, secret, micros(at), id)
+		if err != nil {
+			return fmt.Errorf("update factor: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return authn.ErrNotFound
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	})
 }
 
 // ReplaceRecoveryCodes implements authn.Store.

@@ -137,7 +137,8 @@ func flowData(f flows.Flow) (string, error) {
 		ACR        string   `json:"acr,omitempty"`
 		Methods    []string `json:"methods,omitempty"`
 		Binding    string   `json:"binding,omitempty"`
-	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding})
+		Challenge  string   `json:"challenge,omitempty"`
+	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge})
 	return string(b), err
 }
 

@@ -203,6 +203,7 @@ func testFlows(t *testing.T, e Engine) {
 			ACR:            "urn:portvakt:loa:substantial",
 			Methods:        []string{"pwd"},
 			Binding:        "b1nd",
+			Challenge:      "ch4llenge",
 			CreatedAt:      base,
 			UpdatedAt:      base.Add(time.Second + 999*time.Nanosecond),
 			ExpiresAt:      base.Add(time.Hour),

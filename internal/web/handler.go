@@ -88,6 +88,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", h.showHome)
 	mux.HandleFunc("GET /login", h.showLogin)
 	mux.HandleFunc("POST /login", h.submitLogin)
+	mux.HandleFunc("POST /login/passkey", h.submitPasskeyLogin)
 	mux.HandleFunc("GET /login/second-factor", h.showSecondFactor)
 	mux.HandleFunc("POST /login/second-factor", h.submitSecondFactor)
 	mux.HandleFunc("GET /registration", h.showRegistration)
@@ -107,6 +108,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/totp", h.submitTOTP)
 	mux.HandleFunc("POST /account/totp/remove", h.submitRemoveTOTP)
 	mux.HandleFunc("POST /account/recovery-codes", h.submitRecoveryCodes)
+	mux.HandleFunc("GET /account/passkeys/new", h.showNewPasskey)
+	mux.HandleFunc("POST /account/passkeys", h.submitNewPasskey)
+	mux.HandleFunc("POST /account/passkeys/{id}/remove", h.submitRemovePasskey)
+	mux.HandleFunc("GET /assets/webauthn.js", h.serveWebAuthnJS)
 	mux.HandleFunc("GET /assets/portvakt.css", h.serveCSS)
 	mux.HandleFunc("GET /assets/brand.css", h.serveBrandCSS)
 }

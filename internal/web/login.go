@@ -26,6 +26,10 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, p *page, s
 	p.Action = "/login?flow=" + p.Flow.ID
 	p.Extra["register_url"] = "/registration?" + returnQuery(p.Flow)
 	p.Extra["recovery_url"] = "/recovery?" + returnQuery(p.Flow)
+	if err := h.offerPasskeyLogin(r, p); err != nil {
+		// The password still works; passkeys wait for the next page.
+		h.Logger.ErrorContext(r.Context(), "passkey sign-in challenge", "error", err)
+	}
 	h.render(w, r, status, "login", p)
 }
 

@@ -88,13 +88,40 @@ func (h *Handler) showSecondFactor(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderSecondFactor(w http.ResponseWriter, r *http.Request, p *page, method string, status int) {
-	if method != "recovery" {
+	sum, err := h.Authn.Summarize(r.Context(), p.Flow.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hasPasskey := len(sum.Passkeys) > 0 && h.passkeysOn()
+	switch {
+	case method == "recovery":
+	case method == "passkey" && hasPasskey, method != "passkey" && sum.TOTP == nil && hasPasskey:
+		method = "passkey"
+	default:
 		method = "totp"
+	}
+	if hasPasskey {
+		if err := h.offerPasskeyAssertion(r, p); err != nil {
+			h.fail(w, r, err)
+			return
+		}
 	}
 	p.Title = p.T("second_factor.title")
 	p.Action = "/login/second-factor?flow=" + url.QueryEscape(p.Flow.ID)
 	p.Extra["method"] = method
-	p.Extra["other_url"] = "/login/second-factor?" + url.Values{"flow": {p.Flow.ID}, "method": {map[string]string{"totp": "recovery", "recovery": "totp"}[method]}}.Encode()
+	link := func(m string) string {
+		return "/login/second-factor?" + url.Values{"flow": {p.Flow.ID}, "method": {m}}.Encode()
+	}
+	if sum.TOTP != nil && method != "totp" {
+		p.Extra["totp_url"] = link("totp")
+	}
+	if hasPasskey && method != "passkey" {
+		p.Extra["passkey_url"] = link("passkey")
+	}
+	if method != "recovery" {
+		p.Extra["recovery_url"] = link("recovery")
+	}
 	if p.Flow.ACR != "" && len(p.Flow.Methods) > 0 && !slices.Contains(p.Flow.Methods, authn.MethodOTP) && p.Notice == "" && p.Alert == "" {
 		p.Notice = p.T("second_factor.step_up")
 	}
@@ -115,10 +142,21 @@ func (h *Handler) submitSecondFactor(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	var used string
+	proved := []string{authn.MethodOTP}
 	switch method {
 	case "recovery":
 		used = "recovery_code"
 		_, err = h.Authn.UseRecoveryCode(ctx, f.UserID, code)
+	case "passkey":
+		used = "passkey"
+		var sealed string
+		if sealed, err = h.takeChallenge(r, f); err == nil {
+			proved, err = h.Authn.FinishPasskeyAssertion(ctx, f.UserID, sealed, []byte(r.PostFormValue("credential")))
+		}
+		if errors.Is(err, authn.ErrPasskey) {
+			h.Logger.InfoContext(ctx, "passkey refused at the second step", "reason", err)
+			err = authn.ErrWrongCode
+		}
 	default:
 		method, used = "totp", "totp"
 		err = h.Authn.VerifyTOTP(ctx, f.UserID, code)
@@ -135,7 +173,7 @@ func (h *Handler) submitSecondFactor(w http.ResponseWriter, r *http.Request) {
 	if err := h.Limits.SecondFactor.Reset(ctx, f.UserID); err != nil {
 		h.Logger.ErrorContext(ctx, "throttle reset", "error", err)
 	}
-	methods := authn.AMR(append(slices.Clone(f.Methods), authn.MethodOTP))
+	methods := authn.AMR(append(slices.Clone(f.Methods), proved...))
 	h.startSession(w, r, f, methods, used)
 }
 
@@ -158,7 +196,11 @@ func (h *Handler) wrongSecondFactor(w http.ResponseWriter, r *http.Request, f fl
 		h.message(w, r, p, http.StatusUnauthorized, "second_factor.too_many.title", "second_factor.too_many.text", "/login?"+returnQuery(f), "common.start_over")
 		return
 	}
-	p.Errors["code"] = p.T("second_factor.wrong_" + method)
+	if method == "passkey" {
+		p.Alert = p.T("passkey.failed")
+	} else {
+		p.Errors["code"] = p.T("second_factor.wrong_" + method)
+	}
 	h.renderSecondFactor(w, r, p, method, http.StatusUnauthorized)
 }
 

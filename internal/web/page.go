@@ -57,8 +57,16 @@ type page struct {
 	Extra map[string]string
 	// QR is a QR code image made by the server (a data: URL).
 	QR template.URL
+	// Passkeys lists the person's passkeys on the account page.
+	Passkeys []passkeyView
+	// PasskeysOn says whether this server offers passkeys.
+	PasskeysOn bool
 
 	loc *i18n.Localizer
+}
+
+type passkeyView struct {
+	ID, Name, Created, LastUsed string
 }
 
 type langLink struct {

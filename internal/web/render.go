@@ -20,7 +20,7 @@ var assetFS embed.FS
 // pageNames are the pages; each must exist, or start-up fails.
 var pageNames = []string{
 	"login", "registration", "verification", "recovery", "reset", "message", "account", "error",
-	"consent", "signout", "second_factor", "totp", "recovery_codes",
+	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey",
 }
 
 // templates holds one parsed set per page: the layout, the partials and the
@@ -36,7 +36,8 @@ func parseTemplates(themeDir fs.FS) (templates, error) {
 	out := templates{}
 	for _, name := range pageNames {
 		t := template.New(name).Funcs(template.FuncMap{
-			"join": strings.Join,
+			"join":        strings.Join,
+			"passkeyForm": passkeyForm,
 		})
 		for _, file := range []string{"layouts/base.html", "pages/" + name + ".html"} {
 			b, err := fs.ReadFile(src, file)
@@ -92,3 +93,20 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 // form-action is not limited to 'self': after sign-in a form's redirect may
 // lead to a relying party's redirect URI, which browsers check against it.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'"
+
+// passkeyFormData is what the passkey-form template needs.
+type passkeyFormData struct {
+	Page                         *page
+	Mode, Action, Label, Options string
+	Hidden                       map[string]string
+}
+
+// passkeyForm prepares a passkey form: mode is register, login or assert;
+// label is the button's message ID; hidden are name, value pairs.
+func passkeyForm(p *page, mode, action, label string, hidden ...string) passkeyFormData {
+	d := passkeyFormData{Page: p, Mode: mode, Action: action, Label: label, Options: p.Extra["passkey_options"], Hidden: map[string]string{}}
+	for i := 0; i+1 < len(hidden); i += 2 {
+		d.Hidden[hidden[i]] = hidden[i+1]
+	}
+	return d
+}

@@ -184,11 +184,25 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 			p.Extra["totp"] = p.T("totp.default_name")
 		}
 		p.Extra["totp_since"] = sum.TOTP.CreatedAt.Format("2006-01-02")
+	}
+	p.PasskeysOn = h.passkeysOn()
+	for _, f := range sum.Passkeys {
+		v := passkeyView{ID: f.ID, Name: f.Name, Created: f.CreatedAt.Format("2006-01-02"), LastUsed: f.LastUsedAt.Format("2006-01-02")}
+		if v.Name == "" {
+			v.Name = p.T("passkey.default_name")
+		}
+		p.Passkeys = append(p.Passkeys, v)
+	}
+	if sum.HasSecondFactor() {
 		p.Extra["recovery_left"] = strconv.Itoa(sum.RecoveryCodesLeft)
 	}
 	switch r.URL.Query().Get("done") {
 	case "totp_removed":
 		p.Notice = p.T("totp.removed")
+	case "passkey_added":
+		p.Notice = p.T("passkey.added")
+	case "passkey_removed":
+		p.Notice = p.T("passkey.removed")
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
@@ -105,6 +106,10 @@ func (h *Handler) finishVerification(w http.ResponseWriter, r *http.Request, f f
 		if _, err := h.Sessions.Start(ctx, w, r, f.UserID, []string{authn.MethodPassword}, h.Authn.LevelOf([]string{authn.MethodPassword}), ev); err != nil {
 			h.fail(w, r, err)
 			return
+		}
+		if h.passkeysOn() {
+			// "Skip the password next time": a passkey right away, or not now.
+			f.ReturnTo = "/account/passkeys/new?" + url.Values{"offer": {"1"}, "return_to": {returnTo(f)}}.Encode()
 		}
 		h.finish(w, r, f)
 		return
