@@ -27,7 +27,7 @@ import { freePort, sleep } from './env.mjs';
 
 /**
  * Starts `portvakt serve`. Resolves once GET /readyz answers 200.
- * @param {{smtpPort: number, env?: Record<string,string>, readyTimeoutMs?: number, setup?: Setup}} opts
+ * @param {{smtpPort: number, env?: Record<string,string>, readyTimeoutMs?: number, setup?: Setup, host?: string}} opts
  *   setup runs before serve, once per data directory (again if the port
  *   was taken and serve is started anew).
  */
@@ -43,11 +43,14 @@ export async function startPortvakt(opts) {
   }
 }
 
-async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup }) {
+async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host = '127.0.0.1' }) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'portvakt-e2e-'));
   const logPath = path.join(dataDir, 'portvakt.log');
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  // The issuer. Passkeys need a host name (WebAuthn takes no IP address
+  // as its relying party ID), so their tests use localhost; the server
+  // listens on 127.0.0.1 either way.
+  const url = `http://${host}:${port}`;
   const childEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME || dataDir,
@@ -100,7 +103,7 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup }) {
       throw new Error(`portvakt serve exited (${JSON.stringify(exit)}) before it was ready; its log:\n${text}`);
     }
     try {
-      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
       if (res.status === 200) break;
     } catch {
       // not listening yet

@@ -103,7 +103,7 @@ export async function submitLogin(rec, { email, password, lang = 'en', name = 'l
   const page = rec.page;
   await page.getByLabel(t(lang, 'field.email.label')).fill(email);
   await page.getByLabel(t(lang, 'field.password.label'), { exact: true }).fill(password);
-  return rec.click(page.getByRole('button', { name: t(lang, 'login.submit') }), name);
+  return rec.click(page.getByRole('button', { name: t(lang, 'login.submit'), exact: true }), name);
 }
 
 /** Opens /login and signs in; asserts the account page. */

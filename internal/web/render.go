@@ -84,12 +84,19 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Content-Language", p.Lang)
-	hd.Set("Content-Security-Policy", pageCSP)
+	csp := pageCSP
+	if p.Extra["passkey_options"] != "" {
+		// The one script of the pages, for passkeys; from this server only.
+		csp += "; script-src 'self'"
+	}
+	hd.Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
 
-// pageCSP allows only this server's own styles and images (and https logos).
+// pageCSP allows only this server's own styles and images (and https logos),
+// and no script: pages with a passkey form add this server's
+// /assets/webauthn.js.
 // form-action is not limited to 'self': after sign-in a form's redirect may
 // lead to a relying party's redirect URI, which browsers check against it.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'"
