@@ -2,8 +2,9 @@
 
 .PHONY: build test lint e2e bench bench-load run
 
+# One static binary: no cgo (SQLite is pure Go), nothing to install beside it.
 build:
-	go build -o bin/portvakt ./cmd/portvakt
+	CGO_ENABLED=0 go build -o bin/portvakt ./cmd/portvakt
 
 run:
 	go run ./cmd/portvakt serve

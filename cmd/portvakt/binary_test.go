@@ -59,7 +59,9 @@ func testMain(m *testing.M) int {
 	binPath = filepath.Join(dir, "portvakt")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	// Built as released: one static binary without cgo (make build).
 	build := exec.CommandContext(ctx, goTool, "build", "-o", binPath, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "build portvakt: %v\n", err)

@@ -48,6 +48,7 @@ var clientFieldFlags = map[string]string{
 	"sector_identifier":                   "--sector-identifier",
 	"require_par":                         "--require-par",
 	"min_acr":                             "--min-acr",
+	"require_mfa":                         "--require-mfa",
 	"backchannel_logout_uri":              "--backchannel-logout-uri",
 	"backchannel_logout_session_required": "--backchannel-logout-session-required",
 	"overlap":                             "--overlap",
@@ -59,7 +60,7 @@ type clientFlags struct {
 	name, typ, appType, authMethod, jwksFile, jwksURI, idTokenAlg string
 	tokenFormat, subjectType, sector, backchannelURI, minACR      string
 	grants, redirects, postLogout, scopes, audience               []string
-	firstParty, requirePAR, backchannelSession                    bool
+	firstParty, requirePAR, requireMFA, backchannelSession        bool
 	accessTTL, idTTL, refreshTTL                                  time.Duration
 	// jwks is the content of --jwks-file, read by load.
 	jwks json.RawMessage
@@ -86,6 +87,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.subjectType, "subject-type", "", "public (default: one sub for all clients) or pairwise (one per sector)")
 	fs.StringVar(&f.sector, "sector-identifier", "", "host name whose clients share pairwise subs (default: the redirect URIs' host)")
 	fs.BoolVar(&f.requirePAR, "require-par", false, "require pushed authorization requests (RFC 9126)")
+	fs.BoolVar(&f.requireMFA, "require-mfa", false, "everyone signing in to the application uses a second factor; people without one set one up first")
 	fs.StringVar(&f.minACR, "min-acr", "", "lowest level of assurance the application accepts, e.g. urn:portvakt:loa:substantial; people below it are asked for a second factor")
 	fs.StringVar(&f.backchannelURI, "backchannel-logout-uri", "", "https URL that receives back-channel logout tokens")
 	fs.BoolVar(&f.backchannelSession, "backchannel-logout-session-required", false, "logout tokens must carry the session ID (sid)")
@@ -155,7 +157,7 @@ func (f *clientFlags) apply(fs *pflag.FlagSet, c *clients.Client) {
 	list("redirect-uri", &c.RedirectURIs, f.redirects)
 	list("post-logout-redirect-uri", &c.PostLogoutRedirectURIs, f.postLogout)
 	list("audience", &c.AccessTokenAudience, f.audience)
-	for flag, p := range map[string]*bool{"first-party": &c.FirstParty, "require-par": &c.RequirePAR,
+	for flag, p := range map[string]*bool{"first-party": &c.FirstParty, "require-par": &c.RequirePAR, "require-mfa": &c.RequireMFA,
 		"backchannel-logout-session-required": &c.BackchannelLogoutSessionRequired} {
 		if set(flag) {
 			*p, _ = fs.GetBool(flag)
@@ -560,6 +562,7 @@ type clientOut struct {
 	SectorIdentifier                 string          `json:"sector_identifier,omitempty"`
 	RequirePAR                       bool            `json:"require_par"`
 	MinACR                           string          `json:"min_acr,omitempty"`
+	RequireMFA                       bool            `json:"require_mfa"`
 	BackchannelLogoutURI             string          `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
 	HasSecret                        bool            `json:"has_secret"`
@@ -588,7 +591,7 @@ func clientView(c clients.Client, secret string) clientOut {
 		AccessTokenLifetimeSeconds:  int64(c.AccessTokenLifetime / time.Second),
 		IDTokenLifetimeSeconds:      int64(c.IDTokenLifetime / time.Second),
 		RefreshTokenLifetimeSeconds: int64(c.RefreshTokenLifetime / time.Second),
-		SubjectType:                 string(c.SubjectType), SectorIdentifier: c.SectorIdentifier, RequirePAR: c.RequirePAR, MinACR: c.MinACR,
+		SubjectType:                 string(c.SubjectType), SectorIdentifier: c.SectorIdentifier, RequirePAR: c.RequirePAR, MinACR: c.MinACR, RequireMFA: c.RequireMFA,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		HasSecret: c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
@@ -640,6 +643,7 @@ func printClient(e env, c clients.Client, asJSON bool) error {
 	if v.MinACR != "" {
 		row("min_acr", v.MinACR)
 	}
+	row("require_mfa", v.RequireMFA)
 	if v.BackchannelLogoutURI != "" {
 		row("backchannel_logout_uri", v.BackchannelLogoutURI)
 		row("backchannel_logout_session_required", v.BackchannelLogoutSessionRequired)

@@ -82,6 +82,7 @@ type Config struct {
 	UserAttributes map[string]accounts.AttributeRule `koanf:"user_attributes" json:"user_attributes"`
 
 	LoALadder      string   `koanf:"loa_ladder" json:"loa_ladder"`
+	MFA            string   `koanf:"mfa" json:"mfa"`
 	Passkeys       bool     `koanf:"passkeys" json:"passkeys"`
 	PasskeyAAGUIDs []string `koanf:"passkey_aaguids" json:"passkey_aaguids"`
 }
@@ -122,6 +123,7 @@ var settings = []setting{
 	{key: "password_hash_concurrency", def: int64(0), usage: "hashes computed at once (0: one per CPU); memory use is this times password_memory_kib"},
 	{key: "password_breach_check", def: false, usage: "also refuse passwords found in Have I Been Pwned (k-anonymity range API; needs network)"},
 	{key: "user_attributes", def: map[string]any{}, usage: "schema of custom user attributes (config file only)"},
+	{key: "mfa", def: "optional", usage: "two-step verification: off, optional (people may set it up; whoever has, uses it) or required (everyone sets it up at their next sign-in)"},
 	{key: "passkeys", def: true, usage: "offer passkeys (WebAuthn) for sign-in and as a second factor; needs an issuer whose host is a domain name, not an IP address"},
 	{key: "passkey_aaguids", def: []string{}, list: true, usage: "accept new passkeys only from these authenticator models (AAGUIDs, comma-separated); attestation is then requested"},
 	{key: "loa_ladder", def: "", usage: "levels of assurance, lowest first: acr=methods+methods …; …, e.g. urn:portvakt:loa:low=pwd; urn:portvakt:loa:substantial=pwd+otp (default: low, substantial, high; see docs/strong-authentication.md)"},
@@ -369,6 +371,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := accounts.NewAttributeSchema(c.UserAttributes); err != nil {
 		bad("user_attributes", "%v", err)
+	}
+	if _, err := authn.ParsePolicy(c.MFA); err != nil {
+		bad("mfa", "%v", err)
 	}
 	if _, err := authn.ParseLadder(c.LoALadder); err != nil {
 		bad("loa_ladder", "%v", err)

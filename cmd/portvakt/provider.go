@@ -10,6 +10,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/oidc"
@@ -80,6 +81,7 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 		IDTokenAlg:             string(c.IDTokenAlg),
 		RequirePAR:             c.RequirePAR,
 		MinACR:                 c.MinACR,
+		RequireMFA:             c.RequireMFA,
 		JWKS:                   c.JWKS,
 		JWKSURI:                c.JWKSURI,
 
@@ -117,15 +119,16 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		return nil, err
 	}
 	return oidc.New(oidc.Config{
-		Issuer:    a.cfg.issuerURL(),
-		Grants:    a.store,
-		Clients:   providerClients{svc.clients},
-		Keys:      providerKeys{svc.keys},
-		Users:     a.store,
-		Sessions:  svc.sessions,
-		Levels:    svc.authn,
-		Pages:     pages,
-		CryptoKey: crypto,
+		Issuer:      a.cfg.issuerURL(),
+		Grants:      a.store,
+		Clients:     providerClients{svc.clients},
+		Keys:        providerKeys{svc.keys},
+		Users:       a.store,
+		Sessions:    svc.sessions,
+		Levels:      svc.authn,
+		MFARequired: svc.authn.Policy == authn.PolicyRequired,
+		Pages:       pages,
+		CryptoKey:   crypto,
 
 		PairwiseKey: pairwise,
 		Assertions:  a.store,

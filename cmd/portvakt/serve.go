@@ -176,7 +176,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 
 	a.log.Info("ready", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "engine", a.store.Engine(),
 		"version", version, "startup_ms", time.Since(start).Milliseconds())
-	lessGC(os.Getenv)
+	go lessGC(os.Getenv) // beside serving: readiness does not wait for it
 	err = srv.Serve(ctx, ln)
 	cancel()
 	wg.Wait()
@@ -215,6 +215,9 @@ func spareProcessor(getenv func(string) string) {
 // done, so the start-up's garbage is still collected at the default and
 // the idle footprint stays as it was.
 func lessGC(getenv func(string) string) {
+	// The start-up's garbage (migrations, templates, the password
+	// dictionaries' build) goes back to the system first.
+	debug.FreeOSMemory()
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}

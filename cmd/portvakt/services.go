@@ -95,7 +95,11 @@ func (a *app) services() (*services, error) {
 	if err != nil {
 		return nil, configError{fmt.Errorf("loa_ladder (PORTVAKT_LOA_LADDER): %w", err)}
 	}
-	factors := &authn.Service{Store: a.store, Cipher: a.keyring, Issuer: cfg.ProductName, Ladder: ladder, Now: a.now}
+	mfa, err := authn.ParsePolicy(cfg.MFA)
+	if err != nil {
+		return nil, configError{fmt.Errorf("mfa (PORTVAKT_MFA): %w", err)}
+	}
+	factors := &authn.Service{Store: a.store, Cipher: a.keyring, Issuer: cfg.ProductName, Ladder: ladder, Policy: mfa, Now: a.now}
 	if cfg.Passkeys {
 		issuer := cfg.issuerURL()
 		if _, err := netip.ParseAddr(issuer.Hostname()); err == nil {

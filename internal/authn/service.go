@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -23,6 +24,8 @@ var (
 	ErrReplayed = errors.New("code already used")
 	// ErrAlreadyEnrolled means the user already has an authenticator app.
 	ErrAlreadyEnrolled = errors.New("an authenticator app is already set up")
+	// ErrPolicyOff means second factors are turned off here.
+	ErrPolicyOff = errors.New("two-step verification is turned off")
 )
 
 // Kind is a type of factor.
@@ -84,8 +87,37 @@ type Cipher interface {
 	Decrypt(ctx context.Context, ciphertext, aad []byte) ([]byte, error)
 }
 
+// Policy is whether people use a second factor.
+type Policy string
+
+// MFA policies.
+const (
+	// PolicyOff neither offers nor asks for second factors (passkeys
+	// remain a way to sign in without a password).
+	PolicyOff Policy = "off"
+	// PolicyOptional lets people set one up; whoever has one is asked
+	// for it at every sign-in.
+	PolicyOptional Policy = "optional"
+	// PolicyRequired makes everyone set one up: a person without one is
+	// guided through it at their next sign-in.
+	PolicyRequired Policy = "required"
+)
+
+// ParsePolicy reads off, optional or required ("" is optional).
+func ParsePolicy(s string) (Policy, error) {
+	switch p := Policy(s); p {
+	case "":
+		return PolicyOptional, nil
+	case PolicyOff, PolicyOptional, PolicyRequired:
+		return p, nil
+	}
+	return "", fmt.Errorf("%q is not off, optional or required", s)
+}
+
 // Service enrols, checks and removes second factors.
 type Service struct {
+	// Policy is the deployment's MFA policy (default optional).
+	Policy Policy
 	Store  Store
 	Cipher Cipher
 	// Issuer is the name authenticator apps show beside the account
@@ -110,8 +142,11 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Summary is what a person has set up besides the password.
+// Summary is what a person has set up besides the password. Under the
+// off policy it lists passkeys (a way to sign in) but no second factor.
 type Summary struct {
+	// Off is true under the off policy.
+	Off bool
 	// TOTP is the authenticator app, if one is set up.
 	TOTP *Factor
 	// Passkeys are the person's passkeys, oldest first.
@@ -121,30 +156,38 @@ type Summary struct {
 }
 
 // HasSecondFactor reports whether sign-in asks for a second factor.
-func (s Summary) HasSecondFactor() bool { return s.TOTP != nil || len(s.Passkeys) > 0 }
+func (s Summary) HasSecondFactor() bool { return !s.Off && (s.TOTP != nil || len(s.Passkeys) > 0) }
 
 // Methods are the methods the person could add to a password sign-in.
 func (s Summary) Methods() []string {
+	if s.Off {
+		return nil
+	}
 	var m []string
 	if s.TOTP != nil || s.RecoveryCodesLeft > 0 {
 		m = append(m, MethodOTP)
 	}
 	for _, p := range s.Passkeys {
-		var c struct {
-			Flags struct {
-				BackupEligible bool `json:"backupEligible"`
-			} `json:"flags"`
-		}
-		_ = json.Unmarshal(p.Secret, &c)
-		kind := MethodHardwareKey
-		if c.Flags.BackupEligible {
-			kind = MethodSoftwareKey
-		}
-		if !slices.Contains(m, kind) {
-			m = append(m, kind)
+		for _, x := range FactorMethods(p) {
+			if !slices.Contains(m, x) {
+				m = append(m, x)
+			}
 		}
 	}
-	if len(s.Passkeys) > 0 {
+	return m
+}
+
+// FactorMethods are the amr values a factor proves when it is used: otp
+// for an authenticator app; for a passkey hwk or swk (synced), and user,
+// since Portvakt asks passkeys to verify the person.
+func FactorMethods(f Factor) []string {
+	if f.Kind != KindPasskey {
+		return []string{MethodOTP}
+	}
+	var c webauthn.Credential
+	_ = json.Unmarshal(f.Secret, &c)
+	m := passkeyMethods(c.Flags)
+	if !slices.Contains(m, MethodUser) {
 		m = append(m, MethodUser)
 	}
 	return m
@@ -156,10 +199,10 @@ func (s *Service) Summarize(ctx context.Context, userID string) (Summary, error)
 	if err != nil {
 		return Summary{}, err
 	}
-	var sum Summary
+	sum := Summary{Off: s.Policy == PolicyOff}
 	for i := range fs {
 		switch {
-		case fs[i].Kind == KindTOTP && sum.TOTP == nil:
+		case fs[i].Kind == KindTOTP && sum.TOTP == nil && !sum.Off:
 			sum.TOTP = &fs[i]
 		case fs[i].Kind == KindPasskey:
 			sum.Passkeys = append(sum.Passkeys, fs[i])
@@ -220,3 +263,10 @@ func (s *Service) Meets(have, want string) bool { return s.ladder().Meets(have, 
 
 // Levels is the ladder in use.
 func (s *Service) Levels() Ladder { return s.ladder() }
+
+// HasSecondFactor reports whether userID has a second factor set up (and
+// the policy lets it be used).
+func (s *Service) HasSecondFactor(ctx context.Context, userID string) (bool, error) {
+	sum, err := s.Summarize(ctx, userID)
+	return sum.HasSecondFactor(), err
+}

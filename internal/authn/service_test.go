@@ -241,3 +241,30 @@ func TestReachableLevel(t *testing.T) {
 		t.Errorf("LevelOf(pwd otp mfa) = %s", got)
 	}
 }
+
+func TestPolicyOff(t *testing.T) {
+	f := newFixture(t)
+	secret := f.enrol(t)
+	f.svc.Policy = authn.PolicyOff
+	sum, err := f.svc.Summarize(t.Context(), f.user)
+	if err != nil || sum.HasSecondFactor() || sum.TOTP != nil || len(sum.Methods()) != 0 {
+		t.Errorf("under off: %+v, %v; want no second factor", sum, err)
+	}
+	if got, _ := f.svc.ReachableLevel(t.Context(), f.user, []string{"pwd"}); got != authn.LoALow {
+		t.Errorf("reachable under off = %s, want low", got)
+	}
+	if _, err := f.svc.BeginTOTP(f.user, "ada@example.com"); !errors.Is(err, authn.ErrPolicyOff) {
+		t.Errorf("BeginTOTP under off = %v", err)
+	}
+	if err := f.svc.VerifyTOTP(t.Context(), f.user, f.code(t, secret, f.now.Add(30*time.Second))); !errors.Is(err, authn.ErrWrongCode) {
+		t.Errorf("VerifyTOTP under off = %v, want ErrWrongCode", err)
+	}
+	for _, s := range []string{"", "off", "optional", "required"} {
+		if _, err := authn.ParsePolicy(s); err != nil {
+			t.Errorf("ParsePolicy(%q): %v", s, err)
+		}
+	}
+	if _, err := authn.ParsePolicy("always"); err == nil {
+		t.Error("ParsePolicy(always) accepted")
+	}
+}

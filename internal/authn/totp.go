@@ -42,6 +42,9 @@ type Enrolment struct {
 // BeginTOTP makes a new secret for userID's account named account (the
 // email address), ready to show.
 func (s *Service) BeginTOTP(userID, account string) (Enrolment, error) {
+	if s.Policy == PolicyOff {
+		return Enrolment{}, ErrPolicyOff
+	}
 	secret := make([]byte, 20) // 160 bits, as RFC 4226 recommends
 	_, _ = rand.Read(secret)
 	key, err := totp.Generate(totp.GenerateOpts{
@@ -96,6 +99,9 @@ func (s *Service) ConfirmTOTP(ctx context.Context, userID, sealed, code, name st
 	sum, err := s.Summarize(ctx, userID)
 	if err != nil {
 		return Factor{}, err
+	}
+	if sum.Off {
+		return Factor{}, ErrPolicyOff
 	}
 	if sum.TOTP != nil {
 		return Factor{}, ErrAlreadyEnrolled

@@ -180,6 +180,9 @@ type Client struct {
 	// accepts; a person below it is asked for more (step-up). Empty: no
 	// minimum.
 	MinACR string
+	// RequireMFA makes everyone who signs in to the client use a second
+	// factor; a person without one is guided to set one up.
+	RequireMFA bool
 	// BackchannelLogoutURI receives logout tokens when a user's session
 	// ends (OpenID Connect Back-Channel Logout).
 	BackchannelLogoutURI             string

@@ -192,6 +192,7 @@ func changedFields(a, b Client) []string {
 	add("sector_identifier", a.SectorIdentifier == b.SectorIdentifier)
 	add("require_par", a.RequirePAR == b.RequirePAR)
 	add("min_acr", a.MinACR == b.MinACR)
+	add("require_mfa", a.RequireMFA == b.RequireMFA)
 	add("backchannel_logout_uri", a.BackchannelLogoutURI == b.BackchannelLogoutURI)
 	add("backchannel_logout_session_required", a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired)
 	add("client_secret", a.SecretHash == b.SecretHash && a.PreviousSecretHash == b.PreviousSecretHash &&

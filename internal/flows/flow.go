@@ -82,6 +82,9 @@ type Flow struct {
 	// Binding is the SHA-256 of a cookie set in the browser that proved
 	// the first factor; only that browser may give the second.
 	Binding string `json:"binding,omitempty"`
+	// MFA means the sign-in needs a second factor (the deployment's or the
+	// application's policy).
+	MFA bool `json:"mfa,omitempty"`
 	// Challenge is the pending passkey ceremony (sealed), taken out when
 	// it is answered.
 	Challenge string `json:"challenge,omitempty"`

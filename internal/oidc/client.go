@@ -46,6 +46,8 @@ type Client struct {
 	RequirePAR bool
 	// MinACR is the lowest level of assurance the client accepts.
 	MinACR string
+	// RequireMFA makes a second factor part of every sign-in to the client.
+	RequireMFA bool
 	// JWKS is the client's public key set (JSON) and JWKSURI where it
 	// publishes one: the keys of private_key_jwt.
 	JWKS    []byte

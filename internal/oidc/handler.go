@@ -36,6 +36,9 @@ type Config struct {
 	// Levels are the levels of assurance and what each person can reach;
 	// nil means the default ladder and no second factors.
 	Levels Levels
+	// MFARequired makes a second factor part of every sign-in (the
+	// deployment's policy); clients can require it one by one.
+	MFARequired bool
 	// Pages renders the consent, sign-out and error pages; without them,
 	// what needs a page fails closed.
 	Pages Pages
@@ -170,7 +173,7 @@ func (h *Handler) handOff(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	want, ok := h.levelFor(w, r, ar)
+	c, want, ok := h.levelFor(w, r, ar)
 	if !ok {
 		return
 	}
@@ -184,40 +187,43 @@ func (h *Handler) handOff(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !satisfied:
 			op.AuthRequestError(h.issWriter(w), r, &ar, zoidc.ErrLoginRequired(), h.provider)
-		case !h.meets(s.ACR, want):
+		case !h.meets(s.ACR, want) || h.needsMFA(c, s):
 			// Stepping up needs the person; prompt=none forbids asking.
-			op.AuthRequestError(h.issWriter(w), r, &ar, zoidc.ErrInteractionRequired().WithDescription("the session is below the level of assurance asked for"), h.provider)
+			op.AuthRequestError(h.issWriter(w), r, &ar, zoidc.ErrInteractionRequired().WithDescription("the session is below the level of assurance or the second factor asked for"), h.provider)
 		default:
 			h.complete(w, r, ar, s)
 		}
 		return
 	}
 	if satisfied && !has(ar.Params.Prompt, "login") && !has(ar.Params.Prompt, "select_account") {
-		if !h.meets(s.ACR, want) {
+		switch {
+		case !h.meets(s.ACR, want):
 			h.stepUp(w, r, ar, s, want)
-			return
+		case h.needsMFA(c, s):
+			h.toSecondFactor(w, r, ar, s, want)
+		default:
+			h.complete(w, r, ar, s)
 		}
-		h.complete(w, r, ar, s)
 		return
 	}
-	h.toLogin(w, r, ar, want)
+	h.toLogin(w, r, ar, want, h.cfg.MFARequired || c.RequireMFA)
 }
 
 // levelFor is the level of assurance the request needs, or it answers the
 // application with unmet_authentication_requirements when no sign-in can
 // meet it and reports false.
-func (h *Handler) levelFor(w http.ResponseWriter, r *http.Request, ar AuthRequest) (string, bool) {
+func (h *Handler) levelFor(w http.ResponseWriter, r *http.Request, ar AuthRequest) (Client, string, bool) {
 	c, err := h.cfg.Clients.LookupClient(r.Context(), ar.ClientID)
 	if err != nil {
 		h.fail(w, r, err)
-		return "", false
+		return c, "", false
 	}
 	want, err := h.wantedLevel(c, ar)
 	if err != nil {
 		op.AuthRequestError(h.issWriter(w), r, &ar, errUnmet(err.Error()), h.provider)
-		return "", false
+		return c, "", false
 	}
-	return want, true
+	return c, want, true
 }
 
 func (h *Handler) meets(have, want string) bool {
@@ -238,14 +244,18 @@ func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, ar AuthRequest,
 		op.AuthRequestError(h.issWriter(w), r, &ar, errUnmet("the user cannot reach the level of assurance "+want), h.provider)
 		return
 	}
-	h.toLogin(w, r, ar, want)
+	h.toLogin(w, r, ar, want, false)
 }
 
 // toLogin sends the browser to the sign-in (or registration) page, which
 // returns to the callback. A wanted level above the lowest travels along,
-// so that a signed-in person is asked only for the missing factor.
-func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar AuthRequest, want string) {
-	q := url.Values{"return_to": {"/authorize/callback?" + url.Values{"id": {ar.ID}}.Encode()}}
+// as does mfa when a second factor is required, so that a signed-in
+// person is asked only for what is missing.
+func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar AuthRequest, want string, mfa bool) {
+	q := url.Values{"return_to": {callbackPath(ar)}}
+	if mfa {
+		q.Set("mfa", "1")
+	}
 	if len(ar.Params.UILocales) > 0 {
 		q.Set("ui_locales", strings.Join(ar.Params.UILocales, " "))
 	}
@@ -260,6 +270,11 @@ func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar AuthRequest
 		page = "/registration?"
 	}
 	http.Redirect(w, r, page+q.Encode(), http.StatusSeeOther)
+}
+
+// callbackPath is where the sign-in pages return to for ar.
+func callbackPath(ar AuthRequest) string {
+	return "/authorize/callback?" + url.Values{"id": {ar.ID}}.Encode()
 }
 
 // callback completes an authorization request for the signed-in person.
@@ -298,7 +313,7 @@ func (h *Handler) liveRequest(w http.ResponseWriter, r *http.Request) (AuthReque
 // Otherwise it sends the browser to sign in (or to step up, or the
 // application an error) and reports false.
 func (h *Handler) signedInFor(w http.ResponseWriter, r *http.Request, ar AuthRequest) (session.Session, bool) {
-	want, ok := h.levelFor(w, r, ar)
+	c, want, ok := h.levelFor(w, r, ar)
 	if !ok {
 		return session.Session{}, false
 	}
@@ -308,11 +323,15 @@ func (h *Handler) signedInFor(w http.ResponseWriter, r *http.Request, ar AuthReq
 		return s, false
 	}
 	if !signedIn || !h.satisfies(ar, s) || (has(ar.Params.Prompt, "login") && s.AuthTime.Before(ar.CreatedAt)) {
-		h.toLogin(w, r, ar, want)
+		h.toLogin(w, r, ar, want, h.cfg.MFARequired || c.RequireMFA)
 		return s, false
 	}
 	if !h.meets(s.ACR, want) {
 		h.stepUp(w, r, ar, s, want)
+		return s, false
+	}
+	if h.needsMFA(c, s) {
+		h.toSecondFactor(w, r, ar, s, want)
 		return s, false
 	}
 	return s, true

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/url"
+	"slices"
 
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/session"
 )
 
 // Levels is what the provider needs to know of levels of assurance
@@ -18,6 +22,8 @@ type Levels interface {
 	// ReachableLevel is the highest level userID could reach from a
 	// sign-in with methods by adding the factors they have set up.
 	ReachableLevel(ctx context.Context, userID string, methods []string) (string, error)
+	// HasSecondFactor reports whether userID has set up a second factor.
+	HasSecondFactor(ctx context.Context, userID string) (bool, error)
 }
 
 // ladderOnly is Levels for a provider without second factors: nobody can
@@ -27,6 +33,30 @@ type ladderOnly struct{ ladder authn.Ladder }
 func (l ladderOnly) Levels() authn.Ladder { return l.ladder }
 func (l ladderOnly) ReachableLevel(_ context.Context, _ string, methods []string) (string, error) {
 	return l.ladder.Of(methods), nil
+}
+func (ladderOnly) HasSecondFactor(context.Context, string) (bool, error) { return false, nil }
+
+// needsMFA reports whether a session must still give a second factor for
+// client c: the deployment or the client requires one, and the session
+// used only one.
+func (h *Handler) needsMFA(c Client, s session.Session) bool {
+	return (h.cfg.MFARequired || c.RequireMFA) && !slices.Contains(s.Methods, authn.MethodMFA)
+}
+
+// toSecondFactor sends a person who must use a second factor to give it,
+// or, without one, to set one up first; either way back to the request.
+func (h *Handler) toSecondFactor(w http.ResponseWriter, r *http.Request, ar AuthRequest, s session.Session, want string) {
+	has, err := h.cfg.Levels.HasSecondFactor(r.Context(), s.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if has {
+		h.toLogin(w, r, ar, want, true)
+		return
+	}
+	q := url.Values{"return_to": {callbackPath(ar)}, "required": {"1"}}
+	http.Redirect(w, r, "/account/mfa?"+q.Encode(), http.StatusSeeOther)
 }
 
 // errUnmet is what an application hears when the person cannot reach the

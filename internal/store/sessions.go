@@ -138,7 +138,8 @@ func flowData(f flows.Flow) (string, error) {
 		Methods    []string `json:"methods,omitempty"`
 		Binding    string   `json:"binding,omitempty"`
 		Challenge  string   `json:"challenge,omitempty"`
-	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge})
+		MFA        bool     `json:"mfa,omitempty"`
+	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge, f.MFA})
 	return string(b), err
 }
 

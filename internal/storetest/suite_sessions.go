@@ -204,6 +204,7 @@ func testFlows(t *testing.T, e Engine) {
 			Methods:        []string{"pwd"},
 			Binding:        "b1nd",
 			Challenge:      "ch4llenge",
+			MFA:            true,
 			CreatedAt:      base,
 			UpdatedAt:      base.Add(time.Second + 999*time.Nanosecond),
 			ExpiresAt:      base.Add(time.Hour),

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/session"
 )
@@ -13,6 +14,17 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.signedIn(w, r)
 	if !ok {
 		return
+	}
+	if h.Authn.Policy == authn.PolicyRequired {
+		has, err := h.Authn.HasSecondFactor(r.Context(), u.ID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if !has {
+			http.Redirect(w, r, mfaSetupURL("/account"), http.StatusSeeOther)
+			return
+		}
 	}
 	p := h.accountPage(w, r, u)
 	p.Title = p.T("account.title")

@@ -104,6 +104,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /logged-out", h.showLoggedOut)
 	mux.HandleFunc("GET /account", h.showAccount)
 	mux.HandleFunc("POST /account/verify-email", h.submitVerifyEmail)
+	mux.HandleFunc("GET /account/mfa", h.showMFASetup)
 	mux.HandleFunc("GET /account/totp", h.showTOTP)
 	mux.HandleFunc("POST /account/totp", h.submitTOTP)
 	mux.HandleFunc("POST /account/totp/remove", h.submitRemoveTOTP)
@@ -160,6 +161,7 @@ func (h *Handler) flowFor(w http.ResponseWriter, r *http.Request, kind flows.Kin
 		GivenName:  truncate(q.Get("given_name"), 200),
 		FamilyName: truncate(q.Get("family_name"), 200),
 		ACR:        truncate(q.Get("acr"), 200),
+		MFA:        q.Get("mfa") == "1",
 	})
 	if err != nil {
 		h.fail(w, r, err)

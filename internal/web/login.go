@@ -91,6 +91,10 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		h.askSecondFactor(w, r, f, u.ID, methods)
 		return
 	}
+	if h.mfaRequired(f) {
+		// Signed in, but the next stop is setting up a second factor.
+		f.ReturnTo = mfaSetupURL(returnTo(f))
+	}
 	// A sign-in flow is not marked done: submitting it again is harmless,
 	// and it expires on its own. That saves a write per sign-in.
 	f.UserID = u.ID

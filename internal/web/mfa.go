@@ -231,13 +231,31 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, f flows.F
 // to step up (no session, or it is high enough), leaving the page to show
 // the usual form.
 func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, f flows.Flow) bool {
-	if f.ACR == "" {
+	if f.ACR == "" && !f.MFA {
 		return false
 	}
 	ctx := r.Context()
 	s, ok, err := h.Sessions.Current(ctx, r)
-	if err != nil || !ok || h.Authn.Meets(s.ACR, f.ACR) {
+	if err != nil || !ok {
 		return false
+	}
+	levelOK := f.ACR == "" || h.Authn.Meets(s.ACR, f.ACR)
+	mfaOK := !f.MFA || slices.Contains(s.Methods, authn.MethodMFA)
+	if levelOK && mfaOK {
+		return false
+	}
+	if levelOK {
+		// Only a second factor is missing: give it, or set one up.
+		has, err := h.Authn.HasSecondFactor(ctx, s.UserID)
+		switch {
+		case err != nil:
+			h.fail(w, r, err)
+		case has:
+			h.askSecondFactor(w, r, f, s.UserID, s.Methods)
+		default:
+			http.Redirect(w, r, mfaSetupURL(returnTo(f)), http.StatusSeeOther)
+		}
+		return true
 	}
 	reach, err := h.Authn.ReachableLevel(ctx, s.UserID, s.Methods)
 	if err != nil {
@@ -272,4 +290,27 @@ func (h *Handler) recentlySignedIn(w http.ResponseWriter, r *http.Request, back 
 		return s, false
 	}
 	return s, true
+}
+
+// mfaRequired reports whether a sign-in must include a second factor: the
+// deployment requires one, or the application the flow is for does.
+func (h *Handler) mfaRequired(f flows.Flow) bool {
+	return f.MFA || h.Authn.Policy == authn.PolicyRequired
+}
+
+// mfaSetupURL is the page that guides a person to set up a second factor
+// before going on to next.
+func mfaSetupURL(next string) string {
+	return "/account/mfa?" + url.Values{"return_to": {next}, "required": {"1"}}.Encode()
+}
+
+// upgradeSession records in the browser's session that the person just
+// proved another factor (by setting it up with a valid code or a new
+// passkey): a new session with the combined methods, so that the
+// application that required it does not ask again at once.
+func (h *Handler) upgradeSession(w http.ResponseWriter, r *http.Request, s session.Session, f authn.Factor) {
+	methods := authn.AMR(append(slices.Clone(s.Methods), authn.FactorMethods(f)...))
+	if _, err := h.Sessions.Start(r.Context(), w, r, s.UserID, methods, h.Authn.LevelOf(methods)); err != nil {
+		h.Logger.WarnContext(r.Context(), "session upgrade after enrolment", "error", err)
+	}
 }

@@ -202,7 +202,7 @@ func (h *Handler) submitNewPasskey(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	_, err = h.Authn.FinishPasskeyRegistration(ctx, u.ID, truncate(r.PostFormValue("name"), 64), r.PostFormValue("sealed"), []byte(r.PostFormValue("credential")))
+	factor, err := h.Authn.FinishPasskeyRegistration(ctx, u.ID, truncate(r.PostFormValue("name"), 64), r.PostFormValue("sealed"), []byte(r.PostFormValue("credential")))
 	if errors.Is(err, authn.ErrPasskey) {
 		h.Logger.InfoContext(ctx, "passkey registration refused", "reason", err)
 		p := h.accountPage(w, r, u)
@@ -215,6 +215,7 @@ func (h *Handler) submitNewPasskey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Wake()
+	h.upgradeSession(w, r, s, factor)
 	next := safeReturn(r.PostFormValue("return_to"))
 	if next == "" || next == "/account" {
 		next = "/account?done=passkey_added"

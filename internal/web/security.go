@@ -4,6 +4,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/portvakt/portvakt/internal/accounts"
@@ -14,8 +15,48 @@ import (
 // The account's sign-in methods: set up and remove an authenticator app,
 // make new recovery codes. Each change needs a recent sign-in.
 
+// showMFASetup lets the person choose a second factor to set up; with
+// required=1 it says that the service requires one.
+func (h *Handler) showMFASetup(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.signedIn(w, r)
+	if !ok {
+		return
+	}
+	if h.Authn.Policy == authn.PolicyOff {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	next := safeReturn(r.URL.Query().Get("return_to"))
+	if next == "" {
+		next = "/account"
+	}
+	sum, err := h.Authn.Summarize(r.Context(), u.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if sum.HasSecondFactor() {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	p := h.accountPage(w, r, u)
+	p.Title = p.T("mfa_setup.title")
+	if r.URL.Query().Get("required") == "1" {
+		p.Notice = p.T("mfa_setup.required")
+	}
+	p.PasskeysOn = h.passkeysOn()
+	back := url.Values{"return_to": {next}}.Encode()
+	p.Extra["totp_url"] = "/account/totp?" + back
+	p.Extra["passkey_url"] = "/account/passkeys/new?" + back
+	h.render(w, r, http.StatusOK, "mfa_setup", p)
+}
+
 func (h *Handler) showTOTP(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.recentlySignedIn(w, r, "/account/totp")
+	back := "/account/totp"
+	if r.URL.RawQuery != "" {
+		back += "?" + r.URL.RawQuery
+	}
+	s, ok := h.recentlySignedIn(w, r, back)
 	if !ok {
 		return
 	}
@@ -30,7 +71,7 @@ func (h *Handler) showTOTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if sum.TOTP != nil {
+	if sum.TOTP != nil || sum.Off {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	}
@@ -48,6 +89,14 @@ func (h *Handler) renderTOTP(w http.ResponseWriter, r *http.Request, p *page, e 
 	p.QR = template.URL(e.QR) // a PNG rendered here, not input
 	p.Extra["secret"] = e.Secret
 	p.Extra["sealed"] = e.Sealed
+	next := safeReturn(r.URL.Query().Get("return_to"))
+	if next == "" {
+		next = safeReturn(r.PostFormValue("return_to"))
+	}
+	if next == "" {
+		next = "/account"
+	}
+	p.Extra["return_to"] = next
 	h.render(w, r, status, "totp", p)
 }
 
@@ -72,7 +121,7 @@ func (h *Handler) submitTOTP(w http.ResponseWriter, r *http.Request) {
 		h.throttled(w, r, h.accountPage(w, r, u), wait)
 		return
 	}
-	_, err = h.Authn.ConfirmTOTP(ctx, u.ID, sealed, code, name)
+	factor, err := h.Authn.ConfirmTOTP(ctx, u.ID, sealed, code, name)
 	switch {
 	case errors.Is(err, authn.ErrWrongCode):
 		h.count(ctx, limit)
@@ -90,7 +139,7 @@ func (h *Handler) submitTOTP(w http.ResponseWriter, r *http.Request) {
 		// A form from another browser's enrolment or tampered with.
 		http.Redirect(w, r, "/account/totp", http.StatusSeeOther)
 		return
-	case errors.Is(err, authn.ErrAlreadyEnrolled):
+	case errors.Is(err, authn.ErrAlreadyEnrolled), errors.Is(err, authn.ErrPolicyOff):
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	case err != nil:
@@ -98,6 +147,7 @@ func (h *Handler) submitTOTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Wake()
+	h.upgradeSession(w, r, s, factor)
 	h.showNewRecoveryCodes(w, r, u, "totp.done")
 }
 
@@ -160,6 +210,10 @@ func (h *Handler) showNewRecoveryCodes(w http.ResponseWriter, r *http.Request, u
 	p.Title = p.T("recovery_codes.title")
 	p.Notice = p.T(notice)
 	p.Items = codes
+	p.Extra["return_to"] = safeReturn(r.PostFormValue("return_to"))
+	if p.Extra["return_to"] == "" {
+		p.Extra["return_to"] = "/account"
+	}
 	// The codes must not linger in caches or history.
 	w.Header().Set("Cache-Control", "no-store")
 	h.render(w, r, http.StatusOK, "recovery_codes", p)
