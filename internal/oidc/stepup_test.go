@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
@@ -255,5 +256,64 @@ func TestEssentialACRMet(t *testing.T) {
 	_ = idt.Claims(&c)
 	if c.ACR != authn.LoALow {
 		t.Errorf("acr = %q, want %s", c.ACR, authn.LoALow)
+	}
+}
+
+// TestClientRequiresMFA: a client with require_mfa sends a person without
+// a second factor to set one up, then back to the request; a person with
+// one signed in by password alone gives it before the code is issued.
+func TestClientRequiresMFA(t *testing.T) {
+	s := newStack(t, storetest.SQLite(), func(c *oidc.Config) {
+		clients := c.Clients.(testClients)
+		mfa := clients[clientID]
+		mfa.c.ID, mfa.c.RequireMFA = "mfa-app", true
+		clients["mfa-app"] = mfa
+	})
+	ctx := context.Background()
+	conf, _ := s.oauth2Config(ctx)
+	strict := *conf
+	strict.ClientID = "mfa-app"
+	b := s.browser()
+	pkce := oauth2.GenerateVerifier()
+	// Signed in at another application with a password only.
+	b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)), true)
+
+	// Without a factor: to the set-up page, which returns to the request.
+	res, body := b.page(strict.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)))
+	if res.Request.URL.Path != "/account/mfa" || !strings.HasPrefix(res.Request.URL.Query().Get("return_to"), "/authorize/callback?") {
+		t.Fatalf("require_mfa without a factor: %s, want the set-up page returning to the request\n%s", res.Request.URL, body)
+	}
+	if cb := b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)), false); cb.Query().Get("code") == "" {
+		t.Errorf("the client without require_mfa still gets a code: %s", cb)
+	}
+
+	// With a factor: the code is asked for, then the client gets its code.
+	secret := s.enrolTOTP()
+	pkce = oauth2.GenerateVerifier()
+	res, body = b.page(strict.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)))
+	if res.Request.URL.Path != "/login/second-factor" {
+		t.Fatalf("require_mfa with a factor: %s, want the second step", res.Request.URL)
+	}
+	code, _ := totp.GenerateCode(secret, s.clock.Now())
+	cb, err := b.submitPage(body, url.Values{"code": {code}}).Location()
+	if err != nil || cb.Query().Get("code") == "" {
+		t.Fatalf("after the code: %v %v", cb, err)
+	}
+	tok, err := strict.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(pkce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := gooidc.NewProvider(ctx, s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := p.Verifier(&gooidc.Config{ClientID: strict.ClientID}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c acrClaims
+	_ = idt.Claims(&c)
+	if !slices.Contains(c.AMR, "mfa") {
+		t.Errorf("amr %v, want mfa", c.AMR)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/storetest"
 )
 
@@ -243,5 +244,59 @@ func TestRemoveTOTP(t *testing.T) {
 	b.signOut()
 	if acct := b.signIn("ada@example.com"); acct.url != "/account" {
 		t.Errorf("sign-in after removal led to %s, want /account straight away", acct.url)
+	}
+}
+
+// TestPolicyRequired: a person without a second factor is guided to set
+// one up at sign-in, cannot skip it by opening the account page, and goes
+// on where they were headed once it is set up.
+func TestPolicyRequired(t *testing.T) {
+	s := newStack(t)
+	s.authn.Policy = authn.PolicyRequired
+	s.createUser("ada@example.com", goodPassword, true)
+	b := s.browser()
+	setup := b.signIn("ada@example.com")
+	if !strings.HasPrefix(setup.url, "/account/mfa?") || !strings.Contains(setup.body, "This service requires two-step verification") {
+		t.Fatalf("sign-in without a factor led to %s, want the set-up page saying it is required", setup.url)
+	}
+	if res := b.get("/account"); !strings.HasPrefix(res.url, "/account/mfa?") {
+		t.Errorf("the account page opened without a factor: %s", res.url)
+	}
+	m := regexp.MustCompile(`href="(/account/totp\?[^"]+)"`).FindStringSubmatch(setup.body)
+	if m == nil {
+		t.Fatalf("no authenticator app choice on the set-up page:\n%s", setup.body)
+	}
+	page := b.get(htmlUnescape(m[1]))
+	secret := secretRe.FindStringSubmatch(page.body)[1]
+	codes := b.submit(page, map[string]string{"code": s.code(secret, 0)})
+	cont := regexp.MustCompile(`<a class="button" href="([^"]+)">`).FindStringSubmatch(codes.body)
+	if cont == nil || htmlUnescape(cont[1]) != "/account" {
+		t.Fatalf("the recovery codes page continues to %v, want /account", cont)
+	}
+	if acct := b.get("/account"); acct.url != "/account" {
+		t.Errorf("after set-up the account page is at %s", acct.url)
+	}
+}
+
+// TestPolicyOff: no second factor is offered or asked for, even one set up
+// before the policy changed.
+func TestPolicyOff(t *testing.T) {
+	s := newStack(t)
+	s.createUser("ada@example.com", goodPassword, true)
+	b := s.browser()
+	b.signIn("ada@example.com")
+	b.enrolTOTP()
+	b.signOut()
+	s.authn.Policy = authn.PolicyOff
+	s.advance(time.Minute)
+	acct := b.signIn("ada@example.com")
+	if acct.url != "/account" {
+		t.Fatalf("sign-in under off led to %s, want /account without a second step", acct.url)
+	}
+	if strings.Contains(acct.body, "/account/totp") {
+		t.Error("the account page offers an authenticator app under off")
+	}
+	if res := b.get("/account/totp"); res.url != "/account" {
+		t.Errorf("the set-up page under off: %s, want /account", res.url)
 	}
 }

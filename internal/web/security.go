@@ -240,6 +240,9 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 		p.Extra["totp_since"] = sum.TOTP.CreatedAt.Format("2006-01-02")
 	}
 	p.PasskeysOn = h.passkeysOn()
+	if sum.Off {
+		p.Extra["mfa_off"] = "1"
+	}
 	for _, f := range sum.Passkeys {
 		v := passkeyView{ID: f.ID, Name: f.Name, Created: f.CreatedAt.Format("2006-01-02"), LastUsed: f.LastUsedAt.Format("2006-01-02")}
 		if v.Name == "" {
