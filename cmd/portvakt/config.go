@@ -83,6 +83,7 @@ type Config struct {
 
 	LoALadder      string   `koanf:"loa_ladder" json:"loa_ladder"`
 	MFA            string   `koanf:"mfa" json:"mfa"`
+	EmailCodes     bool     `koanf:"email_codes" json:"email_codes"`
 	Passkeys       bool     `koanf:"passkeys" json:"passkeys"`
 	PasskeyAAGUIDs []string `koanf:"passkey_aaguids" json:"passkey_aaguids"`
 }
@@ -124,6 +125,7 @@ var settings = []setting{
 	{key: "password_breach_check", def: false, usage: "also refuse passwords found in Have I Been Pwned (k-anonymity range API; needs network)"},
 	{key: "user_attributes", def: map[string]any{}, usage: "schema of custom user attributes (config file only)"},
 	{key: "mfa", def: "optional", usage: "two-step verification: off, optional (people may set it up; whoever has, uses it) or required (everyone sets it up at their next sign-in)"},
+	{key: "email_codes", def: false, usage: "offer sign-in by a 6-digit code sent by mail (valid 10 minutes), besides the password"},
 	{key: "passkeys", def: true, usage: "offer passkeys (WebAuthn) for sign-in and as a second factor; needs an issuer whose host is a domain name, not an IP address"},
 	{key: "passkey_aaguids", def: []string{}, list: true, usage: "accept new passkeys only from these authenticator models (AAGUIDs, comma-separated); attestation is then requested"},
 	{key: "loa_ladder", def: "", usage: "levels of assurance, lowest first: acr=methods+methods …; …, e.g. urn:portvakt:loa:low=pwd; urn:portvakt:loa:substantial=pwd+otp (default: low, substantial, high; see docs/strong-authentication.md)"},

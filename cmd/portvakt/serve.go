@@ -104,6 +104,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Logger:            a.log.With("component", "web"),
 		Wake:              workers.Wake,
 		MinPasswordLength: cfg.PasswordMinLength,
+		EmailCodes:        cfg.EmailCodes,
 		Now:               a.now,
 	}
 	if cfg.ThemeDir != "" {

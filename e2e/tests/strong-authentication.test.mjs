@@ -20,6 +20,7 @@ const users = {
   totp: 'ada.mfa@example.test',
   stepUp: 'bo.stepup@example.test',
   unmet: 'cy.unmet@example.test',
+  code: 'di.code@example.test',
 };
 const substantial = 'urn:portvakt:loa:substantial';
 
@@ -27,6 +28,7 @@ const rp = await startRelyingParty();
 
 const { test } = suite({
   server: {
+    env: { PORTVAKT_EMAIL_CODES: 'true' },
     async setup({ cli, url }) {
       const { stdout } = await cli([
         'client', 'create', '--name', 'Strong RP', '--type', 'confidential', '--redirect-uri', rp.callbackURL,
@@ -148,11 +150,15 @@ test('authenticator app: set up, sign in with a code, replay refused, recovery c
   assert.equal(await alertText(page), '');
 });
 
-test('step-up: an application asks for substantial; only the missing code is asked for', async ({ page, rec }) => {
+test('step-up: an application asks for substantial; only the missing code is asked for', async ({ page, rec, open }) => {
   const email = users.stepUp;
-  // Signed in with the password alone (low), then sets up an app.
+  // Signed in with the password alone (low) in this browser; the
+  // authenticator app is set up in another one (setting it up raises only
+  // that browser's session).
   await signIn(rec, { email, password });
-  const { key } = await setUpAuthenticator(rec);
+  const other = await open({ label: 'other-browser' });
+  await signIn(other.rec, { email, password });
+  const { key } = await setUpAuthenticator(other.rec);
 
   await rec.goto(`${rp.url}/login?acr_values=${encodeURIComponent(substantial)}`, 'step-up');
   await expectPage(rec, { path: '/login/second-factor', status: 200, h1: t('en', 'second_factor.title'), text: t('en', 'second_factor.step_up') });
@@ -173,4 +179,22 @@ test('unmet_authentication_requirements: the person has no second factor', async
   assert.equal(new URL(page.url()).origin, rp.url, `back at the application: ${page.url()}`);
   assert.equal(new URL(page.url()).searchParams.get('error'), 'unmet_authentication_requirements');
   await expectPage(rec, { path: '/callback', status: 400, h1: 'Sign-in failed', text: 'unmet_authentication_requirements' });
+});
+
+test('sign-in with a code sent by email (email_codes)', async ({ page, rec, mailbox }) => {
+  const email = users.code;
+  await rec.goto('/login', 'login');
+  await rec.click(page.getByRole('link', { name: t('en', 'login.use_code') }), 'login-code');
+  await expectPage(rec, { path: '/login/code', status: 200, lang: 'en', h1: t('en', 'login_code.title') });
+  await checkPage(page, 'email code page');
+  await page.getByLabel(t('en', 'field.email.label')).fill(email);
+  await rec.click(page.getByRole('button', { name: t('en', 'login_code.send') }), 'login-code-sent');
+  await expectPage(rec, { path: '/login/code', status: 200, text: t('en', 'login_code.sent', { Email: email }) });
+  const mail = await mailbox.waitFor({ to: email, subjectIncludes: 'sign-in code' });
+  const code = mail.text.match(/\b(\d{6})\b/)?.[1];
+  assert.ok(code, `a 6-digit code in the mail:\n${mail.text}`);
+  assert.ok(mail.text.includes(t('en', 'mail.sign_in_code.expires', { Minutes: 10 })), mail.text);
+  await page.getByLabel(t('en', 'field.code.label'), { exact: true }).fill(code);
+  await rec.click(page.getByRole('button', { name: t('en', 'login_code.submit'), exact: true }), 'account');
+  await expectPage(rec, { path: '/account', status: 200, h1: t('en', 'account.title'), text: email });
 });

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 
@@ -41,7 +42,8 @@ const ConsumerName = "account-mail"
 func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 	switch e.Type {
 	case "user.registered", "user.verification_requested", "user.registration_repeated",
-		"password.reset_requested", "password.changed", "factor.enrolled", "factor.removed", "recovery_code.used":
+		"password.reset_requested", "password.changed", "factor.enrolled", "factor.removed", "recovery_code.used",
+		"sign_in_code.requested":
 	default:
 		return nil
 	}
@@ -102,6 +104,16 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 			return nil // a kind of factor without a mail
 		}
 		m.Data = map[string]any{"Name": m.Name, "AccountLink": n.link("/account", "", ""), "ResetLink": n.link("/recovery", "", "")}
+	case "sign_in_code.requested":
+		if u.Status != StatusActive {
+			return nil
+		}
+		_, code, err := n.Accounts.IssueSignInCode(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		m.Template = mail.SignInCode
+		m.Data = map[string]any{"Name": m.Name, "Code": code, "Minutes": int(SignInCodeTTL / time.Minute)}
 	case "recovery_code.used":
 		var d struct {
 			Remaining int `json:"remaining"`

@@ -21,6 +21,8 @@ const (
 	TokenVerifyEmail TokenKind = "verify_email"
 	// TokenResetPassword allows setting a new password.
 	TokenResetPassword TokenKind = "reset_password"
+	// TokenSignInCode signs the person in (a one-time code by mail).
+	TokenSignInCode TokenKind = "sign_in_code"
 )
 
 // ErrTokenInvalid means a link or code is unknown, used or expired. The

@@ -31,6 +31,10 @@ const (
 	// MethodUser is user presence and verification (PIN or biometrics) by
 	// the authenticator.
 	MethodUser = "user"
+	// MethodEmail is a one-time code sent by mail. It is not an RFC 8176
+	// value (that registry has none for mail); the amr claim carries it
+	// as is.
+	MethodEmail = "email"
 	// MethodEID stands for an identity proofed by a strong eID broker. It
 	// is not an RFC 8176 value: it is only used inside the ladder's rules.
 	MethodEID = "eid"

@@ -43,6 +43,9 @@ const (
 	// PasskeyRemoved tells the recipient that a passkey was removed. Data:
 	// AccountLink, ResetLink; optional Name.
 	PasskeyRemoved = "passkey_removed"
+	// SignInCode carries a one-time code that signs the recipient in.
+	// Data: Code, Minutes; optional Name.
+	SignInCode = "sign_in_code"
 )
 
 // Message is one mail to render and send.
@@ -83,6 +86,8 @@ func specFor(name string) (spec, bool) {
 		return spec{links: []string{"AccountLink"}, optional: []string{"Name"}}, true
 	case FactorRemoved:
 		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
+	case SignInCode:
+		return spec{required: []string{"Code", "Minutes"}, optional: []string{"Name"}}, true
 	case PasskeyAdded, PasskeyRemoved:
 		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
 	case RecoveryCodeUsed:
@@ -93,7 +98,7 @@ func specFor(name string) (spec, bool) {
 
 // Templates returns the name of every template.
 func Templates() []string {
-	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved}
+	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode}
 }
 
 // values checks m.Data against the template's spec and returns the values

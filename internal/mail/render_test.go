@@ -46,6 +46,8 @@ func exampleData(name string) (data map[string]any, links []string, code string)
 		return map[string]any{"AccountLink": link("account")}, []string{link("account")}, ""
 	case mail.FactorRemoved:
 		return map[string]any{"AccountLink": link("account"), "ResetLink": link("reset"), "Name": "Ada"}, []string{link("account"), link("reset")}, ""
+	case mail.SignInCode:
+		return map[string]any{"Code": "730164", "Minutes": 10, "Name": "Ada"}, nil, "730164"
 	case mail.PasskeyAdded, mail.PasskeyRemoved:
 		return map[string]any{"AccountLink": link("account"), "ResetLink": link("reset")}, []string{link("account"), link("reset")}, ""
 	case mail.RecoveryCodeUsed:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -62,6 +63,11 @@ func (b *browser) submitPage(body string, values url.Values) *http.Response {
 	m, a := csrfRe.FindStringSubmatch(body), actionRe.FindStringSubmatch(body)
 	if m == nil || a == nil {
 		b.s.t.Fatalf("no form in:\n%s", body)
+	}
+	for _, h := range regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`).FindAllStringSubmatch(body, -1) {
+		if values.Get(h[1]) == "" {
+			values.Set(h[1], strings.ReplaceAll(h[2], "&amp;", "&"))
+		}
 	}
 	values.Set("csrf_token", m[1])
 	res, err := b.c.PostForm(b.s.url+strings.ReplaceAll(a[1], "&amp;", "&"), values)
@@ -286,14 +292,42 @@ func TestClientRequiresMFA(t *testing.T) {
 	if cb := b.authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)), false); cb.Query().Get("code") == "" {
 		t.Errorf("the client without require_mfa still gets a code: %s", cb)
 	}
-
-	// With a factor: the code is asked for, then the client gets its code.
-	secret := s.enrolTOTP()
+	// Set up an authenticator app from there: the recovery codes page
+	// continues to the request, which then gets its code at once (setting
+	// the app up proved it).
+	m := regexp.MustCompile(`href="(/account/totp\?[^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no authenticator app choice:\n%s", body)
+	}
+	_, setup := b.page(s.url + strings.ReplaceAll(m[1], "&amp;", "&"))
+	key := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindStringSubmatch(setup)
+	if key == nil {
+		t.Fatalf("no key on the set-up page:\n%s", setup)
+	}
+	first, _ := totp.GenerateCode(key[1], s.clock.Now())
+	codesPage := b.submitPage(setup, url.Values{"code": {first}})
+	if loc, _ := codesPage.Location(); codesPage.StatusCode != http.StatusOK {
+		t.Fatalf("set-up answered %d (%v)", codesPage.StatusCode, loc)
+	}
+	s.clock.advance(30 * time.Second)
+	pkce = oauth2.GenerateVerifier()
+	if cb := b.authorize(strict.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)), false); cb.Query().Get("code") == "" {
+		t.Fatalf("after setting up the app: %s, want a code without asking again", cb)
+	}
+	// In a new browser: the password, then the app's code, then the client
+	// gets its code.
+	b = s.browser()
+	secret := key[1]
 	pkce = oauth2.GenerateVerifier()
 	res, body = b.page(strict.AuthCodeURL("st", oauth2.S256ChallengeOption(pkce)))
-	if res.Request.URL.Path != "/login/second-factor" {
-		t.Fatalf("require_mfa with a factor: %s, want the second step", res.Request.URL)
+	if res.Request.URL.Path != "/login" {
+		t.Fatalf("a new browser at a require_mfa client: %s, want sign-in", res.Request.URL)
 	}
+	second := b.submitPage(body, url.Values{"email": {"ada@example.com"}, "password": {goodPassword}})
+	if second.Request.URL.Path != "/login/second-factor" {
+		t.Fatalf("after the password: %s, want the second step", second.Request.URL)
+	}
+	_, body = b.page(second.Request.URL.String())
 	code, _ := totp.GenerateCode(secret, s.clock.Now())
 	cb, err := b.submitPage(body, url.Values{"code": {code}}).Location()
 	if err != nil || cb.Query().Get("code") == "" {

@@ -52,6 +52,8 @@ type Handler struct {
 	Wake func()
 	// ThemeDir, if set, overrides embedded templates file by file.
 	ThemeDir fs.FS
+	// EmailCodes offers sign-in by a one-time code sent by mail.
+	EmailCodes bool
 	// MinPasswordLength is shown in the "too short" message.
 	MinPasswordLength int
 	// Now is the clock (default time.Now).
@@ -89,6 +91,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", h.showLogin)
 	mux.HandleFunc("POST /login", h.submitLogin)
 	mux.HandleFunc("POST /login/passkey", h.submitPasskeyLogin)
+	mux.HandleFunc("GET /login/code", h.showLoginCode)
+	mux.HandleFunc("POST /login/code", h.submitLoginCode)
 	mux.HandleFunc("GET /login/second-factor", h.showSecondFactor)
 	mux.HandleFunc("POST /login/second-factor", h.submitSecondFactor)
 	mux.HandleFunc("GET /registration", h.showRegistration)

@@ -26,6 +26,9 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, p *page, s
 	p.Action = "/login?flow=" + p.Flow.ID
 	p.Extra["register_url"] = "/registration?" + returnQuery(p.Flow)
 	p.Extra["recovery_url"] = "/recovery?" + returnQuery(p.Flow)
+	if h.EmailCodes {
+		p.Extra["code_url"] = "/login/code?flow=" + url.QueryEscape(p.Flow.ID)
+	}
 	if err := h.offerPasskeyLogin(r, p); err != nil {
 		// The password still works; passkeys wait for the next page.
 		h.Logger.ErrorContext(r.Context(), "passkey sign-in challenge", "error", err)

@@ -20,7 +20,7 @@ var assetFS embed.FS
 // pageNames are the pages; each must exist, or start-up fails.
 var pageNames = []string{
 	"login", "registration", "verification", "recovery", "reset", "message", "account", "error",
-	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup",
+	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code",
 }
 
 // templates holds one parsed set per page: the layout, the partials and the

@@ -34,6 +34,7 @@ type stack struct {
 	store    *store.Store
 	accounts *accounts.Service
 	authn    *authn.Service
+	pages    *web.Handler
 	clock    *time.Time
 }
 
@@ -101,7 +102,7 @@ func newStackWith(t testing.TB, e storetest.Engine, params password.Params, conc
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &stack{t: t, url: ts.URL, store: st, accounts: acc, authn: factors, clock: &now}
+	return &stack{t: t, url: ts.URL, store: st, accounts: acc, authn: factors, pages: h, clock: &now}
 }
 
 // browser is a client with cookies that follows redirects.
