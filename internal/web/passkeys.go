@@ -40,15 +40,8 @@ func (h *Handler) offerPasskeyLogin(r *http.Request, p *page) error {
 	if err != nil {
 		return err
 	}
-	if _, err := h.Flows.Update(r.Context(), flows.Login, p.Flow.ID, func(f flows.Flow) (flows.Flow, error) {
-		f.Challenge = c.Sealed
-		return f, nil
-	}); err != nil {
-		return err
-	}
-	p.Extra["passkey_options"] = c.Options
 	p.Extra["passkey_action"] = "/login/passkey?flow=" + url.QueryEscape(p.Flow.ID)
-	return nil
+	return h.holdChallenge(r, p, c)
 }
 
 // takeChallenge removes the flow's pending passkey challenge and returns
@@ -122,6 +115,12 @@ func (h *Handler) offerPasskeyAssertion(r *http.Request, p *page) error {
 	if err != nil {
 		return err
 	}
+	return h.holdChallenge(r, p, c)
+}
+
+// holdChallenge keeps a ceremony's challenge in the page's flow and puts
+// its options on the page.
+func (h *Handler) holdChallenge(r *http.Request, p *page, c authn.Ceremony) error {
 	if _, err := h.Flows.Update(r.Context(), flows.Login, p.Flow.ID, func(f flows.Flow) (flows.Flow, error) {
 		f.Challenge = c.Sealed
 		return f, nil
@@ -184,11 +183,7 @@ func (h *Handler) renderNewPasskey(w http.ResponseWriter, r *http.Request, p *pa
 
 // submitNewPasskey stores the passkey the browser made.
 func (h *Handler) submitNewPasskey(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	s, ok := h.recentlySignedIn(w, r, "/account/passkeys/new")
+	s, ok := h.postedChange(w, r, "/account/passkeys/new")
 	if !ok {
 		return
 	}
@@ -225,28 +220,12 @@ func (h *Handler) submitNewPasskey(w http.ResponseWriter, r *http.Request) {
 
 // submitRemovePasskey removes one of the signed-in person's passkeys.
 func (h *Handler) submitRemovePasskey(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	s, ok := h.recentlySignedIn(w, r, "/account")
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	sum, err := h.Authn.Summarize(ctx, s.UserID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	id := r.PathValue("id")
-	// Only the person's own passkeys: anything else is simply not found.
-	if slices.ContainsFunc(sum.Passkeys, func(f authn.Factor) bool { return f.ID == id }) {
-		if err := h.Authn.RemoveFactor(ctx, s.UserID, id, "user:"+s.UserID); err != nil && !errors.Is(err, authn.ErrNotFound) {
-			h.fail(w, r, err)
-			return
+	h.removeFactor(w, r, "passkey_removed", func(sum authn.Summary) string {
+		// Only the person's own passkeys: anything else is simply not found.
+		if slices.ContainsFunc(sum.Passkeys, func(f authn.Factor) bool { return f.ID == id }) {
+			return id
 		}
-		h.Wake()
-	}
-	http.Redirect(w, r, "/account?done=passkey_removed", http.StatusSeeOther)
+		return ""
+	})
 }

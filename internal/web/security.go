@@ -10,6 +10,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/flows"
+	"github.com/portvakt/portvakt/internal/session"
 )
 
 // The account's sign-in methods: set up and remove an authenticator app,
@@ -101,11 +102,7 @@ func (h *Handler) renderTOTP(w http.ResponseWriter, r *http.Request, p *page, e 
 }
 
 func (h *Handler) submitTOTP(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	s, ok := h.recentlySignedIn(w, r, "/account/totp")
+	s, ok := h.postedChange(w, r, "/account/totp")
 	if !ok {
 		return
 	}
@@ -152,11 +149,19 @@ func (h *Handler) submitTOTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) submitRemoveTOTP(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	s, ok := h.recentlySignedIn(w, r, "/account")
+	h.removeFactor(w, r, "totp_removed", func(sum authn.Summary) string {
+		if sum.TOTP == nil {
+			return ""
+		}
+		return sum.TOTP.ID
+	})
+}
+
+// removeFactor removes the signed-in person's factor that pick names in
+// their summary ("" for none: nothing to do) and shows the account page
+// with the done notice. Only their own factors can be named at all.
+func (h *Handler) removeFactor(w http.ResponseWriter, r *http.Request, done string, pick func(authn.Summary) string) {
+	s, ok := h.postedChange(w, r, "/account")
 	if !ok {
 		return
 	}
@@ -166,23 +171,29 @@ func (h *Handler) submitRemoveTOTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if sum.TOTP != nil {
-		err := h.Authn.RemoveFactor(ctx, s.UserID, sum.TOTP.ID, "user:"+s.UserID)
-		if err != nil && !errors.Is(err, authn.ErrNotFound) {
+	if id := pick(sum); id != "" {
+		if err := h.Authn.RemoveFactor(ctx, s.UserID, id, "user:"+s.UserID); err != nil && !errors.Is(err, authn.ErrNotFound) {
 			h.fail(w, r, err)
 			return
 		}
 		h.Wake()
 	}
-	http.Redirect(w, r, "/account?done=totp_removed", http.StatusSeeOther)
+	http.Redirect(w, r, "/account?done="+done, http.StatusSeeOther)
+}
+
+// postedChange checks a form that changes the person's sign-in methods:
+// the CSRF token, and a sign-in recent enough (else back to back after
+// signing in again). It reports false when it has answered.
+func (h *Handler) postedChange(w http.ResponseWriter, r *http.Request, back string) (session.Session, bool) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return session.Session{}, false
+	}
+	return h.recentlySignedIn(w, r, back)
 }
 
 func (h *Handler) submitRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	s, ok := h.recentlySignedIn(w, r, "/account")
+	s, ok := h.postedChange(w, r, "/account")
 	if !ok {
 		return
 	}
