@@ -115,6 +115,7 @@ YAML file (--config), then defaults; "portvakt config check" shows the result.`,
 		newImportCmd(e),
 		newMailCmd(e),
 		newClientCmd(e),
+		newIdpCmd(e),
 	)
 	return root
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/retention"
@@ -96,6 +97,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Catalog:           svc.catalog,
 		Accounts:          svc.accounts,
 		Authn:             svc.authn,
+		Federation:        &federation.Service{Store: a.store, Cipher: a.keyring, Now: a.now},
 		Flows:             svc.flows,
 		Sessions:          svc.sessions,
 		Limits:            svc.limits,

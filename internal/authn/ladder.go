@@ -35,6 +35,9 @@ const (
 	// value (that registry has none for mail); the amr claim carries it
 	// as is.
 	MethodEmail = "email"
+	// MethodFederated is a sign-in at an upstream identity provider
+	// ("Continue with …"). Not an RFC 8176 value.
+	MethodFederated = "fed"
 	// MethodEID stands for an identity proofed by a strong eID broker. It
 	// is not an RFC 8176 value: it is only used inside the ladder's rules.
 	MethodEID = "eid"

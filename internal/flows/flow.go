@@ -82,6 +82,12 @@ type Flow struct {
 	// Binding is the SHA-256 of a cookie set in the browser that proved
 	// the first factor; only that browser may give the second.
 	Binding string `json:"binding,omitempty"`
+	// Upstream is a sign-in sent to an upstream identity provider
+	// (sealed), taken out when it comes back.
+	Upstream string `json:"upstream,omitempty"`
+	// PendingLink is an upstream identity (sealed) to link to the account
+	// the person signs in to in this flow.
+	PendingLink string `json:"pending_link,omitempty"`
 	// MFA means the sign-in needs a second factor (the deployment's or the
 	// application's policy).
 	MFA bool `json:"mfa,omitempty"`

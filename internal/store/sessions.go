@@ -139,7 +139,9 @@ func flowData(f flows.Flow) (string, error) {
 		Binding    string   `json:"binding,omitempty"`
 		Challenge  string   `json:"challenge,omitempty"`
 		MFA        bool     `json:"mfa,omitempty"`
-	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge, f.MFA})
+		Upstream   string   `json:"upstream,omitempty"`
+		Link       string   `json:"pending_link,omitempty"`
+	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge, f.MFA, f.Upstream, f.PendingLink})
 	return string(b), err
 }
 

@@ -205,6 +205,8 @@ func testFlows(t *testing.T, e Engine) {
 			Binding:        "b1nd",
 			Challenge:      "ch4llenge",
 			MFA:            true,
+			Upstream:       "upstr3am",
+			PendingLink:    "l1nk",
 			CreatedAt:      base,
 			UpdatedAt:      base.Add(time.Second + 999*time.Nanosecond),
 			ExpiresAt:      base.Add(time.Hour),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/request"
@@ -40,6 +41,9 @@ type Limits struct {
 type Handler struct {
 	Catalog  *i18n.Catalog
 	Accounts *accounts.Service
+	// Federation signs people in with upstream identity providers; nil
+	// offers none.
+	Federation *federation.Service
 	// Authn checks second factors and levels of assurance.
 	Authn    *authn.Service
 	Flows    *flows.Service
@@ -91,6 +95,9 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", h.showLogin)
 	mux.HandleFunc("POST /login", h.submitLogin)
 	mux.HandleFunc("POST /login/passkey", h.submitPasskeyLogin)
+	mux.HandleFunc("POST /login/idp/{id}", h.startUpstream)
+	mux.HandleFunc("GET /login/idp/callback", h.upstreamCallback)
+	mux.HandleFunc("POST /account/identities/unlink", h.submitUnlink)
 	mux.HandleFunc("GET /login/code", h.showLoginCode)
 	mux.HandleFunc("POST /login/code", h.submitLoginCode)
 	mux.HandleFunc("GET /login/second-factor", h.showSecondFactor)

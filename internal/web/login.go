@@ -29,6 +29,10 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, p *page, s
 	if h.EmailCodes {
 		p.Extra["code_url"] = "/login/code?flow=" + url.QueryEscape(p.Flow.ID)
 	}
+	if p.Flow.PendingLink != "" && p.Notice == "" && p.Alert == "" {
+		p.Notice = p.T("upstream.link_notice")
+	}
+	h.providerButtons(r.Context(), p)
 	if err := h.offerPasskeyLogin(r, p); err != nil {
 		// The password still works; passkeys wait for the next page.
 		h.Logger.ErrorContext(r.Context(), "passkey sign-in challenge", "error", err)

@@ -32,9 +32,7 @@ func (h *Handler) bindingCookieName() string {
 // methods; now this browser (and only this one, by a cookie) is asked for
 // a code.
 func (h *Handler) askSecondFactor(w http.ResponseWriter, r *http.Request, f flows.Flow, userID string, methods []string) {
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	value := base64.RawURLEncoding.EncodeToString(raw)
+	value := h.bindBrowser(w)
 	_, err := h.Flows.Update(r.Context(), flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
 		f.State, f.UserID, f.Methods, f.Binding, f.Attempts = flows.StateSecondFactor, userID, methods, bindingDigest(value), 0
 		return f, nil
@@ -43,11 +41,20 @@ func (h *Handler) askSecondFactor(w http.ResponseWriter, r *http.Request, f flow
 		h.fail(w, r, err)
 		return
 	}
+	http.Redirect(w, r, "/login/second-factor?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+}
+
+// bindBrowser sets a fresh binding cookie (valid bindingTTL) and returns
+// its value; the flow keeps its digest.
+func (h *Handler) bindBrowser(w http.ResponseWriter) string {
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	value := base64.RawURLEncoding.EncodeToString(raw)
 	http.SetCookie(w, &http.Cookie{
 		Name: h.bindingCookieName(), Value: value, Path: "/", MaxAge: int(bindingTTL.Seconds()),
 		HttpOnly: true, Secure: h.secure(), SameSite: http.SameSiteLaxMode,
 	})
-	http.Redirect(w, r, "/login/second-factor?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	return value
 }
 
 func bindingDigest(v string) string {
@@ -208,6 +215,7 @@ func (h *Handler) wrongSecondFactor(w http.ResponseWriter, r *http.Request, f fl
 // sends the browser on.
 func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, f flows.Flow, methods []string, how string) {
 	ctx := r.Context()
+	h.linkPending(ctx, f, f.UserID)
 	ev, err := events.New("user.login_succeeded", "user:"+f.UserID, "user:"+f.UserID, h.now(), map[string]any{"method": how, "amr": methods})
 	if err != nil {
 		h.fail(w, r, err)

@@ -61,8 +61,16 @@ type page struct {
 	Passkeys []passkeyView
 	// PasskeysOn says whether this server offers passkeys.
 	PasskeysOn bool
+	// Providers are the "Continue with …" buttons.
+	Providers []providerButton
+	// Identities are the person's linked upstream accounts.
+	Identities []identityView
 
 	loc *i18n.Localizer
+}
+
+type identityView struct {
+	Provider, ProviderName, Subject, Email string
 }
 
 type passkeyView struct {

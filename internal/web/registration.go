@@ -25,6 +25,7 @@ func (h *Handler) renderRegistration(w http.ResponseWriter, r *http.Request, p *
 	p.Action = "/registration?flow=" + p.Flow.ID
 	p.Extra["login_url"] = "/login?" + returnQuery(p.Flow)
 	p.Extra["min_length"] = strconv.Itoa(h.MinPasswordLength)
+	h.providerButtons(r.Context(), p)
 	h.render(w, r, status, "registration", p)
 }
 

@@ -264,7 +264,24 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 	if sum.HasSecondFactor() {
 		p.Extra["recovery_left"] = strconv.Itoa(sum.RecoveryCodesLeft)
 	}
+	if h.Federation != nil {
+		ids, err := h.Federation.Store.Identities(r.Context(), p.User.ID)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			name := id.ProviderID
+			if pr, err := h.Federation.Store.ProviderByID(r.Context(), id.ProviderID); err == nil {
+				name = pr.Name
+			}
+			p.Identities = append(p.Identities, identityView{Provider: id.ProviderID, ProviderName: name, Subject: id.Subject, Email: id.Email})
+		}
+	}
 	switch r.URL.Query().Get("done") {
+	case "identity_unlinked":
+		p.Notice = p.T("upstream.unlinked")
+	case "identity_last":
+		p.Alert = p.T("upstream.last_method")
 	case "totp_removed":
 		p.Notice = p.T("totp.removed")
 	case "passkey_added":

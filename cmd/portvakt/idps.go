@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portvakt/portvakt/internal/federation"
+)
+
+func newIdpCmd(e env) *cobra.Command {
+	cmd := groupCmd("idp", "Manage upstream identity providers (\"Continue with …\")")
+	cmd.AddCommand(newIdpCreateCmd(e), newIdpListCmd(e), newIdpDeleteCmd(e))
+	return cmd
+}
+
+func idpService(cmd *cobra.Command, e env) (*app, *federation.Service, error) {
+	a, err := openApp(cmd.Context(), cmd, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, &federation.Service{Store: a.store, Cipher: a.keyring, Now: a.now}, nil
+}
+
+// idpOut is a provider as the CLI prints it; the secret never.
+type idpOut struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Issuer     string    `json:"issuer"`
+	ClientID   string    `json:"client_id"`
+	HasSecret  bool      `json:"has_secret"`
+	Scopes     []string  `json:"scopes"`
+	TrustEmail bool      `json:"trust_email"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+func idpView(p federation.Provider) idpOut {
+	return idpOut{ID: p.ID, Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, HasSecret: len(p.Secret) > 0,
+		Scopes: p.Scopes, TrustEmail: p.TrustEmail, CreatedAt: p.CreatedAt}
+}
+
+func newIdpCreateCmd(e env) *cobra.Command {
+	var p federation.Provider
+	var scopes string
+	var secretStdin, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Register an upstream OpenID provider",
+		Long: `Register an upstream OpenID Connect provider. It shows as "Continue with
+<name>" on the sign-in and registration pages. Portvakt reads its discovery
+document from the issuer, runs the code flow with PKCE, state and nonce,
+and checks the ID token (signature, issuer, audience, nonce). Register
+Portvakt at the provider with the redirect URI <issuer>/login/idp/callback.
+
+The client secret is read from standard input (--client-secret-stdin), so
+that it stays out of shell history, and kept encrypted.
+
+Example:
+  printf '%s' "$SECRET" | portvakt idp create --id google --name Google \
+    --issuer https://accounts.google.com --client-id 1234.apps.googleusercontent.com \
+    --client-secret-stdin --trust-email --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if secretStdin {
+				line, err := bufio.NewReader(e.stdin).ReadString('\n')
+				if err != nil && line == "" {
+					return usageError{errors.New("--client-secret-stdin: nothing on standard input")}
+				}
+				p.SecretPlain = strings.TrimRight(line, "\r\n")
+			}
+			p.Scopes = strings.Fields(strings.ReplaceAll(scopes, ",", " "))
+			a, svc, err := idpService(cmd, e)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			p, err = svc.Create(cmd.Context(), p, "system:cli")
+			if err != nil {
+				return idpProblem(err, p.ID)
+			}
+			if asJSON {
+				return json.NewEncoder(e.stdout).Encode(idpView(p))
+			}
+			fmt.Fprintf(e.stdout, "Registered identity provider %s (%s).\nRedirect URI to register at the provider: <issuer>/login/idp/callback\n", p.ID, p.Name)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&p.ID, "id", "", "short name in URLs and events, e.g. google (lower-case letters, digits, dashes)")
+	fl.StringVar(&p.Name, "name", "", "name on the button: Continue with <name>")
+	fl.StringVar(&p.Issuer, "issuer", "", "the provider's issuer URL (https)")
+	fl.StringVar(&p.ClientID, "client-id", "", "Portvakt's client ID at the provider")
+	fl.BoolVar(&secretStdin, "client-secret-stdin", false, "read Portvakt's client secret at the provider from standard input")
+	fl.StringVar(&scopes, "scope", "openid email profile", "scopes to ask for")
+	fl.BoolVar(&p.TrustEmail, "trust-email", false, "take the provider's email_verified at its word for new accounts")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func newIdpListCmd(e env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List upstream identity providers",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, svc, err := idpService(cmd, e)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			ps, err := svc.Store.ListProviders(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				for _, p := range ps {
+					if err := enc.Encode(idpView(p)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tNAME\tISSUER\tTRUST EMAIL")
+			for _, p := range ps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%v\n", p.ID, p.Name, p.Issuer, p.TrustEmail)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object a line")
+	return cmd
+}
+
+func newIdpDeleteCmd(e env) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete an upstream identity provider",
+		Long:  "Delete a provider and unlink every account linked through it. People who signed in only with it can no longer sign in. Pass --yes to confirm.",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return usageError{errors.New("deleting a provider unlinks every account linked through it; pass --yes to confirm")}
+			}
+			a, svc, err := idpService(cmd, e)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			if err := svc.Delete(cmd.Context(), args[0], "system:cli"); err != nil {
+				return idpProblem(err, args[0])
+			}
+			fmt.Fprintf(e.stdout, "deleted identity provider %s\n", args[0])
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	return cmd
+}
+
+func idpProblem(err error, id string) error {
+	var fe federation.FieldError
+	switch {
+	case errors.Is(err, federation.ErrNotFound):
+		return usageError{fmt.Errorf("no such identity provider: %q", id)}
+	case errors.Is(err, federation.ErrConflict):
+		return usageError{fmt.Errorf("an identity provider %q already exists", id)}
+	case errors.As(err, &fe):
+		var parts []string
+		for _, e := range flattenErrors(err) {
+			if errors.As(e, &fe) {
+				parts = append(parts, fmt.Sprintf("%s (--%s): %s", fe.Field, strings.ReplaceAll(fe.Field, "_", "-"), fe.Message))
+			}
+		}
+		return usageError{errors.New(strings.Join(parts, "; "))}
+	}
+	return err
+}
+
+func flattenErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flattenErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}

@@ -1,0 +1,317 @@
+package federation
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/events"
+)
+
+// ErrUpstream means the provider could not be used: unreachable, a bad
+// answer, an ID token that does not check out (wrong issuer, audience,
+// nonce, signature), a state that does not match, or the person said no.
+// What went wrong is in the wrapped error, for the log; people see a
+// friendly page.
+var ErrUpstream = errors.New("the identity provider's answer was not accepted")
+
+// Cipher seals provider secrets and pending sign-ins (the keyring).
+type Cipher interface {
+	Encrypt(plaintext, aad []byte) ([]byte, error)
+	Decrypt(ctx context.Context, ciphertext, aad []byte) ([]byte, error)
+}
+
+// Service runs sign-ins with upstream providers.
+type Service struct {
+	Store  Store
+	Cipher Cipher
+	// HTTPClient makes the calls to providers (default: 10 s timeout).
+	HTTPClient *http.Client
+	// DiscoveryTTL is how long a provider's discovery document and keys
+	// are reused (default 1 h).
+	DiscoveryTTL time.Duration
+	Now          func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	p       *oidc.Provider
+	fetched time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) client() *http.Client {
+	if s.HTTPClient != nil {
+		return s.HTTPClient
+	}
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+// Create registers a provider on behalf of actor, sealing its secret.
+func (s *Service) Create(ctx context.Context, p Provider, actor string) (Provider, error) {
+	if err := p.Validate(); err != nil {
+		return Provider{}, err
+	}
+	now := s.now()
+	p.CreatedAt, p.UpdatedAt = now, now
+	if p.SecretPlain != "" {
+		sealed, err := s.Cipher.Encrypt([]byte(p.SecretPlain), []byte("idp-secret:"+p.ID))
+		if err != nil {
+			return Provider{}, err
+		}
+		p.Secret, p.SecretPlain = sealed, ""
+	}
+	ev, err := events.New("idp.created", "idp:"+p.ID, actor, now, map[string]any{"issuer": p.Issuer, "name": p.Name})
+	if err != nil {
+		return Provider{}, err
+	}
+	return p, s.Store.CreateProvider(ctx, p, ev)
+}
+
+// Delete removes a provider; identities linked through it go with it.
+func (s *Service) Delete(ctx context.Context, id, actor string) error {
+	ev, err := events.New("idp.deleted", "idp:"+id, actor, s.now(), nil)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.cache, id)
+	s.mu.Unlock()
+	return s.Store.DeleteProvider(ctx, id, ev)
+}
+
+// discover returns the provider's discovery (cached for DiscoveryTTL).
+func (s *Service) discover(ctx context.Context, p Provider) (*oidc.Provider, error) {
+	ttl := s.DiscoveryTTL
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	s.mu.Lock()
+	c, ok := s.cache[p.ID]
+	s.mu.Unlock()
+	if ok && s.now().Sub(c.fetched) < ttl {
+		return c.p, nil
+	}
+	// go-oidc checks that the document's issuer is the configured one.
+	op, err := oidc.NewProvider(oidc.ClientContext(ctx, s.client()), p.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: discovery of %s: %w", ErrUpstream, p.Issuer, err)
+	}
+	s.mu.Lock()
+	if s.cache == nil {
+		s.cache = map[string]cached{}
+	}
+	s.cache[p.ID] = cached{p: op, fetched: s.now()}
+	s.mu.Unlock()
+	return op, nil
+}
+
+func (s *Service) oauth2Config(ctx context.Context, p Provider, op *oidc.Provider, redirect string) (*oauth2.Config, error) {
+	secret := ""
+	if len(p.Secret) > 0 {
+		b, err := s.Cipher.Decrypt(ctx, p.Secret, []byte("idp-secret:"+p.ID))
+		if err != nil {
+			return nil, fmt.Errorf("decrypt the client secret of %s: %w", p.ID, err)
+		}
+		secret = string(b)
+	}
+	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: secret, Endpoint: op.Endpoint(), RedirectURL: redirect, Scopes: p.Scopes}, nil
+}
+
+// Pending is a sign-in sent to a provider, kept (sealed) until it comes
+// back.
+type Pending struct {
+	Provider string    `json:"p"`
+	State    string    `json:"s"`
+	Nonce    string    `json:"n"`
+	Verifier string    `json:"v"`
+	Expires  time.Time `json:"e"`
+}
+
+// Begin starts a sign-in with provider id: the URL to send the browser to
+// and the sealed pending sign-in to keep. flowID is put in front of the
+// state, so that the callback finds its flow.
+func (s *Service) Begin(ctx context.Context, id, flowID, redirect string) (string, string, error) {
+	p, err := s.Store.ProviderByID(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	op, err := s.discover(ctx, p)
+	if err != nil {
+		return "", "", err
+	}
+	conf, err := s.oauth2Config(ctx, p, op, redirect)
+	if err != nil {
+		return "", "", err
+	}
+	pd := Pending{Provider: p.ID, State: flowID + "." + random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(), Expires: s.now().Add(15 * time.Minute)}
+	raw, _ := json.Marshal(pd)
+	sealed, err := s.Cipher.Encrypt(raw, []byte("idp-pending:"+flowID))
+	if err != nil {
+		return "", "", err
+	}
+	u := conf.AuthCodeURL(pd.State, oauth2.S256ChallengeOption(pd.Verifier), oidc.Nonce(pd.Nonce))
+	return u, base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// Claims are what the provider says about the person.
+type Claims struct {
+	Provider      string
+	Subject       string
+	Email         string
+	EmailVerified bool
+	GivenName     string
+	FamilyName    string
+	Locale        string
+}
+
+// Finish completes a sign-in from the provider's redirect (its query),
+// given the sealed pending sign-in of flowID: the state must match, the
+// code is exchanged with the PKCE verifier, and the ID token is checked
+// (signature, issuer, audience, expiry, nonce).
+func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[string][]string, redirect string) (Claims, error) {
+	get := func(k string) string {
+		if v := query[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	ct, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil || len(ct) == 0 {
+		return Claims{}, fmt.Errorf("%w: no sign-in was started here", ErrUpstream)
+	}
+	raw, err := s.Cipher.Decrypt(ctx, ct, []byte("idp-pending:"+flowID))
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: the pending sign-in is not this flow's", ErrUpstream)
+	}
+	var pd Pending
+	if err := json.Unmarshal(raw, &pd); err != nil {
+		return Claims{}, fmt.Errorf("%w: %w", ErrUpstream, err)
+	}
+	if subtle.ConstantTimeCompare([]byte(get("state")), []byte(pd.State)) != 1 {
+		return Claims{}, fmt.Errorf("%w: state mismatch", ErrUpstream)
+	}
+	if !s.now().Before(pd.Expires) {
+		return Claims{}, fmt.Errorf("%w: the sign-in took too long", ErrUpstream)
+	}
+	if e := get("error"); e != "" {
+		return Claims{}, fmt.Errorf("%w: the provider answered %s: %s", ErrUpstream, e, get("error_description"))
+	}
+	p, err := s.Store.ProviderByID(ctx, pd.Provider)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: provider %s: %w", ErrUpstream, pd.Provider, err)
+	}
+	op, err := s.discover(ctx, p)
+	if err != nil {
+		return Claims{}, err
+	}
+	conf, err := s.oauth2Config(ctx, p, op, redirect)
+	if err != nil {
+		return Claims{}, err
+	}
+	tok, err := conf.Exchange(oidc.ClientContext(ctx, s.client()), get("code"), oauth2.VerifierOption(pd.Verifier))
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: code exchange: %w", ErrUpstream, err)
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	idt, err := op.Verifier(&oidc.Config{ClientID: p.ClientID, Now: s.now}).Verify(oidc.ClientContext(ctx, s.client()), rawID)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: ID token: %w", ErrUpstream, err)
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pd.Nonce)) != 1 {
+		return Claims{}, fmt.Errorf("%w: nonce mismatch", ErrUpstream)
+	}
+	var c struct {
+		Email         string `json:"email"`
+		EmailVerified any    `json:"email_verified"`
+		GivenName     string `json:"given_name"`
+		FamilyName    string `json:"family_name"`
+		Locale        string `json:"locale"`
+	}
+	if err := idt.Claims(&c); err != nil {
+		return Claims{}, fmt.Errorf("%w: ID token claims: %w", ErrUpstream, err)
+	}
+	out := Claims{Provider: p.ID, Subject: idt.Subject, Email: c.Email, GivenName: c.GivenName, FamilyName: c.FamilyName, Locale: c.Locale}
+	// Some providers send email_verified as a string.
+	out.EmailVerified = c.EmailVerified == true || c.EmailVerified == "true"
+	out.EmailVerified = out.EmailVerified && p.TrustEmail
+	return out, nil
+}
+
+func random() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Register makes a new account from an upstream identity (just-in-time
+// registration), linked to it, in one transaction. The registration's
+// event says where it came from: social:<provider>.
+func (s *Service) Register(ctx context.Context, c Claims) (accounts.User, error) {
+	now := s.now()
+	u := accounts.User{
+		ID: accounts.NewID(), Email: c.Email, EmailVerified: c.EmailVerified, GivenName: c.GivenName,
+		FamilyName: c.FamilyName, Locale: c.Locale, Status: accounts.StatusActive, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := u.Validate(); err != nil {
+		return accounts.User{}, err
+	}
+	id := Identity{ProviderID: c.Provider, Subject: c.Subject, UserID: u.ID, Email: c.Email, CreatedAt: now, LastUsedAt: now}
+	reg, err := events.New("user.registered", u.Subject(), u.Subject(), now, map[string]any{"source": "social:" + c.Provider, "email_verified": u.EmailVerified})
+	if err != nil {
+		return accounts.User{}, err
+	}
+	linked, err := s.linkedEvent(id, u.Subject())
+	if err != nil {
+		return accounts.User{}, err
+	}
+	if err := s.Store.CreateUserWithIdentity(ctx, u, id, reg, linked); err != nil {
+		return accounts.User{}, err
+	}
+	return u, nil
+}
+
+// Link links the upstream identity of c to userID, who has just proved
+// they own that account.
+func (s *Service) Link(ctx context.Context, userID string, c Claims) error {
+	now := s.now()
+	id := Identity{ProviderID: c.Provider, Subject: c.Subject, UserID: userID, Email: c.Email, CreatedAt: now, LastUsedAt: now}
+	ev, err := s.linkedEvent(id, "user:"+userID)
+	if err != nil {
+		return err
+	}
+	return s.Store.LinkIdentity(ctx, id, ev)
+}
+
+func (s *Service) linkedEvent(id Identity, actor string) (events.Event, error) {
+	return events.New("identity.linked", "user:"+id.UserID, actor, s.now(), map[string]any{"provider": id.ProviderID})
+}
+
+// Unlink removes one of userID's identities, unless it is their last way
+// to sign in.
+func (s *Service) Unlink(ctx context.Context, userID, providerID, subject string) error {
+	ev, err := events.New("identity.unlinked", "user:"+userID, "user:"+userID, s.now(), map[string]any{"provider": providerID})
+	if err != nil {
+		return err
+	}
+	return s.Store.UnlinkIdentity(ctx, userID, providerID, subject, ev)
+}

@@ -1,0 +1,179 @@
+package federation_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/oauth2-proxy/mockoidc"
+
+	"github.com/portvakt/portvakt/internal/federation"
+	"github.com/portvakt/portvakt/internal/keyring"
+	"github.com/portvakt/portvakt/internal/storetest"
+)
+
+const redirect = "http://localhost/login/idp/callback"
+
+type fixture struct {
+	m   *mockoidc.MockOIDC
+	svc *federation.Service
+	// tamper, when set, rewrites the ID token's claims at the token
+	// endpoint, re-signed with the provider's own key.
+	tamper func(jwt.MapClaims)
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st := storetest.Open(t, storetest.Engine{Name: "sqlite", NewURL: storetest.SQLiteURL})
+	master, _ := keyring.ParseMasterKey(keyring.GenerateMasterKey())
+	kr, err := keyring.Open(t.Context(), st, keyring.MasterKeys{Current: master}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{m: m, svc: &federation.Service{Store: st, Cipher: kr}}
+	if err := m.AddMiddleware(f.rewriteTokens); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
+	cfg := m.Config()
+	if _, err := f.svc.Create(t.Context(), federation.Provider{ID: "mock", Name: "Mock", Issuer: m.Issuer(), ClientID: cfg.ClientID,
+		SecretPlain: cfg.ClientSecret, Scopes: []string{"openid", "email"}, TrustEmail: true}, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) rewriteTokens(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.tamper == nil || !strings.HasSuffix(r.URL.Path, "/token") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		var body map[string]any
+		_ = json.Unmarshal(rec.Body.Bytes(), &body)
+		if raw, ok := body["id_token"].(string); ok {
+			tok, err := f.m.Keypair.VerifyJWT(raw, time.Now)
+			if err == nil {
+				claims := tok.Claims.(jwt.MapClaims)
+				f.tamper(claims)
+				body["id_token"], _ = f.m.Keypair.SignJWT(claims)
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rec.Code)
+		_ = json.NewEncoder(w).Encode(body)
+	})
+}
+
+// run begins a sign-in, lets the provider answer (adjusting the
+// authorization request with edit) and finishes it.
+func (f *fixture) run(t *testing.T, edit func(url.Values)) (federation.Claims, error) {
+	t.Helper()
+	to, sealed, err := f.svc.Begin(t.Context(), "mock", "flow1", redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(to)
+	q := u.Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("nonce") == "" || !strings.HasPrefix(q.Get("state"), "flow1.") {
+		t.Fatalf("authorization request %s lacks PKCE, nonce or the flow in its state", to)
+	}
+	if edit != nil {
+		edit(q)
+		u.RawQuery = q.Encode()
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	back, err := res.Location()
+	if err != nil {
+		t.Fatalf("the provider answered %d", res.StatusCode)
+	}
+	return f.svc.Finish(t.Context(), "flow1", sealed, back.Query(), redirect)
+}
+
+func TestFinish(t *testing.T) {
+	f := newFixture(t)
+	f.m.QueueUser(&mockoidc.MockUser{Subject: "s-1", Email: "ada@example.com", EmailVerified: true})
+	c, err := f.run(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Provider != "mock" || c.Subject != "s-1" || c.Email != "ada@example.com" || !c.EmailVerified {
+		t.Errorf("claims = %+v", c)
+	}
+}
+
+func TestFinishRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		edit   func(url.Values)
+		tamper func(jwt.MapClaims)
+		want   string
+	}{
+		{"state mismatch", func(q url.Values) { q.Set("state", "flow1.forged") }, nil, "state mismatch"},
+		{"nonce mismatch", func(q url.Values) { q.Set("nonce", "another") }, nil, "nonce mismatch"},
+		{"ID token for another audience", nil, func(c jwt.MapClaims) { c["aud"] = "someone-else" }, "audience"},
+		{"ID token from another issuer", nil, func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }, "different provider"},
+		{"expired ID token", nil, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }, "expired"},
+		{"the wrong PKCE verifier", func(q url.Values) { q.Set("code_challenge", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA") }, nil, "code exchange"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.tamper = tc.tamper
+			_, err := f.run(t, tc.edit)
+			if !errors.Is(err, federation.ErrUpstream) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want ErrUpstream mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestProviderValidateAndSecret(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []federation.Provider{
+		{ID: "Bad ID", Name: "x", Issuer: "https://id.example.com", ClientID: "c"},
+		{ID: "plain", Name: "x", Issuer: "http://id.example.com", ClientID: "c"},
+		{ID: "noclient", Name: "x", Issuer: "https://id.example.com"},
+		{ID: "query", Name: "x", Issuer: "https://id.example.com/?a=1", ClientID: "c"},
+	} {
+		if _, err := f.svc.Create(t.Context(), p, "system:test"); err == nil {
+			t.Errorf("provider %+v accepted", p)
+		}
+	}
+	if _, err := f.svc.Create(t.Context(), federation.Provider{ID: "mock", Name: "Again", Issuer: "https://id.example.com", ClientID: "c"}, "system:test"); !errors.Is(err, federation.ErrConflict) {
+		t.Errorf("a second provider with the same ID = %v, want ErrConflict", err)
+	}
+	p, err := f.svc.Store.ProviderByID(t.Context(), "mock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Secret) == 0 || bytes.Contains(p.Secret, []byte(f.m.Config().ClientSecret)) {
+		t.Error("the client secret is not stored encrypted")
+	}
+}

@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/federation"
+)
+
+var _ federation.Store = (*Store)(nil)
+
+func fedConflict(err error) error {
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("%w: %w", federation.ErrConflict, err)
+	}
+	return err
+}
+
+// CreateProvider implements federation.Store.
+func (s *Store) CreateProvider(ctx context.Context, p federation.Provider, evs ...events.Event) error {
+	return fedConflict(s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_providers (id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, p.ID, p.Name, p.Issuer, p.ClientID, p.Secret, strings.Join(p.Scopes, " "),
+			p.TrustEmail, micros(p.CreatedAt), micros(p.UpdatedAt)); err != nil {
+			return fmt.Errorf("insert identity provider: %w", err)
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	}))
+}
+
+const providerColumns = `id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at`
+
+func scanProvider(row scanner) (federation.Provider, error) {
+	var p federation.Provider
+	var scopes string
+	var created, updated int64
+	err := row.Scan(&p.ID, &p.Name, &p.Issuer, &p.ClientID, &p.Secret, &scopes, &p.TrustEmail, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("%w: %w", ErrNotFound, federation.ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("scan identity provider: %w", err)
+	}
+	p.Scopes, p.CreatedAt, p.UpdatedAt = strings.Fields(scopes), fromMicros(created), fromMicros(updated)
+	return p, nil
+}
+
+// ProviderByID implements federation.Store.
+func (s *Store) ProviderByID(ctx context.Context, id string) (federation.Provider, error) {
+	return scanProvider(s.read.QueryRowContext(ctx, `SELECT `+providerColumns+` FROM identity_providers WHERE id = $1`, id))
+}
+
+// ListProviders implements federation.Store.
+func (s *Store) ListProviders(ctx context.Context) ([]federation.Provider, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+providerColumns+` FROM identity_providers ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list identity providers: %w", err)
+	}
+	defer rows.Close()
+	var out []federation.Provider
+	for rows.Next() {
+		p, err := scanProvider(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DeleteProvider implements federation.Store.
+func (s *Store) DeleteProvider(ctx context.Context, id string, evs ...events.Event) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM identity_providers WHERE id = $1`, id)
+		if err != nil {
+			return fmt.Errorf("delete identity provider: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return federation.ErrNotFound
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	})
+}
+
+const identityColumns = `provider_id, subject, user_id, email, created_at, last_used_at`
+
+func scanIdentity(row scanner) (federation.Identity, error) {
+	var id federation.Identity
+	var created, used int64
+	err := row.Scan(&id.ProviderID, &id.Subject, &id.UserID, &id.Email, &created, &used)
+	if errors.Is(err, sql.ErrNoRows) {
+		return id, fmt.Errorf("%w: %w", ErrNotFound, federation.ErrNotFound)
+	}
+	if err != nil {
+		return id, fmt.Errorf("scan identity: %w", err)
+	}
+	id.CreatedAt, id.LastUsedAt = fromMicros(created), fromMicros(used)
+	return id, nil
+}
+
+// IdentityBySubject implements federation.Store.
+func (s *Store) IdentityBySubject(ctx context.Context, providerID, subject string) (federation.Identity, error) {
+	return scanIdentity(s.read.QueryRowContext(ctx, `SELECT `+identityColumns+` FROM user_identities WHERE provider_id = $1 AND subject = $2`, providerID, subject))
+}
+
+// Identities implements federation.Store.
+func (s *Store) Identities(ctx context.Context, userID string) ([]federation.Identity, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+identityColumns+` FROM user_identities WHERE user_id = $1 ORDER BY created_at, provider_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("read identities: %w", err)
+	}
+	defer rows.Close()
+	var out []federation.Identity
+	for rows.Next() {
+		id, err := scanIdentity(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func insertIdentity(ctx context.Context, tx *sql.Tx, id federation.Identity) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO user_identities (`+identityColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		id.ProviderID, id.Subject, id.UserID, id.Email, micros(id.CreatedAt), micros(id.LastUsedAt))
+	if err != nil {
+		return fmt.Errorf("insert identity: %w", err)
+	}
+	return nil
+}
+
+// LinkIdentity implements federation.Store.
+func (s *Store) LinkIdentity(ctx context.Context, id federation.Identity, evs ...events.Event) error {
+	return fedConflict(s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := insertIdentity(ctx, tx, id); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	}))
+}
+
+// CreateUserWithIdentity implements federation.Store.
+func (s *Store) CreateUserWithIdentity(ctx context.Context, u accounts.User, id federation.Identity, evs ...events.Event) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			u.ID, u.Email, u.EmailNormalized, u.EmailVerified, u.GivenName, u.FamilyName, u.Phone, u.Locale,
+			string(u.Status), nullString(u.ExternalID), string(u.Attributes), u.PasswordHash,
+			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt)); err != nil {
+			return fmt.Errorf("insert user: %w", err)
+		}
+		if err := insertIdentity(ctx, tx, id); err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	})
+	return userConflict(err)
+}
+
+// UnlinkIdentity implements federation.Store.
+func (s *Store) UnlinkIdentity(ctx context.Context, userID, providerID, subject string, evs ...events.Event) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// The other ways in: a password, a passkey, another identity.
+		var others int
+		if err := tx.QueryRowContext(ctx, `SELECT
+			(SELECT COUNT(*) FROM users WHERE id = $1 AND password_hash <> '') +
+			(SELECT COUNT(*) FROM auth_factors WHERE user_id = $1 AND kind = 'passkey') +
+			(SELECT COUNT(*) FROM user_identities WHERE user_id = $1 AND NOT (provider_id = $2 AND subject = $3))`,
+			userID, providerID, subject).Scan(&others); err != nil {
+			return fmt.Errorf("count sign-in methods: %w", err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM user_identities WHERE user_id = $1 AND provider_id = $2 AND subject = $3`, userID, providerID, subject)
+		if err != nil {
+			return fmt.Errorf("delete identity: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return federation.ErrNotFound
+		}
+		if others == 0 {
+			return federation.ErrLastMethod // rolls the delete back
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	})
+}
+
+// TouchIdentity implements federation.Store.
+func (s *Store) TouchIdentity(ctx context.Context, providerID, subject string, at time.Time) error {
+	if _, err := s.exec(ctx, `UPDATE user_identities SET last_used_at = $1 WHERE provider_id = $2 AND subject = $3`, micros(at), providerID, subject); err != nil {
+		return fmt.Errorf("touch identity: %w", err)
+	}
+	return nil
+}

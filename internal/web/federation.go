@@ -1,0 +1,255 @@
+package web
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/federation"
+	"github.com/portvakt/portvakt/internal/flows"
+)
+
+// Sign-in with upstream identity providers ("Continue with …"). The
+// sign-in starts in a login flow bound to this browser by a cookie; the
+// provider's answer comes back to /login/idp/callback, whose state names
+// the flow. A known upstream account signs its user in; an unknown one
+// whose address has an account here is linked only after the person signs
+// in to that account in the same flow; otherwise a new account is made.
+
+// providerButton is a "Continue with …" button.
+type providerButton struct{ ID, Name string }
+
+// providerButtons lists the configured providers for the sign-in and
+// registration pages.
+func (h *Handler) providerButtons(ctx context.Context, p *page) {
+	if h.Federation == nil {
+		return
+	}
+	ps, err := h.Federation.Store.ListProviders(ctx)
+	if err != nil {
+		h.Logger.ErrorContext(ctx, "list identity providers", "error", err)
+		return
+	}
+	for _, pr := range ps {
+		p.Providers = append(p.Providers, providerButton{ID: pr.ID, Name: pr.Name})
+	}
+}
+
+func (h *Handler) callbackURL() string {
+	return strings.TrimSuffix(h.Issuer.String(), "/") + "/login/idp/callback"
+}
+
+// startUpstream sends the browser to the provider named in the path.
+func (h *Handler) startUpstream(w http.ResponseWriter, r *http.Request) {
+	if h.Federation == nil || !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	ctx := r.Context()
+	f, err := h.Flows.Start(ctx, flows.Login, flows.Flow{
+		ReturnTo: safeReturn(r.PostFormValue("return_to")), UILocales: truncate(r.PostFormValue("ui_locales"), 64),
+	})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	to, sealed, err := h.Federation.Begin(ctx, r.PathValue("id"), f.ID, h.callbackURL())
+	if err != nil {
+		h.upstreamFailed(w, r, f, err)
+		return
+	}
+	raw := h.bindBrowser(w)
+	if _, err := h.Flows.Update(ctx, flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
+		f.Upstream, f.Binding = sealed, bindingDigest(raw)
+		return f, nil
+	}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// upstreamCallback takes the provider's answer.
+func (h *Handler) upstreamCallback(w http.ResponseWriter, r *http.Request) {
+	if h.Federation == nil {
+		http.NotFound(w, r)
+		return
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	flowID, _, _ := strings.Cut(q.Get("state"), ".")
+	f, err := h.Flows.Get(ctx, flows.Login, flowID)
+	if err != nil || !h.bound(r, f) || f.Upstream == "" {
+		p := h.newPage(w, r, f, "")
+		h.message(w, r, p, http.StatusGone, "error.flow_expired.title", "error.flow_expired.text", "/login", "common.start_over")
+		return
+	}
+	sealed := f.Upstream
+	if f, err = h.Flows.Update(ctx, flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
+		f.Upstream = "" // an answer counts once
+		return f, nil
+	}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := h.Federation.Finish(ctx, f.ID, sealed, q, h.callbackURL())
+	if err != nil {
+		h.upstreamFailed(w, r, f, err)
+		return
+	}
+	id, err := h.Federation.Store.IdentityBySubject(ctx, c.Provider, c.Subject)
+	switch {
+	case err == nil:
+		h.signInUpstream(w, r, f, id.UserID, c)
+	case !errors.Is(err, federation.ErrNotFound):
+		h.fail(w, r, err)
+	default:
+		h.newUpstreamIdentity(w, r, f, c)
+	}
+}
+
+// signInUpstream signs in the user of a known upstream account.
+func (h *Handler) signInUpstream(w http.ResponseWriter, r *http.Request, f flows.Flow, userID string, c federation.Claims) {
+	ctx := r.Context()
+	u, err := h.Accounts.Store.UserByID(ctx, userID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if u.Status != accounts.StatusActive {
+		p := h.newPage(w, r, f, "")
+		p.Alert = p.T("login.disabled")
+		h.renderLogin(w, r, p, http.StatusUnauthorized)
+		return
+	}
+	if err := h.Federation.Store.TouchIdentity(ctx, c.Provider, c.Subject, h.now()); err != nil {
+		h.Logger.WarnContext(ctx, "touch identity", "error", err)
+	}
+	methods := []string{authn.MethodFederated}
+	sum, err := h.Authn.Summarize(ctx, u.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if sum.HasSecondFactor() {
+		h.askSecondFactor(w, r, f, u.ID, methods)
+		return
+	}
+	if h.mfaRequired(f) {
+		f.ReturnTo = mfaSetupURL(returnTo(f))
+	}
+	f.UserID = u.ID
+	h.startSession(w, r, f, methods, "social:"+c.Provider)
+}
+
+// newUpstreamIdentity registers a new account from the upstream one, or,
+// when its address already has an account, asks the person to sign in to
+// that account first and links them then.
+func (h *Handler) newUpstreamIdentity(w http.ResponseWriter, r *http.Request, f flows.Flow, c federation.Claims) {
+	ctx := r.Context()
+	if c.Email == "" {
+		h.upstreamFailed(w, r, f, errors.New("the provider sent no email address"))
+		return
+	}
+	norm, err := accounts.NormalizeEmail(c.Email)
+	if err != nil {
+		h.upstreamFailed(w, r, f, err)
+		return
+	}
+	_, err = h.Accounts.Store.UserByEmail(ctx, norm)
+	switch {
+	case err == nil:
+		// Never linked silently: the person proves they own the account.
+		raw, _ := json.Marshal(c)
+		sealed, err := h.Federation.Cipher.Encrypt(raw, []byte("idp-link:"+f.ID))
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if _, err := h.Flows.Update(ctx, flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
+			f.PendingLink, f.Email = base64.RawURLEncoding.EncodeToString(sealed), norm
+			return f, nil
+		}); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/login?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
+	case errors.Is(err, accounts.ErrNotFound):
+		u, err := h.Federation.Register(ctx, c)
+		if err != nil {
+			h.upstreamFailed(w, r, f, err)
+			return
+		}
+		h.Wake()
+		if h.mfaRequired(f) {
+			f.ReturnTo = mfaSetupURL(returnTo(f))
+		}
+		f.UserID = u.ID
+		h.startSession(w, r, f, []string{authn.MethodFederated}, "social:"+c.Provider)
+	default:
+		h.fail(w, r, err)
+	}
+}
+
+// linkPending links the flow's pending upstream identity to userID, who
+// has just signed in to their account in this flow.
+func (h *Handler) linkPending(ctx context.Context, f flows.Flow, userID string) {
+	if f.PendingLink == "" || h.Federation == nil {
+		return
+	}
+	ct, err := base64.RawURLEncoding.DecodeString(f.PendingLink)
+	if err != nil {
+		return
+	}
+	raw, err := h.Federation.Cipher.Decrypt(ctx, ct, []byte("idp-link:"+f.ID))
+	if err != nil {
+		h.Logger.WarnContext(ctx, "pending link", "error", err)
+		return
+	}
+	var c federation.Claims
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return
+	}
+	if err := h.Federation.Link(ctx, userID, c); err != nil && !errors.Is(err, federation.ErrConflict) {
+		h.Logger.ErrorContext(ctx, "link identity", "error", err)
+	}
+}
+
+// upstreamFailed shows the friendly page for a provider that could not be
+// used; nothing was created.
+func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, f flows.Flow, err error) {
+	h.Logger.InfoContext(r.Context(), "upstream sign-in failed", "error", err)
+	p := h.newPage(w, r, f, "")
+	status := http.StatusBadGateway
+	if errors.Is(err, federation.ErrNotFound) {
+		status = http.StatusNotFound
+	}
+	h.message(w, r, p, status, "upstream.failed.title", "upstream.failed.text", "/login?"+returnQuery(f), "common.try_again")
+}
+
+// submitUnlink removes one of the person's linked upstream accounts.
+func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.postedChange(w, r, "/account")
+	if !ok {
+		return
+	}
+	if h.Federation == nil {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	err := h.Federation.Unlink(r.Context(), s.UserID, r.PostFormValue("provider"), r.PostFormValue("subject"))
+	switch {
+	case errors.Is(err, federation.ErrLastMethod):
+		http.Redirect(w, r, "/account?done=identity_last", http.StatusSeeOther)
+	case err != nil && !errors.Is(err, federation.ErrNotFound):
+		h.fail(w, r, err)
+	default:
+		http.Redirect(w, r, "/account?done=identity_unlinked", http.StatusSeeOther)
+	}
+}
