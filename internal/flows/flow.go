@@ -38,6 +38,9 @@ const (
 	StateSent State = "sent"
 	// StateDone means the flow finished; it cannot be submitted again.
 	StateDone State = "done"
+	// StateLink means a signed-in person (UserID) is linking an upstream
+	// account from their account page.
+	StateLink State = "link"
 	// StateSecondFactor means a sign-in is waiting for a second factor:
 	// the first was proven (Methods) for UserID.
 	StateSecondFactor State = "second_factor"

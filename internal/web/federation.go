@@ -51,10 +51,28 @@ func (h *Handler) startUpstream(w http.ResponseWriter, r *http.Request) {
 		h.showError(w, r, http.StatusForbidden, "error.csrf")
 		return
 	}
+	h.sendUpstream(w, r, flows.Flow{ReturnTo: safeReturn(r.PostFormValue("return_to")), UILocales: truncate(r.PostFormValue("ui_locales"), 64)})
+}
+
+// startLink sends a signed-in person to a provider to link an account
+// there to theirs.
+func (h *Handler) startLink(w http.ResponseWriter, r *http.Request) {
+	s, ok := h.postedChange(w, r, "/account")
+	if !ok {
+		return
+	}
+	if h.Federation == nil {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return
+	}
+	h.sendUpstream(w, r, flows.Flow{State: flows.StateLink, UserID: s.UserID, ReturnTo: "/account"})
+}
+
+// sendUpstream starts a login flow from template and sends the browser to
+// the provider named in the path.
+func (h *Handler) sendUpstream(w http.ResponseWriter, r *http.Request, template flows.Flow) {
 	ctx := r.Context()
-	f, err := h.Flows.Start(ctx, flows.Login, flows.Flow{
-		ReturnTo: safeReturn(r.PostFormValue("return_to")), UILocales: truncate(r.PostFormValue("ui_locales"), 64),
-	})
+	f, err := h.Flows.Start(ctx, flows.Login, template)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -67,6 +85,10 @@ func (h *Handler) startUpstream(w http.ResponseWriter, r *http.Request) {
 	raw := h.bindBrowser(w)
 	if _, err := h.Flows.Update(ctx, flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
 		f.Upstream, f.Binding = sealed, bindingDigest(raw)
+		if template.State == flows.StateLink {
+			// Start begins every flow afresh; a link flow says so here.
+			f.State, f.UserID = flows.StateLink, template.UserID
+		}
 		return f, nil
 	}); err != nil {
 		h.fail(w, r, err)
@@ -104,6 +126,10 @@ func (h *Handler) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id, err := h.Federation.Store.IdentityBySubject(ctx, c.Provider, c.Subject)
+	if f.State == flows.StateLink {
+		h.finishLink(w, r, f, c, id, err)
+		return
+	}
 	switch {
 	case err == nil:
 		h.signInUpstream(w, r, f, id.UserID, c)
@@ -251,5 +277,39 @@ func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 	default:
 		http.Redirect(w, r, "/account?done=identity_unlinked", http.StatusSeeOther)
+	}
+}
+
+// finishLink links the upstream account to the signed-in person who asked
+// for it, unless it belongs to someone else.
+func (h *Handler) finishLink(w http.ResponseWriter, r *http.Request, f flows.Flow, c federation.Claims, existing federation.Identity, lookup error) {
+	ctx := r.Context()
+	s, ok, err := h.Sessions.Current(ctx, r)
+	switch {
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	case !ok || s.UserID != f.UserID:
+		p := h.newPage(w, r, f, "")
+		h.message(w, r, p, http.StatusGone, "error.flow_expired.title", "error.flow_expired.text", "/account", "common.start_over")
+		return
+	}
+	switch {
+	case lookup == nil && existing.UserID != f.UserID:
+		http.Redirect(w, r, "/account?done=identity_taken", http.StatusSeeOther)
+	case lookup == nil:
+		http.Redirect(w, r, "/account?done=identity_linked", http.StatusSeeOther)
+	case !errors.Is(lookup, federation.ErrNotFound):
+		h.fail(w, r, lookup)
+	default:
+		if err := h.Federation.Link(ctx, f.UserID, c); err != nil {
+			if errors.Is(err, federation.ErrConflict) {
+				http.Redirect(w, r, "/account?done=identity_taken", http.StatusSeeOther)
+				return
+			}
+			h.fail(w, r, err)
+			return
+		}
+		http.Redirect(w, r, "/account?done=identity_linked", http.StatusSeeOther)
 	}
 }

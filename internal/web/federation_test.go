@@ -98,8 +98,23 @@ func TestUpstreamSignIn(t *testing.T) {
 		t.Fatalf("the linked account signs Bob in: %s", res.url)
 	}
 	token = csrfField.FindStringSubmatch(b.get("/account").body)[1]
-	if res := b.do(http.MethodPost, "/account/identities/unlink", url.Values{"csrf_token": {token}, "provider": {"mock"}, "subject": {"up-2"}}); !strings.Contains(res.body, "The account was unlinked") || strings.Contains(res.body, "Linked accounts") {
-		t.Errorf("unlinking with a password left: %s", res.url)
+	unlinked := b.do(http.MethodPost, "/account/identities/unlink", url.Values{"csrf_token": {token}, "provider": {"mock"}, "subject": {"up-2"}})
+	if !strings.Contains(unlinked.body, "The account was unlinked") || strings.Contains(unlinked.body, `value="up-2"`) {
+		t.Errorf("unlinking with a password left: %s", unlinked.url)
+	}
+	// Linking from the account page: one's own upstream account, not
+	// someone else's.
+	linkForm := regexp.MustCompile(`action="(/account/identities/link/mock)"`).FindStringSubmatch(unlinked.body)
+	if linkForm == nil {
+		t.Fatalf("no Link a Mock ID account button:\n%s", unlinked.body)
+	}
+	m.QueueUser(&mockoidc.MockUser{Subject: "up-1", Email: "new@example.com", EmailVerified: true})
+	if res := b.do(http.MethodPost, linkForm[1], url.Values{"csrf_token": {token}}); !strings.Contains(res.body, "already linked to another user") {
+		t.Errorf("linking another user's upstream account: %s", res.url)
+	}
+	m.QueueUser(&mockoidc.MockUser{Subject: "up-3", Email: "bob.other@example.com", EmailVerified: true})
+	if res := b.do(http.MethodPost, linkForm[1], url.Values{"csrf_token": {token}}); !strings.Contains(res.body, "The account was linked") || !strings.Contains(res.body, `value="up-3"`) {
+		t.Errorf("linking from the account page: %s\n%s", res.url, res.body)
 	}
 	b.signOut()
 

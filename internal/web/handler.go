@@ -98,6 +98,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/idp/{id}", h.startUpstream)
 	mux.HandleFunc("GET /login/idp/callback", h.upstreamCallback)
 	mux.HandleFunc("POST /account/identities/unlink", h.submitUnlink)
+	mux.HandleFunc("POST /account/identities/link/{id}", h.startLink)
 	mux.HandleFunc("GET /login/code", h.showLoginCode)
 	mux.HandleFunc("POST /login/code", h.submitLoginCode)
 	mux.HandleFunc("GET /login/second-factor", h.showSecondFactor)

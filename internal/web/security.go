@@ -269,15 +269,34 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 		if err != nil {
 			return err
 		}
+		providers, err := h.Federation.Store.ListProviders(r.Context())
+		if err != nil {
+			return err
+		}
+		names := map[string]string{}
+		for _, pr := range providers {
+			names[pr.ID] = pr.Name
+		}
+		linked := map[string]bool{}
 		for _, id := range ids {
-			name := id.ProviderID
-			if pr, err := h.Federation.Store.ProviderByID(r.Context(), id.ProviderID); err == nil {
-				name = pr.Name
+			name := names[id.ProviderID]
+			if name == "" {
+				name = id.ProviderID
 			}
+			linked[id.ProviderID] = true
 			p.Identities = append(p.Identities, identityView{Provider: id.ProviderID, ProviderName: name, Subject: id.Subject, Email: id.Email})
+		}
+		for _, pr := range providers {
+			if !linked[pr.ID] {
+				p.Providers = append(p.Providers, providerButton{ID: pr.ID, Name: pr.Name})
+			}
 		}
 	}
 	switch r.URL.Query().Get("done") {
+	case "identity_linked":
+		p.Notice = p.T("upstream.linked")
+	case "identity_taken":
+		p.Alert = p.T("upstream.taken")
 	case "identity_unlinked":
 		p.Notice = p.T("upstream.unlinked")
 	case "identity_last":
