@@ -30,24 +30,27 @@ func idpService(cmd *cobra.Command, e env) (*app, *federation.Service, error) {
 
 // idpOut is a provider as the CLI prints it; the secret never.
 type idpOut struct {
-	ID         string    `json:"id"`
-	Name       string    `json:"name"`
-	Issuer     string    `json:"issuer"`
-	ClientID   string    `json:"client_id"`
-	HasSecret  bool      `json:"has_secret"`
-	Scopes     []string  `json:"scopes"`
-	TrustEmail bool      `json:"trust_email"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         string            `json:"id"`
+	Name       string            `json:"name"`
+	Issuer     string            `json:"issuer"`
+	ClientID   string            `json:"client_id"`
+	HasSecret  bool              `json:"has_secret"`
+	Scopes     []string          `json:"scopes"`
+	TrustEmail bool              `json:"trust_email"`
+	Proofing   bool              `json:"proofing"`
+	ACRMap     map[string]string `json:"acr_map,omitempty"`
+	CreatedAt  time.Time         `json:"created_at"`
 }
 
 func idpView(p federation.Provider) idpOut {
 	return idpOut{ID: p.ID, Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, HasSecret: len(p.Secret) > 0,
-		Scopes: p.Scopes, TrustEmail: p.TrustEmail, CreatedAt: p.CreatedAt}
+		Scopes: p.Scopes, TrustEmail: p.TrustEmail, Proofing: p.Proofing, ACRMap: p.ACRMap, CreatedAt: p.CreatedAt}
 }
 
 func newIdpCreateCmd(e env) *cobra.Command {
 	var p federation.Provider
 	var scopes string
+	var acrMap []string
 	var secretStdin, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -75,6 +78,19 @@ Example:
 				p.SecretPlain = strings.TrimRight(line, "\r\n")
 			}
 			p.Scopes = strings.Fields(strings.ReplaceAll(scopes, ",", " "))
+			for _, kv := range acrMap {
+				upstream, ours, ok := strings.Cut(kv, "=")
+				if !ok || strings.TrimSpace(upstream) == "" || strings.TrimSpace(ours) == "" {
+					return usageError{fmt.Errorf("--acr-map %q: want upstream-acr=our-acr, e.g. http://eidas.europa.eu/LoA/substantial=urn:portvakt:loa:substantial", kv)}
+				}
+				if p.ACRMap == nil {
+					p.ACRMap = map[string]string{}
+				}
+				p.ACRMap[strings.TrimSpace(upstream)] = strings.TrimSpace(ours)
+			}
+			if len(p.ACRMap) > 0 && !p.Proofing {
+				return usageError{errors.New("--acr-map is for identity-proofing providers: add --proofing")}
+			}
 			a, svc, err := idpService(cmd, e)
 			if err != nil {
 				return err
@@ -99,6 +115,9 @@ Example:
 	fl.BoolVar(&secretStdin, "client-secret-stdin", false, "read Portvakt's client secret at the provider from standard input")
 	fl.StringVar(&scopes, "scope", "openid email profile", "scopes to ask for")
 	fl.BoolVar(&p.TrustEmail, "trust-email", false, "take the provider's email_verified at its word for new accounts")
+	fl.BoolVar(&p.Proofing, "proofing", false, "an identity-proofing source (bank-ID or national eID broker): its attributes are kept as verified, its acr sets the level")
+	fl.StringArrayVar(&acrMap, "acr-map", nil, "with --proofing: upstream-acr=our-acr, e.g. http://eidas.europa.eu/LoA/high=urn:portvakt:loa:high; repeat for more")
+	fl.StringVar(&p.NationalIDClaim, "national-id-claim", "", "with --proofing: the claim with the national identity number (default national_id)")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

@@ -93,11 +93,16 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	}
 	workers.Add(events.Consumer{Name: oidc.BackchannelConsumer, Handle: logout.Handle})
 
+	nationalIDKey, err := a.keyring.Derive("national identity numbers")
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	pages := &web.Handler{
 		Catalog:           svc.catalog,
 		Accounts:          svc.accounts,
 		Authn:             svc.authn,
-		Federation:        &federation.Service{Store: a.store, Cipher: a.keyring, Now: a.now},
+		Federation:        &federation.Service{Store: a.store, Cipher: a.keyring, NationalIDKey: nationalIDKey, Now: a.now},
 		Flows:             svc.flows,
 		Sessions:          svc.sessions,
 		Limits:            svc.limits,

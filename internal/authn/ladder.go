@@ -38,8 +38,8 @@ const (
 	// MethodFederated is a sign-in at an upstream identity provider
 	// ("Continue with …"). Not an RFC 8176 value.
 	MethodFederated = "fed"
-	// MethodEID stands for an identity proofed by a strong eID broker. It
-	// is not an RFC 8176 value: it is only used inside the ladder's rules.
+	// MethodEID marks a sign-in through an identity-proofing provider (a
+	// strong eID broker), beside fed. Not an RFC 8176 value.
 	MethodEID = "eid"
 )
 
@@ -199,17 +199,18 @@ func (l Ladder) Highest(a, b string) string {
 	return a
 }
 
-// AMR returns methods as the amr claim: with "mfa" added when two or more
-// distinct factors were used, and without the ladder-only eid marker.
+// AMR returns methods as the amr claim: each once, with "mfa" added when
+// two or more factors were used (user verification and the eid marker do
+// not count as factors of their own).
 func AMR(methods []string) []string {
 	out := make([]string, 0, len(methods)+1)
 	factors := 0
 	for _, m := range methods {
-		if m == MethodEID || m == MethodMFA || slices.Contains(out, m) {
+		if m == MethodMFA || slices.Contains(out, m) {
 			continue
 		}
 		out = append(out, m)
-		if m != MethodUser {
+		if m != MethodUser && m != MethodEID {
 			factors++
 		}
 	}

@@ -81,7 +81,7 @@ func TestAMR(t *testing.T) {
 		{[]string{"pwd", "otp"}, []string{"pwd", "otp", "mfa"}},
 		{[]string{"pwd", "otp", "mfa", "otp"}, []string{"pwd", "otp", "mfa"}},
 		{[]string{"hwk", "user"}, []string{"hwk", "user"}},
-		{[]string{"eid", "hwk"}, []string{"hwk"}},
+		{[]string{"fed", "eid", "hwk", "user"}, []string{"fed", "eid", "hwk", "user", "mfa"}},
 	} {
 		if got := AMR(tc.in); !slices.Equal(got, tc.want) {
 			t.Errorf("AMR(%v) = %v, want %v", tc.in, got, tc.want)

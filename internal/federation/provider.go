@@ -44,8 +44,18 @@ type Provider struct {
 	// TrustEmail takes the provider's email_verified at its word: a new
 	// account's address then counts as verified.
 	TrustEmail bool
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// Proofing marks an identity-proofing source (a bank-ID or national
+	// eID broker): its sign-ins count as proofed identities, its acr
+	// values map to levels of assurance through ACRMap, and the
+	// attributes it sends are kept as verified.
+	Proofing bool
+	// ACRMap maps the provider's acr values to Portvakt's levels.
+	ACRMap map[string]string
+	// NationalIDClaim is the ID token claim with the national identity
+	// number (default national_id).
+	NationalIDClaim string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Identity is an upstream account linked to a user.
@@ -83,6 +93,22 @@ type Store interface {
 	UnlinkIdentity(ctx context.Context, userID, providerID, subject string, evs ...events.Event) error
 	// TouchIdentity records a sign-in with the identity.
 	TouchIdentity(ctx context.Context, providerID, subject string, at time.Time) error
+	// SaveProofing stores verified attributes (sealed) and the keyed hash
+	// of a national identity number (if any) for userID, with the events;
+	// ErrConflict if the number belongs to another user.
+	SaveProofing(ctx context.Context, userID string, attrs []VerifiedAttribute, nationalIDDigest string, evs ...events.Event) error
+	// UserByNationalID returns the user whose national identity number
+	// has the keyed hash digest.
+	UserByNationalID(ctx context.Context, digest string) (string, error)
+}
+
+// VerifiedAttribute is an attribute an identity-proofing provider vouched
+// for, its value sealed by the keyring.
+type VerifiedAttribute struct {
+	Name       string
+	Value      []byte
+	Source     string
+	VerifiedAt time.Time
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
@@ -114,6 +140,11 @@ func (p *Provider) Validate() error {
 	}
 	if strings.TrimSpace(p.ClientID) == "" {
 		bad("client_id", "is required")
+	}
+	for up, ours := range p.ACRMap {
+		if up == "" || ours == "" {
+			bad("acr_map", "an empty acr value")
+		}
 	}
 	if !slices.Contains(p.Scopes, "openid") {
 		p.Scopes = append([]string{"openid"}, p.Scopes...)

@@ -2,13 +2,17 @@ package federation
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,7 +45,10 @@ type Service struct {
 	// DiscoveryTTL is how long a provider's discovery document and keys
 	// are reused (default 1 h).
 	DiscoveryTTL time.Duration
-	Now          func() time.Time
+	// NationalIDKey keys the hashes national identity numbers are looked
+	// up by (from the keyring; the same on every node, never changed).
+	NationalIDKey [32]byte
+	Now           func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -182,6 +189,15 @@ type Claims struct {
 	GivenName     string
 	FamilyName    string
 	Locale        string
+	// Proofing is true for an identity-proofing provider's sign-in; Level
+	// is then the level of assurance its acr maps to ("" if none).
+	Proofing bool
+	ACR      string
+	Level    string
+	// BirthDate and NationalID are proofed attributes, as sent. The
+	// national identity number is never logged or shown.
+	BirthDate  string `json:"-"`
+	NationalID string `json:"-"`
 }
 
 // Finish completes a sign-in from the provider's redirect (its query),
@@ -246,11 +262,25 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 		GivenName     string `json:"given_name"`
 		FamilyName    string `json:"family_name"`
 		Locale        string `json:"locale"`
+		ACR           string `json:"acr"`
+		BirthDate     string `json:"birthdate"`
 	}
 	if err := idt.Claims(&c); err != nil {
 		return Claims{}, fmt.Errorf("%w: ID token claims: %w", ErrUpstream, err)
 	}
-	out := Claims{Provider: p.ID, Subject: idt.Subject, Email: c.Email, GivenName: c.GivenName, FamilyName: c.FamilyName, Locale: c.Locale}
+	out := Claims{Provider: p.ID, Subject: idt.Subject, Email: c.Email, GivenName: c.GivenName, FamilyName: c.FamilyName, Locale: c.Locale, ACR: c.ACR}
+	if p.Proofing {
+		out.Proofing, out.Level, out.BirthDate = true, p.ACRMap[c.ACR], c.BirthDate
+		var all map[string]any
+		_ = idt.Claims(&all)
+		claim := p.NationalIDClaim
+		if claim == "" {
+			claim = "national_id"
+		}
+		if v, ok := all[claim].(string); ok {
+			out.NationalID = strings.TrimSpace(v)
+		}
+	}
 	// Some providers send email_verified as a string.
 	out.EmailVerified = c.EmailVerified == true || c.EmailVerified == "true"
 	out.EmailVerified = out.EmailVerified && p.TrustEmail
@@ -276,7 +306,11 @@ func (s *Service) Register(ctx context.Context, c Claims) (accounts.User, error)
 		return accounts.User{}, err
 	}
 	id := Identity{ProviderID: c.Provider, Subject: c.Subject, UserID: u.ID, Email: c.Email, CreatedAt: now, LastUsedAt: now}
-	reg, err := events.New("user.registered", u.Subject(), u.Subject(), now, map[string]any{"source": "social:" + c.Provider, "email_verified": u.EmailVerified})
+	src := "social:" + c.Provider
+	if c.Proofing {
+		src = "eid:" + c.Provider
+	}
+	reg, err := events.New("user.registered", u.Subject(), u.Subject(), now, map[string]any{"source": src, "email_verified": u.EmailVerified})
 	if err != nil {
 		return accounts.User{}, err
 	}
@@ -314,4 +348,59 @@ func (s *Service) Unlink(ctx context.Context, userID, providerID, subject string
 		return err
 	}
 	return s.Store.UnlinkIdentity(ctx, userID, providerID, subject, ev)
+}
+
+// NationalIDDigest is the keyed hash a national identity number is found
+// by: HMAC-SHA256 under NationalIDKey, of the number without spaces or
+// dashes, so that the number itself is never stored in the clear.
+func (s *Service) NationalIDDigest(number string) string {
+	n := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '-' || r == '+' {
+			return -1
+		}
+		return r
+	}, strings.ToUpper(number))
+	if n == "" {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.NationalIDKey[:])
+	m.Write([]byte(n))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Proof keeps what an identity-proofing provider vouched for about
+// userID: legal name, birth date and national identity number as verified
+// attributes (sealed, with source and time), and the number's keyed hash.
+func (s *Service) Proof(ctx context.Context, userID string, c Claims) error {
+	if !c.Proofing {
+		return nil
+	}
+	now := s.now()
+	var attrs []VerifiedAttribute
+	var names []string
+	add := func(name, value string) error {
+		if value == "" {
+			return nil
+		}
+		sealed, err := s.Cipher.Encrypt([]byte(value), []byte("verified:"+userID+":"+name))
+		if err != nil {
+			return err
+		}
+		attrs = append(attrs, VerifiedAttribute{Name: name, Value: sealed, Source: "eid:" + c.Provider, VerifiedAt: now})
+		names = append(names, name)
+		return nil
+	}
+	legal := strings.TrimSpace(c.GivenName + " " + c.FamilyName)
+	for _, a := range [][2]string{{"legal_name", legal}, {"birthdate", c.BirthDate}, {"national_id", c.NationalID}} {
+		if err := add(a[0], a[1]); err != nil {
+			return err
+		}
+	}
+	ev, err := events.New("identity.proofed", "user:"+userID, "user:"+userID, now, map[string]any{
+		"provider": c.Provider, "attributes": names, "level": c.Level,
+	})
+	if err != nil {
+		return err
+	}
+	return s.Store.SaveProofing(ctx, userID, attrs, s.NationalIDDigest(c.NationalID), ev)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,22 +26,27 @@ func fedConflict(err error) error {
 // CreateProvider implements federation.Store.
 func (s *Store) CreateProvider(ctx context.Context, p federation.Provider, evs ...events.Event) error {
 	return fedConflict(s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_providers (id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, p.ID, p.Name, p.Issuer, p.ClientID, p.Secret, strings.Join(p.Scopes, " "),
-			p.TrustEmail, micros(p.CreatedAt), micros(p.UpdatedAt)); err != nil {
+		acrMap, err := json.Marshal(p.ACRMap)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_providers (id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at,
+			proofing, acr_map, national_id_claim)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, p.ID, p.Name, p.Issuer, p.ClientID, p.Secret, strings.Join(p.Scopes, " "),
+			p.TrustEmail, micros(p.CreatedAt), micros(p.UpdatedAt), p.Proofing, string(acrMap), p.NationalIDClaim); err != nil {
 			return fmt.Errorf("insert identity provider: %w", err)
 		}
 		return s.appendEvents(ctx, tx, evs...)
 	}))
 }
 
-const providerColumns = `id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at`
+const providerColumns = `id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at, proofing, acr_map, national_id_claim`
 
 func scanProvider(row scanner) (federation.Provider, error) {
 	var p federation.Provider
-	var scopes string
+	var scopes, acrMap string
 	var created, updated int64
-	err := row.Scan(&p.ID, &p.Name, &p.Issuer, &p.ClientID, &p.Secret, &scopes, &p.TrustEmail, &created, &updated)
+	err := row.Scan(&p.ID, &p.Name, &p.Issuer, &p.ClientID, &p.Secret, &scopes, &p.TrustEmail, &created, &updated, &p.Proofing, &acrMap, &p.NationalIDClaim)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("%w: %w", ErrNotFound, federation.ErrNotFound)
 	}
@@ -48,6 +54,11 @@ func scanProvider(row scanner) (federation.Provider, error) {
 		return p, fmt.Errorf("scan identity provider: %w", err)
 	}
 	p.Scopes, p.CreatedAt, p.UpdatedAt = strings.Fields(scopes), fromMicros(created), fromMicros(updated)
+	if acrMap != "" && acrMap != "null" {
+		if err := json.Unmarshal([]byte(acrMap), &p.ACRMap); err != nil {
+			return p, fmt.Errorf("identity provider %s acr_map: %w", p.ID, err)
+		}
+	}
 	return p, nil
 }
 
@@ -196,4 +207,45 @@ func (s *Store) TouchIdentity(ctx context.Context, providerID, subject string, a
 		return fmt.Errorf("touch identity: %w", err)
 	}
 	return nil
+}
+
+// SaveProofing implements federation.Store.
+func (s *Store) SaveProofing(ctx context.Context, userID string, attrs []federation.VerifiedAttribute, nationalIDDigest string, evs ...events.Event) error {
+	return fedConflict(s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, a := range attrs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO verified_attributes (user_id, name, value, source, verified_at) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value, source = excluded.source, verified_at = excluded.verified_at`,
+				userID, a.Name, a.Value, a.Source, micros(a.VerifiedAt)); err != nil {
+				return fmt.Errorf("save verified attribute: %w", err)
+			}
+		}
+		if nationalIDDigest != "" {
+			var owner string
+			err := tx.QueryRowContext(ctx, `SELECT user_id FROM national_ids WHERE digest = $1`, nationalIDDigest).Scan(&owner)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				if _, err := tx.ExecContext(ctx, `INSERT INTO national_ids (digest, user_id) VALUES ($1, $2)`, nationalIDDigest, userID); err != nil {
+					return fmt.Errorf("save national identity number: %w", err)
+				}
+			case err != nil:
+				return fmt.Errorf("read national identity number: %w", err)
+			case owner != userID:
+				return fmt.Errorf("%w: the national identity number belongs to another user", ErrConflict)
+			}
+		}
+		return s.appendEvents(ctx, tx, evs...)
+	}))
+}
+
+// UserByNationalID implements federation.Store.
+func (s *Store) UserByNationalID(ctx context.Context, digest string) (string, error) {
+	var id string
+	err := s.read.QueryRowContext(ctx, `SELECT user_id FROM national_ids WHERE digest = $1`, digest).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("%w: %w", ErrNotFound, federation.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read national identity number: %w", err)
+	}
+	return id, nil
 }

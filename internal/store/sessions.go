@@ -141,7 +141,8 @@ func flowData(f flows.Flow) (string, error) {
 		MFA        bool     `json:"mfa,omitempty"`
 		Upstream   string   `json:"upstream,omitempty"`
 		Link       string   `json:"pending_link,omitempty"`
-	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge, f.MFA, f.Upstream, f.PendingLink})
+		Proofed    string   `json:"proofed,omitempty"`
+	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge, f.MFA, f.Upstream, f.PendingLink, f.Proofed})
 	return string(b), err
 }
 

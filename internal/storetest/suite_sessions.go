@@ -207,6 +207,7 @@ func testFlows(t *testing.T, e Engine) {
 			MFA:            true,
 			Upstream:       "upstr3am",
 			PendingLink:    "l1nk",
+			Proofed:        "urn:portvakt:loa:substantial",
 			CreatedAt:      base,
 			UpdatedAt:      base.Add(time.Second + 999*time.Nanosecond),
 			ExpiresAt:      base.Add(time.Hour),

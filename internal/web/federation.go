@@ -130,6 +130,28 @@ func (h *Handler) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 		h.finishLink(w, r, f, c, id, err)
 		return
 	}
+	if c.Proofing {
+		// The level the eID vouched for holds for the session.
+		var uerr error
+		if f, uerr = h.Flows.Update(ctx, flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
+			f.Proofed = c.Level
+			return f, nil
+		}); uerr != nil {
+			h.fail(w, r, uerr)
+			return
+		}
+	}
+	if errors.Is(err, federation.ErrNotFound) && c.NationalID != "" {
+		// The same person, proofed before (perhaps by another eID): found
+		// by the keyed hash of their national identity number.
+		if owner, lerr := h.Federation.Store.UserByNationalID(ctx, h.Federation.NationalIDDigest(c.NationalID)); lerr == nil {
+			if lerr := h.Federation.Link(ctx, owner, c); lerr != nil {
+				h.fail(w, r, lerr)
+				return
+			}
+			id, err = federation.Identity{ProviderID: c.Provider, Subject: c.Subject, UserID: owner}, nil
+		}
+	}
 	switch {
 	case err == nil:
 		h.signInUpstream(w, r, f, id.UserID, c)
@@ -157,7 +179,11 @@ func (h *Handler) signInUpstream(w http.ResponseWriter, r *http.Request, f flows
 	if err := h.Federation.Store.TouchIdentity(ctx, c.Provider, c.Subject, h.now()); err != nil {
 		h.Logger.WarnContext(ctx, "touch identity", "error", err)
 	}
-	methods := []string{authn.MethodFederated}
+	if err := h.Federation.Proof(ctx, u.ID, c); err != nil {
+		h.upstreamFailed(w, r, f, err)
+		return
+	}
+	methods := fedMethods(c)
 	sum, err := h.Authn.Summarize(ctx, u.ID)
 	if err != nil {
 		h.fail(w, r, err)
@@ -171,7 +197,24 @@ func (h *Handler) signInUpstream(w http.ResponseWriter, r *http.Request, f flows
 		f.ReturnTo = mfaSetupURL(returnTo(f))
 	}
 	f.UserID = u.ID
-	h.startSession(w, r, f, methods, "social:"+c.Provider)
+	h.startSession(w, r, f, methods, source(c))
+}
+
+// fedMethods are the methods of an upstream sign-in: fed, and eid for an
+// identity-proofing provider (the ladder's marker for a proofed identity).
+func fedMethods(c federation.Claims) []string {
+	if c.Proofing {
+		return []string{authn.MethodFederated, authn.MethodEID}
+	}
+	return []string{authn.MethodFederated}
+}
+
+// source names an upstream sign-in in events: social:<id> or eid:<id>.
+func source(c federation.Claims) string {
+	if c.Proofing {
+		return "eid:" + c.Provider
+	}
+	return "social:" + c.Provider
 }
 
 // newUpstreamIdentity registers a new account from the upstream one, or,
@@ -212,12 +255,16 @@ func (h *Handler) newUpstreamIdentity(w http.ResponseWriter, r *http.Request, f 
 			h.upstreamFailed(w, r, f, err)
 			return
 		}
+		if err := h.Federation.Proof(ctx, u.ID, c); err != nil {
+			h.upstreamFailed(w, r, f, err)
+			return
+		}
 		h.Wake()
 		if h.mfaRequired(f) {
 			f.ReturnTo = mfaSetupURL(returnTo(f))
 		}
 		f.UserID = u.ID
-		h.startSession(w, r, f, []string{authn.MethodFederated}, "social:"+c.Provider)
+		h.startSession(w, r, f, fedMethods(c), source(c))
 	default:
 		h.fail(w, r, err)
 	}

@@ -1,15 +1,24 @@
 package web_test
 
 import (
+	"encoding/json"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
 
+	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/federation"
+	"github.com/portvakt/portvakt/internal/session"
 )
 
 // withUpstream runs a mock OpenID provider and registers it as "mock".
@@ -201,4 +210,152 @@ func countUsers(t *testing.T, s *stack) int {
 		t.Fatal(err)
 	}
 	return len(us)
+}
+
+// eidProvider runs a mock OP whose ID tokens carry acr, birthdate and a
+// national identity number (added at its token endpoint and re-signed
+// with its own key), registered as an identity-proofing provider.
+func (s *stack) eidProvider(t *testing.T, id, nationalID string) *mockoidc.MockOIDC {
+	t.Helper()
+	m, err := mockoidc.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddMiddleware(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/token") {
+				next.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			var body map[string]any
+			_ = json.Unmarshal(rec.Body.Bytes(), &body)
+			if raw, ok := body["id_token"].(string); ok {
+				if tok, err := m.Keypair.VerifyJWT(raw, time.Now); err == nil {
+					c := tok.Claims.(jwt.MapClaims)
+					c["acr"], c["birthdate"], c["national_id"] = "urn:mock:loa:substantial", "1990-01-31", nationalID
+					c["given_name"], c["family_name"] = "Ada", "Lovelace"
+					body["id_token"], _ = m.Keypair.SignJWT(c)
+				}
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(rec.Code)
+			_ = json.NewEncoder(w).Encode(body)
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(ln, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Shutdown() })
+	cfg := m.Config()
+	if _, err := s.pages.Federation.Create(t.Context(), federation.Provider{
+		ID: id, Name: "eID " + id, Issuer: m.Issuer(), ClientID: cfg.ClientID, SecretPlain: cfg.ClientSecret,
+		Scopes: []string{"openid", "email", "profile"}, TrustEmail: true, Proofing: true,
+		ACRMap: map[string]string{"urn:mock:loa:substantial": authn.LoASubstantial},
+	}, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestEIDBroker: an identity-proofing provider lifts the session to the
+// level its acr maps to, keeps the proofed attributes sealed, and finds
+// the same person again by their national identity number, through
+// another eID broker too.
+func TestEIDBroker(t *testing.T) {
+	s := newStack(t)
+	s.withUpstream(t)
+	s.pages.Federation.NationalIDKey = [32]byte{7}
+	bank := s.eidProvider(t, "bank", "19900131-1234")
+	b := s.browser()
+	bank.QueueUser(&mockoidc.MockUser{Subject: "bank-1", Email: "ada@example.com", EmailVerified: true})
+	login := b.get("/login")
+	form := regexp.MustCompile(`(?s)<form method="post" action="(/login/idp/bank)">.*?name="csrf_token" value="([^"]+)"`).FindStringSubmatch(login.body)
+	if form == nil {
+		t.Fatal("no Continue with eID bank")
+	}
+	acct := b.do(http.MethodPost, form[1], url.Values{"csrf_token": {form[2]}})
+	if acct.url != "/account" {
+		t.Fatalf("eID sign-in led to %s (%d)\n%s", acct.url, acct.status, acct.body)
+	}
+	u, err := s.store.UserByEmail(t.Context(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sessionOf(t, s, b); got.ACR != authn.LoASubstantial || !slices.Contains(got.Methods, "eid") {
+		t.Errorf("session acr %q methods %v, want substantial from the eID, with eid", got.ACR, got.Methods)
+	}
+	types := eventTypes(t, s, "user:"+u.ID)
+	if !slices.Contains(types, "identity.proofed") {
+		t.Errorf("events %v, want identity.proofed", types)
+	}
+	for _, ev := range allEventsOf(t, s, "user:"+u.ID) {
+		if strings.Contains(string(ev.Data), "19900131") {
+			t.Errorf("the national identity number is in event %s", ev.Type)
+		}
+		if ev.Type == "user.registered" && !strings.Contains(string(ev.Data), `"eid:bank"`) {
+			t.Errorf("registration source %s, want eid:bank", ev.Data)
+		}
+	}
+	b.signOut()
+
+	// Another broker, another subject and address, the same national
+	// identity number: the same person.
+	other := s.eidProvider(t, "telco", "19900131-1234")
+	other.QueueUser(&mockoidc.MockUser{Subject: "telco-9", Email: "ada.other@example.com", EmailVerified: true})
+	login = b.get("/login")
+	form = regexp.MustCompile(`(?s)<form method="post" action="(/login/idp/telco)">.*?name="csrf_token" value="([^"]+)"`).FindStringSubmatch(login.body)
+	again := b.do(http.MethodPost, form[1], url.Values{"csrf_token": {form[2]}})
+	if again.url != "/account" || !strings.Contains(again.body, "ada@example.com") || !strings.Contains(again.body, "eID telco") {
+		t.Fatalf("the second broker: %s, want Ada's account with both linked", again.url)
+	}
+	if n := countUsers(t, s); n != 1 {
+		t.Errorf("%d users, want one person", n)
+	}
+}
+
+func sessionOf(t *testing.T, s *stack, b *browser) session.Session {
+	t.Helper()
+	u, _ := url.Parse(s.url)
+	for _, c := range b.c.Jar.Cookies(u) {
+		if c.Name == "portvakt_session" {
+			ss, err := s.store.SessionByHash(t.Context(), session.Hash(c.Value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ss
+		}
+	}
+	t.Fatal("no session cookie")
+	return session.Session{}
+}
+
+func allEventsOf(t *testing.T, s *stack, subject string) []events.Event {
+	t.Helper()
+	evs, err := s.store.EventsAfter(t.Context(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.Event
+	for _, ev := range evs {
+		if ev.Subject == subject {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+func eventTypes(t *testing.T, s *stack, subject string) []string {
+	var out []string
+	for _, ev := range allEventsOf(t, s, subject) {
+		out = append(out, ev.Type)
+	}
+	return out
 }

@@ -221,7 +221,9 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, f flows.F
 		h.fail(w, r, err)
 		return
 	}
-	if _, err := h.Sessions.Start(ctx, w, r, f.UserID, methods, h.Authn.LevelOf(methods), ev); err != nil {
+	// An identity-proofing provider's level holds for the session too.
+	acr := h.Authn.Levels().Highest(h.Authn.LevelOf(methods), f.Proofed)
+	if _, err := h.Sessions.Start(ctx, w, r, f.UserID, methods, acr, ev); err != nil {
 		h.fail(w, r, err)
 		return
 	}
