@@ -268,6 +268,20 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 	if err := idt.Claims(&c); err != nil {
 		return Claims{}, fmt.Errorf("%w: ID token claims: %w", ErrUpstream, err)
 	}
+	if c.Email == "" {
+		// Many providers put the profile in userinfo only (OpenID Connect
+		// Core 5.4): ask there, for the same subject.
+		ui, err := op.UserInfo(oidc.ClientContext(ctx, s.client()), oauth2.StaticTokenSource(tok))
+		if err != nil {
+			return Claims{}, fmt.Errorf("%w: userinfo: %w", ErrUpstream, err)
+		}
+		if ui.Subject != idt.Subject {
+			return Claims{}, fmt.Errorf("%w: userinfo is about another subject", ErrUpstream)
+		}
+		if err := ui.Claims(&c); err != nil {
+			return Claims{}, fmt.Errorf("%w: userinfo claims: %w", ErrUpstream, err)
+		}
+	}
 	out := Claims{Provider: p.ID, Subject: idt.Subject, Email: c.Email, GivenName: c.GivenName, FamilyName: c.FamilyName, Locale: c.Locale, ACR: c.ACR}
 	if p.Proofing {
 		out.Proofing, out.Level, out.BirthDate = true, p.ACRMap[c.ACR], c.BirthDate
