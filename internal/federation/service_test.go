@@ -2,11 +2,8 @@ package federation_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,6 +13,7 @@ import (
 	"github.com/oauth2-proxy/mockoidc"
 
 	"github.com/portvakt/portvakt/internal/federation"
+	"github.com/portvakt/portvakt/internal/federation/fedtest"
 	"github.com/portvakt/portvakt/internal/keyring"
 	"github.com/portvakt/portvakt/internal/storetest"
 )
@@ -23,11 +21,8 @@ import (
 const redirect = "http://localhost/login/idp/callback"
 
 type fixture struct {
-	m   *mockoidc.MockOIDC
+	m   *fedtest.OP
 	svc *federation.Service
-	// tamper, when set, rewrites the ID token's claims at the token
-	// endpoint, re-signed with the provider's own key.
-	tamper func(jwt.MapClaims)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -38,52 +33,13 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{m: m, svc: &federation.Service{Store: st, Cipher: kr}}
-	if err := m.AddMiddleware(f.rewriteTokens); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
-	cfg := m.Config()
-	if _, err := f.svc.Create(t.Context(), federation.Provider{ID: "mock", Name: "Mock", Issuer: m.Issuer(), ClientID: cfg.ClientID,
+	f := &fixture{m: fedtest.Start(t), svc: &federation.Service{Store: st, Cipher: kr}}
+	cfg := f.m.Config()
+	if _, err := f.svc.Create(t.Context(), federation.Provider{ID: "mock", Name: "Mock", Issuer: f.m.Issuer(), ClientID: cfg.ClientID,
 		SecretPlain: cfg.ClientSecret, Scopes: []string{"openid", "email"}, TrustEmail: true}, "system:test"); err != nil {
 		t.Fatal(err)
 	}
 	return f
-}
-
-func (f *fixture) rewriteTokens(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.tamper == nil || !strings.HasSuffix(r.URL.Path, "/token") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		var body map[string]any
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		if raw, ok := body["id_token"].(string); ok {
-			tok, err := f.m.Keypair.VerifyJWT(raw, time.Now)
-			if err == nil {
-				claims := tok.Claims.(jwt.MapClaims)
-				f.tamper(claims)
-				body["id_token"], _ = f.m.Keypair.SignJWT(claims)
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(rec.Code)
-		_ = json.NewEncoder(w).Encode(body)
-	})
 }
 
 // run begins a sign-in, lets the provider answer (adjusting the
@@ -145,7 +101,7 @@ func TestFinishRefuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			f.tamper = tc.tamper
+			f.m.Tamper = tc.tamper
 			_, err := f.run(t, tc.edit)
 			if !errors.Is(err, federation.ErrUpstream) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("err = %v, want ErrUpstream mentioning %q", err, tc.want)

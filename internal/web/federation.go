@@ -183,21 +183,7 @@ func (h *Handler) signInUpstream(w http.ResponseWriter, r *http.Request, f flows
 		h.upstreamFailed(w, r, f, err)
 		return
 	}
-	methods := fedMethods(c)
-	sum, err := h.Authn.Summarize(ctx, u.ID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if sum.HasSecondFactor() {
-		h.askSecondFactor(w, r, f, u.ID, methods)
-		return
-	}
-	if h.mfaRequired(f) {
-		f.ReturnTo = mfaSetupURL(returnTo(f))
-	}
-	f.UserID = u.ID
-	h.startSession(w, r, f, methods, source(c))
+	h.firstFactorDone(w, r, f, u.ID, fedMethods(c), source(c))
 }
 
 // fedMethods are the methods of an upstream sign-in: fed, and eid for an
@@ -260,11 +246,7 @@ func (h *Handler) newUpstreamIdentity(w http.ResponseWriter, r *http.Request, f 
 			return
 		}
 		h.Wake()
-		if h.mfaRequired(f) {
-			f.ReturnTo = mfaSetupURL(returnTo(f))
-		}
-		f.UserID = u.ID
-		h.startSession(w, r, f, fedMethods(c), source(c))
+		h.firstFactorDone(w, r, f, u.ID, fedMethods(c), source(c))
 	default:
 		h.fail(w, r, err)
 	}

@@ -1,16 +1,12 @@
 package web_test
 
 import (
-	"encoding/json"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
@@ -18,6 +14,7 @@ import (
 	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/federation"
+	"github.com/portvakt/portvakt/internal/federation/fedtest"
 	"github.com/portvakt/portvakt/internal/session"
 )
 
@@ -215,45 +212,13 @@ func countUsers(t *testing.T, s *stack) int {
 // eidProvider runs a mock OP whose ID tokens carry acr, birthdate and a
 // national identity number (added at its token endpoint and re-signed
 // with its own key), registered as an identity-proofing provider.
-func (s *stack) eidProvider(t *testing.T, id, nationalID string) *mockoidc.MockOIDC {
+func (s *stack) eidProvider(t *testing.T, id, nationalID string) *fedtest.OP {
 	t.Helper()
-	m, err := mockoidc.NewServer(nil)
-	if err != nil {
-		t.Fatal(err)
+	m := fedtest.Start(t)
+	m.Tamper = func(c jwt.MapClaims) {
+		c["acr"], c["birthdate"], c["national_id"] = "urn:mock:loa:substantial", "1990-01-31", nationalID
+		c["given_name"], c["family_name"] = "Ada", "Lovelace"
 	}
-	if err := m.AddMiddleware(func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !strings.HasSuffix(r.URL.Path, "/token") {
-				next.ServeHTTP(w, r)
-				return
-			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			var body map[string]any
-			_ = json.Unmarshal(rec.Body.Bytes(), &body)
-			if raw, ok := body["id_token"].(string); ok {
-				if tok, err := m.Keypair.VerifyJWT(raw, time.Now); err == nil {
-					c := tok.Claims.(jwt.MapClaims)
-					c["acr"], c["birthdate"], c["national_id"] = "urn:mock:loa:substantial", "1990-01-31", nationalID
-					c["given_name"], c["family_name"] = "Ada", "Lovelace"
-					body["id_token"], _ = m.Keypair.SignJWT(c)
-				}
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(rec.Code)
-			_ = json.NewEncoder(w).Encode(body)
-		})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Start(ln, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Shutdown() })
 	cfg := m.Config()
 	if _, err := s.pages.Federation.Create(t.Context(), federation.Provider{
 		ID: id, Name: "eID " + id, Issuer: m.Issuer(), ClientID: cfg.ClientID, SecretPlain: cfg.ClientSecret,

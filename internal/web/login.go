@@ -88,24 +88,30 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 	if err := h.Limits.LoginAccount.Reset(ctx, accountKey(email)); err != nil {
 		h.Logger.ErrorContext(ctx, "throttle reset", "error", err)
 	}
-	methods := []string{authn.MethodPassword}
-	sum, err := h.Authn.Summarize(ctx, u.ID)
+	// A sign-in flow is not marked done: submitting it again is harmless,
+	// and it expires on its own. That saves a write per sign-in.
+	h.firstFactorDone(w, r, f, u.ID, []string{authn.MethodPassword}, "password")
+}
+
+// firstFactorDone goes on from a first factor proven for userID: to the
+// second factor if the person has one, else signed in (and, when the
+// policy wants a second factor they lack, on to setting one up).
+func (h *Handler) firstFactorDone(w http.ResponseWriter, r *http.Request, f flows.Flow, userID string, methods []string, how string) {
+	sum, err := h.Authn.Summarize(r.Context(), userID)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	if sum.HasSecondFactor() {
-		h.askSecondFactor(w, r, f, u.ID, methods)
+		h.askSecondFactor(w, r, f, userID, methods)
 		return
 	}
 	if h.mfaRequired(f) {
 		// Signed in, but the next stop is setting up a second factor.
 		f.ReturnTo = mfaSetupURL(returnTo(f))
 	}
-	// A sign-in flow is not marked done: submitting it again is harmless,
-	// and it expires on its own. That saves a write per sign-in.
-	f.UserID = u.ID
-	h.startSession(w, r, f, methods, "password")
+	f.UserID = userID
+	h.startSession(w, r, f, methods, how)
 }
 
 // returnTo is where a finished flow sends the browser.

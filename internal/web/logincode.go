@@ -87,21 +87,7 @@ func (h *Handler) submitLoginCode(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	sum, err := h.Authn.Summarize(ctx, u.ID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	methods := []string{authn.MethodEmail}
-	if sum.HasSecondFactor() {
-		h.askSecondFactor(w, r, f, u.ID, methods)
-		return
-	}
-	if h.mfaRequired(f) {
-		f.ReturnTo = mfaSetupURL(returnTo(f))
-	}
-	f.UserID = u.ID
-	h.startSession(w, r, f, methods, "email_code")
+	h.firstFactorDone(w, r, f, u.ID, []string{authn.MethodEmail}, "email_code")
 }
 
 // sendLoginCode mails a code to the address given, if it has an account.
