@@ -49,7 +49,7 @@ func idpView(p federation.Provider) idpOut {
 
 func newIdpCreateCmd(e env) *cobra.Command {
 	var p federation.Provider
-	var scopes string
+	var scopes, preset, tenant string
 	var acrMap []string
 	var secretStdin, asJSON bool
 	cmd := &cobra.Command{
@@ -64,10 +64,13 @@ Portvakt at the provider with the redirect URI <issuer>/login/idp/callback.
 The client secret is read from standard input (--client-secret-stdin), so
 that it stays out of shell history, and kept encrypted.
 
-Example:
-  printf '%s' "$SECRET" | portvakt idp create --id google --name Google \
-    --issuer https://accounts.google.com --client-id 1234.apps.googleusercontent.com \
-    --client-secret-stdin --trust-email --json`,
+Examples:
+  printf '%s' "$SECRET" | portvakt idp create --preset google \
+    --client-id 1234.apps.googleusercontent.com --client-secret-stdin --json
+  printf '%s' "$SECRET" | portvakt idp create --preset microsoft --tenant contoso.onmicrosoft.com \
+    --client-id 00000000-0000-0000-0000-000000000000 --client-secret-stdin --json
+  printf '%s' "$SECRET" | portvakt idp create --id acme --name "Acme ID" \
+    --issuer-url https://id.acme.example --client-id portvakt --client-secret-stdin --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if secretStdin {
@@ -76,6 +79,11 @@ Example:
 					return usageError{errors.New("--client-secret-stdin: nothing on standard input")}
 				}
 				p.SecretPlain = strings.TrimRight(line, "\r\n")
+			}
+			if preset != "" {
+				if err := applyPreset(cmd, &p, preset, tenant); err != nil {
+					return err
+				}
 			}
 			p.Scopes = strings.Fields(strings.ReplaceAll(scopes, ",", " "))
 			for _, kv := range acrMap {
@@ -110,11 +118,13 @@ Example:
 	fl := cmd.Flags()
 	fl.StringVar(&p.ID, "id", "", "short name in URLs and events, e.g. google (lower-case letters, digits, dashes)")
 	fl.StringVar(&p.Name, "name", "", "name on the button: Continue with <name>")
-	fl.StringVar(&p.Issuer, "issuer", "", "the provider's issuer URL (https)")
+	fl.StringVar(&p.Issuer, "issuer-url", "", "the provider's issuer URL (https); --issuer is Portvakt's own")
 	fl.StringVar(&p.ClientID, "client-id", "", "Portvakt's client ID at the provider")
 	fl.BoolVar(&secretStdin, "client-secret-stdin", false, "read Portvakt's client secret at the provider from standard input")
 	fl.StringVar(&scopes, "scope", "openid email profile", "scopes to ask for")
 	fl.BoolVar(&p.TrustEmail, "trust-email", false, "take the provider's email_verified at its word for new accounts")
+	fl.StringVar(&preset, "preset", "", "fill in a known provider: google, microsoft (with --tenant) or linkedin; other flags still override")
+	fl.StringVar(&tenant, "tenant", "", "with --preset microsoft: the Entra ID tenant (its ID or domain, e.g. contoso.onmicrosoft.com)")
 	fl.BoolVar(&p.Proofing, "proofing", false, "an identity-proofing source (bank-ID or national eID broker): its attributes are kept as verified, its acr sets the level")
 	fl.StringArrayVar(&acrMap, "acr-map", nil, "with --proofing: upstream-acr=our-acr, e.g. http://eidas.europa.eu/LoA/high=urn:portvakt:loa:high; repeat for more")
 	fl.StringVar(&p.NationalIDClaim, "national-id-claim", "", "with --proofing: the claim with the national identity number (default national_id)")
@@ -197,7 +207,11 @@ func idpProblem(err error, id string) error {
 		var parts []string
 		for _, e := range flattenErrors(err) {
 			if errors.As(e, &fe) {
-				parts = append(parts, fmt.Sprintf("%s (--%s): %s", fe.Field, strings.ReplaceAll(fe.Field, "_", "-"), fe.Message))
+				flag := strings.ReplaceAll(fe.Field, "_", "-")
+				if flag == "issuer" {
+					flag = "issuer-url"
+				}
+				parts = append(parts, fmt.Sprintf("%s (--%s): %s", fe.Field, flag, fe.Message))
 			}
 		}
 		return usageError{errors.New(strings.Join(parts, "; "))}
@@ -214,4 +228,45 @@ func flattenErrors(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// applyPreset fills in what a known provider needs, leaving the flags the
+// operator set as they are.
+func applyPreset(cmd *cobra.Command, p *federation.Provider, preset, tenant string) error {
+	set := cmd.Flags().Changed
+	fill := func(id, name, issuer string, trust bool) {
+		if !set("id") {
+			p.ID = id
+		}
+		if !set("name") {
+			p.Name = name
+		}
+		if !set("issuer-url") {
+			p.Issuer = issuer
+		}
+		if !set("trust-email") {
+			p.TrustEmail = trust
+		}
+	}
+	switch preset {
+	case "google":
+		fill("google", "Google", "https://accounts.google.com", true)
+	case "linkedin":
+		fill("linkedin", "LinkedIn", "https://www.linkedin.com/oauth", true)
+	case "microsoft":
+		tenant = strings.TrimSpace(tenant)
+		switch {
+		case tenant == "":
+			return usageError{errors.New("--preset microsoft needs --tenant: the Entra ID tenant's ID or domain")}
+		case tenant == "common" || tenant == "organizations" || tenant == "consumers":
+			return usageError{fmt.Errorf("--tenant %s: multi-tenant sign-in (an issuer per tenant) is not supported yet; register each tenant", tenant)}
+		case strings.ContainsAny(tenant, "/?#@ "):
+			return usageError{fmt.Errorf("--tenant %q is not a tenant ID or domain", tenant)}
+		}
+		// Entra ID's email claim is not verified by Microsoft.
+		fill("microsoft", "Microsoft", "https://login.microsoftonline.com/"+tenant+"/v2.0", false)
+	default:
+		return usageError{fmt.Errorf("--preset %q: known presets are google, microsoft and linkedin", preset)}
+	}
+	return nil
 }

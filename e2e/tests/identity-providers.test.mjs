@@ -50,9 +50,9 @@ const { test } = suite({
       }
       // Here: the two registrations of the upstream, an application, and
       // Olle's own account.
-      await cli(['idp', 'create', '--id', 'upstream', '--name', 'Upstream', '--issuer', upstream.url,
+      await cli(['idp', 'create', '--id', 'upstream', '--name', 'Upstream', '--issuer-url', upstream.url,
         '--client-id', client.client_id, '--client-secret-stdin', '--trust-email', '--json'], { stdin: `${client.client_secret}\n` });
-      await cli(['idp', 'create', '--id', 'upstream-eid', '--name', 'Upstream eID', '--issuer', upstream.url,
+      await cli(['idp', 'create', '--id', 'upstream-eid', '--name', 'Upstream eID', '--issuer-url', upstream.url,
         '--client-id', client.client_id, '--client-secret-stdin', '--trust-email', '--proofing',
         '--acr-map', `urn:portvakt:loa:low=${substantial}`, '--json'], { stdin: `${client.client_secret}\n` });
       await cli(['user', 'create', '--email', people.link, '--password-stdin', '--verified', '--given-name', 'Olle'], { stdin: `${password}\n` });
