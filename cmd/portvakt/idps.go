@@ -36,6 +36,7 @@ type idpOut struct {
 	ClientID   string            `json:"client_id"`
 	HasSecret  bool              `json:"has_secret"`
 	Scopes     []string          `json:"scopes"`
+	Kind       string            `json:"kind"`
 	TrustEmail bool              `json:"trust_email"`
 	Proofing   bool              `json:"proofing"`
 	ACRMap     map[string]string `json:"acr_map,omitempty"`
@@ -44,13 +45,13 @@ type idpOut struct {
 
 func idpView(p federation.Provider) idpOut {
 	return idpOut{ID: p.ID, Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, HasSecret: len(p.Secret) > 0,
-		Scopes: p.Scopes, TrustEmail: p.TrustEmail, Proofing: p.Proofing, ACRMap: p.ACRMap, CreatedAt: p.CreatedAt}
+		Scopes: p.Scopes, Kind: p.Kind, TrustEmail: p.TrustEmail, Proofing: p.Proofing, ACRMap: p.ACRMap, CreatedAt: p.CreatedAt}
 }
 
 func newIdpCreateCmd(e env) *cobra.Command {
 	var p federation.Provider
 	var scopes, preset, tenant string
-	var acrMap []string
+	var acrMap, claimMap []string
 	var secretStdin, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -96,6 +97,16 @@ Examples:
 				}
 				p.ACRMap[strings.TrimSpace(upstream)] = strings.TrimSpace(ours)
 			}
+			for _, kv := range claimMap {
+				ours, theirs, ok := strings.Cut(kv, "=")
+				if !ok || strings.TrimSpace(ours) == "" || strings.TrimSpace(theirs) == "" {
+					return usageError{fmt.Errorf("--map-claim %q: want claim=field, e.g. sub=id", kv)}
+				}
+				if p.ClaimMap == nil {
+					p.ClaimMap = map[string]string{}
+				}
+				p.ClaimMap[strings.TrimSpace(ours)] = strings.TrimSpace(theirs)
+			}
 			if len(p.ACRMap) > 0 && !p.Proofing {
 				return usageError{errors.New("--acr-map is for identity-proofing providers: add --proofing")}
 			}
@@ -123,6 +134,11 @@ Examples:
 	fl.BoolVar(&secretStdin, "client-secret-stdin", false, "read Portvakt's client secret at the provider from standard input")
 	fl.StringVar(&scopes, "scope", "openid email profile", "scopes to ask for")
 	fl.BoolVar(&p.TrustEmail, "trust-email", false, "take the provider's email_verified at its word for new accounts")
+	fl.StringVar(&p.Kind, "kind", "oidc", "oidc (discovery, ID tokens) or oauth2 (a provider without ID tokens: give --auth-url, --token-url, --userinfo-url)")
+	fl.StringVar(&p.AuthURL, "auth-url", "", "with --kind oauth2: the authorization endpoint")
+	fl.StringVar(&p.TokenURL, "token-url", "", "with --kind oauth2: the token endpoint")
+	fl.StringVar(&p.UserinfoURL, "userinfo-url", "", "with --kind oauth2: the endpoint that describes the person (JSON)")
+	fl.StringArrayVar(&claimMap, "map-claim", nil, "with --kind oauth2: claim=field of the userinfo answer, for sub, email, email_verified, given_name, family_name, locale; repeat for more (default: the same names, and id for sub)")
 	fl.StringVar(&preset, "preset", "", "fill in a known provider: google, microsoft (with --tenant) or linkedin; other flags still override")
 	fl.StringVar(&tenant, "tenant", "", "with --preset microsoft: the Entra ID tenant (its ID or domain, e.g. contoso.onmicrosoft.com)")
 	fl.BoolVar(&p.Proofing, "proofing", false, "an identity-proofing source (bank-ID or national eID broker): its attributes are kept as verified, its acr sets the level")
@@ -208,8 +224,11 @@ func idpProblem(err error, id string) error {
 		for _, e := range flattenErrors(err) {
 			if errors.As(e, &fe) {
 				flag := strings.ReplaceAll(fe.Field, "_", "-")
-				if flag == "issuer" {
+				switch fe.Field {
+				case "issuer":
 					flag = "issuer-url"
+				case "claim_map":
+					flag = "map-claim"
 				}
 				parts = append(parts, fmt.Sprintf("%s (--%s): %s", fe.Field, flag, fe.Message))
 			}

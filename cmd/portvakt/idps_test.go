@@ -26,6 +26,12 @@ func TestIdpCommands(t *testing.T) {
 	if !strings.Contains(eid.stdout, `"proofing":true`) || !strings.Contains(eid.stdout, `"http://eidas.europa.eu/LoA/high":"urn:portvakt:loa:high"`) {
 		t.Errorf("an eID broker: %s", eid.stdout)
 	}
+	plain := mustRun(t, dir, env, "idp", "create", "--id", "plain", "--name", "Plain", "--kind", "oauth2", "--client-id", "x",
+		"--auth-url", "https://plain.example/authorize", "--token-url", "https://plain.example/token",
+		"--userinfo-url", "https://api.plain.example/me?fields=id,email", "--map-claim", "sub=id", "--json")
+	if !strings.Contains(plain.stdout, `"kind":"oauth2"`) {
+		t.Errorf("an OAuth 2 provider: %s", plain.stdout)
+	}
 	list := mustRun(t, dir, env, "idp", "list")
 	for _, want := range []string{"google", "microsoft", "bankid", "https://broker.example.com"} {
 		if !strings.Contains(list.stdout, want) {
@@ -44,6 +50,9 @@ func TestIdpCommands(t *testing.T) {
 		{[]string{"idp", "create", "--id", "Bad", "--name", "x", "--issuer-url", "https://id.example.com", "--client-id", "x"}, "id (--id)"},
 		{[]string{"idp", "create", "--id", "m", "--name", "x", "--issuer-url", "https://id.example.com", "--client-id", "x", "--acr-map", "a=b"}, "add --proofing"},
 		{[]string{"idp", "create", "--id", "m", "--name", "x", "--issuer-url", "https://id.example.com", "--client-id", "x", "--proofing", "--acr-map", "nonsense"}, "upstream-acr=our-acr"},
+		{[]string{"idp", "create", "--id", "o2", "--name", "x", "--kind", "oauth2", "--client-id", "x", "--auth-url", "https://a.example"}, "token_url (--token-url)"},
+		{[]string{"idp", "create", "--id", "o3", "--name", "x", "--kind", "oauth2", "--client-id", "x", "--auth-url", "https://a.example",
+			"--token-url", "https://t.example", "--userinfo-url", "https://u.example", "--map-claim", "shoe=size"}, "claim_map (--map-claim)"},
 		{[]string{"idp", "delete", "google"}, "--yes"},
 		{[]string{"idp", "delete", "nobody", "--yes"}, "no such identity provider"},
 	} {

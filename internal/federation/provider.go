@@ -31,6 +31,16 @@ type Provider struct {
 	ID string
 	// Name is shown on the button: "Continue with <Name>".
 	Name string
+	// Kind is oidc (default) or oauth2: a provider without ID tokens,
+	// whose endpoints are given (AuthURL, TokenURL, UserinfoURL) and whose
+	// userinfo answer ClaimMap maps to claims.
+	Kind        string
+	AuthURL     string
+	TokenURL    string
+	UserinfoURL string
+	// ClaimMap maps a claim Portvakt uses (sub, email, email_verified,
+	// given_name, family_name, locale) to the provider's field name.
+	ClaimMap map[string]string
 	// Issuer is the provider's issuer URL; its discovery document is read
 	// from there.
 	Issuer   string
@@ -125,18 +135,35 @@ func (p *Provider) Validate() error {
 		errs = append(errs, FieldError{field, fmt.Sprintf(format, args...)})
 	}
 	p.Name = strings.TrimSpace(p.Name)
+	if p.Kind == "" {
+		p.Kind = KindOIDC
+	}
+	switch p.Kind {
+	case KindOIDC:
+	case KindOAuth2:
+		for field, v := range map[string]string{"auth_url": p.AuthURL, "token_url": p.TokenURL, "userinfo_url": p.UserinfoURL} {
+			if msg := checkURL(v, field == "userinfo_url"); msg != "" {
+				bad(field, "%s", msg)
+			}
+		}
+		for ours := range p.ClaimMap {
+			if !slices.Contains(mappable, ours) {
+				bad("claim_map", "%q is not one of %s", ours, strings.Join(mappable, ", "))
+			}
+		}
+	default:
+		bad("kind", "%q is not oidc or oauth2", p.Kind)
+	}
 	if !idPattern.MatchString(p.ID) {
 		bad("id", "%q is not 1 to 40 lower-case letters, digits and dashes", p.ID)
 	}
 	if p.Name == "" || len(p.Name) > 60 {
 		bad("name", "is required, at most 60 characters")
 	}
-	u, err := url.Parse(p.Issuer)
-	switch {
-	case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
-		bad("issuer", "%q is not an absolute URL without query or fragment", p.Issuer)
-	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
-		bad("issuer", "must be https (http only on loopback, for tests)")
+	if p.Kind == KindOIDC {
+		if msg := checkURL(p.Issuer, false); msg != "" {
+			bad("issuer", "%s", msg)
+		}
 	}
 	if strings.TrimSpace(p.ClientID) == "" {
 		bad("client_id", "is required")
@@ -150,6 +177,28 @@ func (p *Provider) Validate() error {
 		p.Scopes = append([]string{"openid"}, p.Scopes...)
 	}
 	return errors.Join(errs...)
+}
+
+// Provider kinds.
+const (
+	KindOIDC   = "oidc"
+	KindOAuth2 = "oauth2"
+)
+
+// mappable are the claims an OAuth 2 provider's userinfo can be mapped to.
+var mappable = []string{"sub", "email", "email_verified", "given_name", "family_name", "locale"}
+
+// checkURL says what is wrong with an endpoint URL, or "". A query is
+// allowed where withQuery says so (a userinfo URL may ask for fields).
+func checkURL(s string, withQuery bool) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "" || (u.RawQuery != "" && !withQuery) || u.Fragment != "":
+		return fmt.Sprintf("%q is not an absolute URL without fragment (or query)", s)
+	case u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())):
+		return "must be https (http only on loopback, for tests)"
+	}
+	return ""
 }
 
 func isLoopback(host string) bool {

@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,7 +134,20 @@ func (s *Service) discover(ctx context.Context, p Provider) (*oidc.Provider, err
 	return op, nil
 }
 
-func (s *Service) oauth2Config(ctx context.Context, p Provider, op *oidc.Provider, redirect string) (*oauth2.Config, error) {
+// endpoints returns the provider's OAuth 2 endpoints, and for an OpenID
+// provider its (cached) discovery.
+func (s *Service) endpoints(ctx context.Context, p Provider) (oauth2.Endpoint, *oidc.Provider, error) {
+	if p.Kind == KindOAuth2 {
+		return oauth2.Endpoint{AuthURL: p.AuthURL, TokenURL: p.TokenURL}, nil, nil
+	}
+	op, err := s.discover(ctx, p)
+	if err != nil {
+		return oauth2.Endpoint{}, nil, err
+	}
+	return op.Endpoint(), op, nil
+}
+
+func (s *Service) oauth2Config(ctx context.Context, p Provider, ep oauth2.Endpoint, redirect string) (*oauth2.Config, error) {
 	secret := ""
 	if len(p.Secret) > 0 {
 		b, err := s.Cipher.Decrypt(ctx, p.Secret, []byte("idp-secret:"+p.ID))
@@ -141,7 +156,7 @@ func (s *Service) oauth2Config(ctx context.Context, p Provider, op *oidc.Provide
 		}
 		secret = string(b)
 	}
-	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: secret, Endpoint: op.Endpoint(), RedirectURL: redirect, Scopes: p.Scopes}, nil
+	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: secret, Endpoint: ep, RedirectURL: redirect, Scopes: p.Scopes}, nil
 }
 
 // Pending is a sign-in sent to a provider, kept (sealed) until it comes
@@ -162,11 +177,11 @@ func (s *Service) Begin(ctx context.Context, id, flowID, redirect string) (strin
 	if err != nil {
 		return "", "", err
 	}
-	op, err := s.discover(ctx, p)
+	ep, _, err := s.endpoints(ctx, p)
 	if err != nil {
 		return "", "", err
 	}
-	conf, err := s.oauth2Config(ctx, p, op, redirect)
+	conf, err := s.oauth2Config(ctx, p, ep, redirect)
 	if err != nil {
 		return "", "", err
 	}
@@ -176,7 +191,11 @@ func (s *Service) Begin(ctx context.Context, id, flowID, redirect string) (strin
 	if err != nil {
 		return "", "", err
 	}
-	u := conf.AuthCodeURL(pd.State, oauth2.S256ChallengeOption(pd.Verifier), oidc.Nonce(pd.Nonce))
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(pd.Verifier)}
+	if p.Kind != KindOAuth2 {
+		opts = append(opts, oidc.Nonce(pd.Nonce))
+	}
+	u := conf.AuthCodeURL(pd.State, opts...)
 	return u, base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
@@ -236,17 +255,20 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: provider %s: %w", ErrUpstream, pd.Provider, err)
 	}
-	op, err := s.discover(ctx, p)
+	ep, op, err := s.endpoints(ctx, p)
 	if err != nil {
 		return Claims{}, err
 	}
-	conf, err := s.oauth2Config(ctx, p, op, redirect)
+	conf, err := s.oauth2Config(ctx, p, ep, redirect)
 	if err != nil {
 		return Claims{}, err
 	}
 	tok, err := conf.Exchange(oidc.ClientContext(ctx, s.client()), get("code"), oauth2.VerifierOption(pd.Verifier))
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: code exchange: %w", ErrUpstream, err)
+	}
+	if p.Kind == KindOAuth2 {
+		return s.oauth2Claims(ctx, p, tok)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	idt, err := op.Verifier(&oidc.Config{ClientID: p.ClientID, Now: s.now}).Verify(oidc.ClientContext(ctx, s.client()), rawID)
@@ -417,4 +439,58 @@ func (s *Service) Proof(ctx context.Context, userID string, c Claims) error {
 		return err
 	}
 	return s.Store.SaveProofing(ctx, userID, attrs, s.NationalIDDigest(c.NationalID), ev)
+}
+
+// oauth2Claims reads a plain OAuth 2 provider's userinfo endpoint with the
+// access token and maps its fields to claims (ClaimMap; by default the
+// OpenID names, and id for the subject when there is no sub).
+func (s *Service) oauth2Claims(ctx context.Context, p Provider, tok *oauth2.Token) (Claims, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.UserinfoURL, nil)
+	if err != nil {
+		return Claims{}, err
+	}
+	req.Header.Set("Accept", "application/json")
+	tok.SetAuthHeader(req)
+	res, err := s.client().Do(req)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: userinfo: %w", ErrUpstream, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return Claims{}, fmt.Errorf("%w: userinfo answered %s", ErrUpstream, res.Status)
+	}
+	var fields map[string]any
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&fields); err != nil {
+		return Claims{}, fmt.Errorf("%w: userinfo: %w", ErrUpstream, err)
+	}
+	field := func(claim string) any {
+		name := p.ClaimMap[claim]
+		if name == "" {
+			name = claim
+		}
+		v, ok := fields[name]
+		if !ok && claim == "sub" && p.ClaimMap["sub"] == "" {
+			v = fields["id"]
+		}
+		return v
+	}
+	text := func(claim string) string {
+		switch v := field(claim).(type) {
+		case string:
+			return v
+		case float64:
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		case json.Number:
+			return v.String()
+		}
+		return ""
+	}
+	c := Claims{Provider: p.ID, Subject: text("sub"), Email: text("email"), GivenName: text("given_name"),
+		FamilyName: text("family_name"), Locale: text("locale")}
+	if c.Subject == "" {
+		return Claims{}, fmt.Errorf("%w: userinfo has no subject (map one with sub=<field>)", ErrUpstream)
+	}
+	v := field("email_verified")
+	c.EmailVerified = (v == true || v == "true") && p.TrustEmail
+	return c, nil
 }

@@ -133,3 +133,52 @@ func TestProviderValidateAndSecret(t *testing.T) {
 		t.Error("the client secret is not stored encrypted")
 	}
 }
+
+// TestOAuth2Provider: a provider without ID tokens, read through its
+// userinfo endpoint with the fields mapped to claims.
+func TestOAuth2Provider(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.m.Config()
+	if _, err := f.svc.Create(t.Context(), federation.Provider{
+		ID: "plain", Name: "Plain OAuth", Kind: federation.KindOAuth2, ClientID: cfg.ClientID, SecretPlain: cfg.ClientSecret,
+		AuthURL: f.m.AuthorizationEndpoint(), TokenURL: f.m.TokenEndpoint(), UserinfoURL: f.m.UserinfoEndpoint(),
+		Scopes: []string{"openid", "email", "profile"}, ClaimMap: map[string]string{"given_name": "preferred_username"},
+	}, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	f.m.QueueUser(&mockoidc.MockUser{Subject: "u-77", Email: "plain@example.com", EmailVerified: true, PreferredUsername: "Plainly"})
+	to, sealed, err := f.svc.Begin(t.Context(), "plain", "flow2", redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(to)
+	if u.Query().Get("nonce") != "" || u.Query().Get("code_challenge_method") != "S256" {
+		t.Errorf("an OAuth 2 request %s: want PKCE and no nonce", to)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	back, err := res.Location()
+	if err != nil {
+		t.Fatalf("the provider answered %d", res.StatusCode)
+	}
+	claims, err := f.svc.Finish(t.Context(), "flow2", sealed, back.Query(), redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Subject != "u-77" || claims.Email != "plain@example.com" || claims.GivenName != "Plainly" || claims.EmailVerified {
+		t.Errorf("claims %+v: want the mapped fields, and the address not verified (not trusted)", claims)
+	}
+	for _, bad := range []federation.Provider{
+		{ID: "x", Name: "x", Kind: federation.KindOAuth2, ClientID: "c", AuthURL: "https://a.example", TokenURL: "http://t.example", UserinfoURL: "https://u.example"},
+		{ID: "y", Name: "y", Kind: federation.KindOAuth2, ClientID: "c", AuthURL: "https://a.example", TokenURL: "https://t.example", UserinfoURL: "https://u.example", ClaimMap: map[string]string{"shoe_size": "x"}},
+		{ID: "z", Name: "z", Kind: "saml", ClientID: "c"},
+	} {
+		if _, err := f.svc.Create(t.Context(), bad, "system:test"); err == nil {
+			t.Errorf("provider %+v accepted", bad)
+		}
+	}
+}

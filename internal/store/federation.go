@@ -30,23 +30,30 @@ func (s *Store) CreateProvider(ctx context.Context, p federation.Provider, evs .
 		if err != nil {
 			return err
 		}
+		claimMap, err := json.Marshal(p.ClaimMap)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_providers (id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at,
-			proofing, acr_map, national_id_claim)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`, p.ID, p.Name, p.Issuer, p.ClientID, p.Secret, strings.Join(p.Scopes, " "),
-			p.TrustEmail, micros(p.CreatedAt), micros(p.UpdatedAt), p.Proofing, string(acrMap), p.NationalIDClaim); err != nil {
+			proofing, acr_map, national_id_claim, kind, auth_url, token_url, userinfo_url, claim_map)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, p.ID, p.Name, p.Issuer, p.ClientID, p.Secret, strings.Join(p.Scopes, " "),
+			p.TrustEmail, micros(p.CreatedAt), micros(p.UpdatedAt), p.Proofing, string(acrMap), p.NationalIDClaim,
+			p.Kind, p.AuthURL, p.TokenURL, p.UserinfoURL, string(claimMap)); err != nil {
 			return fmt.Errorf("insert identity provider: %w", err)
 		}
 		return s.appendEvents(ctx, tx, evs...)
 	}))
 }
 
-const providerColumns = `id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at, proofing, acr_map, national_id_claim`
+const providerColumns = `id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at, proofing, acr_map, national_id_claim,
+	kind, auth_url, token_url, userinfo_url, claim_map`
 
 func scanProvider(row scanner) (federation.Provider, error) {
 	var p federation.Provider
-	var scopes, acrMap string
+	var scopes, acrMap, claimMap string
 	var created, updated int64
-	err := row.Scan(&p.ID, &p.Name, &p.Issuer, &p.ClientID, &p.Secret, &scopes, &p.TrustEmail, &created, &updated, &p.Proofing, &acrMap, &p.NationalIDClaim)
+	err := row.Scan(&p.ID, &p.Name, &p.Issuer, &p.ClientID, &p.Secret, &scopes, &p.TrustEmail, &created, &updated, &p.Proofing, &acrMap, &p.NationalIDClaim,
+		&p.Kind, &p.AuthURL, &p.TokenURL, &p.UserinfoURL, &claimMap)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("%w: %w", ErrNotFound, federation.ErrNotFound)
 	}
@@ -54,9 +61,14 @@ func scanProvider(row scanner) (federation.Provider, error) {
 		return p, fmt.Errorf("scan identity provider: %w", err)
 	}
 	p.Scopes, p.CreatedAt, p.UpdatedAt = strings.Fields(scopes), fromMicros(created), fromMicros(updated)
-	if acrMap != "" && acrMap != "null" {
-		if err := json.Unmarshal([]byte(acrMap), &p.ACRMap); err != nil {
-			return p, fmt.Errorf("identity provider %s acr_map: %w", p.ID, err)
+	for _, m := range []struct {
+		raw string
+		dst *map[string]string
+	}{{acrMap, &p.ACRMap}, {claimMap, &p.ClaimMap}} {
+		if m.raw != "" && m.raw != "null" {
+			if err := json.Unmarshal([]byte(m.raw), m.dst); err != nil {
+				return p, fmt.Errorf("identity provider %s: %w", p.ID, err)
+			}
 		}
 	}
 	return p, nil

@@ -23,6 +23,16 @@ func testProvider(id string) federation.Provider {
 func testProviders(t *testing.T, e Engine) {
 	ctx := t.Context()
 	s := Open(t, e)
+	gh := testProvider("gh")
+	gh.Kind, gh.AuthURL, gh.TokenURL, gh.UserinfoURL = federation.KindOAuth2, "https://gh.example/authorize", "https://gh.example/token", "https://api.gh.example/user"
+	gh.ClaimMap = map[string]string{"sub": "id", "given_name": "name"}
+	must(t, s.CreateProvider(ctx, gh), "CreateProvider(oauth2)")
+	back, err := s.ProviderByID(ctx, "gh")
+	must(t, err, "ProviderByID(oauth2)")
+	if back.Kind != federation.KindOAuth2 || back.UserinfoURL != gh.UserinfoURL || back.ClaimMap["sub"] != "id" {
+		t.Errorf("an OAuth 2 provider read back as %+v", back)
+	}
+	must(t, s.DeleteProvider(ctx, "gh"), "DeleteProvider(oauth2)")
 	must(t, s.CreateProvider(ctx, testProvider("b"), newEvent(t, "idp.created", "idp:b", nil)), "CreateProvider")
 	must(t, s.CreateProvider(ctx, testProvider("a")), "CreateProvider")
 	if err := s.CreateProvider(ctx, testProvider("a")); !errors.Is(err, federation.ErrConflict) {
