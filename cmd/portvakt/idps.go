@@ -87,25 +87,12 @@ Examples:
 				}
 			}
 			p.Scopes = strings.Fields(strings.ReplaceAll(scopes, ",", " "))
-			for _, kv := range acrMap {
-				upstream, ours, ok := strings.Cut(kv, "=")
-				if !ok || strings.TrimSpace(upstream) == "" || strings.TrimSpace(ours) == "" {
-					return usageError{fmt.Errorf("--acr-map %q: want upstream-acr=our-acr, e.g. http://eidas.europa.eu/LoA/substantial=urn:portvakt:loa:substantial", kv)}
-				}
-				if p.ACRMap == nil {
-					p.ACRMap = map[string]string{}
-				}
-				p.ACRMap[strings.TrimSpace(upstream)] = strings.TrimSpace(ours)
+			var err error
+			if p.ACRMap, err = pairs("--acr-map", acrMap, "upstream-acr=our-acr, e.g. http://eidas.europa.eu/LoA/substantial=urn:portvakt:loa:substantial"); err != nil {
+				return err
 			}
-			for _, kv := range claimMap {
-				ours, theirs, ok := strings.Cut(kv, "=")
-				if !ok || strings.TrimSpace(ours) == "" || strings.TrimSpace(theirs) == "" {
-					return usageError{fmt.Errorf("--map-claim %q: want claim=field, e.g. sub=id", kv)}
-				}
-				if p.ClaimMap == nil {
-					p.ClaimMap = map[string]string{}
-				}
-				p.ClaimMap[strings.TrimSpace(ours)] = strings.TrimSpace(theirs)
+			if p.ClaimMap, err = pairs("--map-claim", claimMap, "claim=field, e.g. sub=id"); err != nil {
+				return err
 			}
 			if len(p.ACRMap) > 0 && !p.Proofing {
 				return usageError{errors.New("--acr-map is for identity-proofing providers: add --proofing")}
@@ -288,4 +275,21 @@ func applyPreset(cmd *cobra.Command, p *federation.Provider, preset, tenant stri
 		return usageError{fmt.Errorf("--preset %q: known presets are google, microsoft and linkedin", preset)}
 	}
 	return nil
+}
+
+// pairs reads repeated key=value flags into a map (nil for none).
+func pairs(flag string, kvs []string, want string) (map[string]string, error) {
+	var out map[string]string
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || k == "" || v == "" {
+			return nil, usageError{fmt.Errorf("%s %q: want %s", flag, kv, want)}
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out, nil
 }

@@ -59,8 +59,15 @@ func (f *fixture) run(t *testing.T, edit func(url.Values)) (federation.Claims, e
 		edit(q)
 		u.RawQuery = q.Encode()
 	}
+	return f.svc.Finish(t.Context(), "flow1", sealed, answer(t, u.String()), redirect)
+}
+
+// answer sends an authorization request to the provider and returns the
+// query it redirects back with.
+func answer(t *testing.T, to string) url.Values {
+	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := c.Get(u.String())
+	res, err := c.Get(to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +76,7 @@ func (f *fixture) run(t *testing.T, edit func(url.Values)) (federation.Claims, e
 	if err != nil {
 		t.Fatalf("the provider answered %d", res.StatusCode)
 	}
-	return f.svc.Finish(t.Context(), "flow1", sealed, back.Query(), redirect)
+	return back.Query()
 }
 
 func TestFinish(t *testing.T) {
@@ -155,17 +162,7 @@ func TestOAuth2Provider(t *testing.T) {
 	if u.Query().Get("nonce") != "" || u.Query().Get("code_challenge_method") != "S256" {
 		t.Errorf("an OAuth 2 request %s: want PKCE and no nonce", to)
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := c.Get(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	back, err := res.Location()
-	if err != nil {
-		t.Fatalf("the provider answered %d", res.StatusCode)
-	}
-	claims, err := f.svc.Finish(t.Context(), "flow2", sealed, back.Query(), redirect)
+	claims, err := f.svc.Finish(t.Context(), "flow2", sealed, answer(t, to), redirect)
 	if err != nil {
 		t.Fatal(err)
 	}
