@@ -125,7 +125,7 @@ Examples:
 	fl.StringVar(&p.AuthURL, "auth-url", "", "with --kind oauth2: the authorization endpoint")
 	fl.StringVar(&p.TokenURL, "token-url", "", "with --kind oauth2: the token endpoint")
 	fl.StringVar(&p.UserinfoURL, "userinfo-url", "", "with --kind oauth2: the endpoint that describes the person (JSON)")
-	fl.StringArrayVar(&claimMap, "map-claim", nil, "with --kind oauth2: claim=field of the userinfo answer, for sub, email, email_verified, given_name, family_name, locale; repeat for more (default: the same names, and id for sub)")
+	fl.StringArrayVar(&claimMap, "map-claim", nil, "claim=upstream-name: where the provider keeps email, email_verified, given_name, family_name, locale (and, for --kind oauth2, sub); repeat for more (default: the same names, and id for sub)")
 	fl.StringVar(&preset, "preset", "", "fill in a known provider: google, microsoft (with --tenant) or linkedin; other flags still override")
 	fl.StringVar(&tenant, "tenant", "", "with --preset microsoft: the Entra ID tenant (its ID or domain, e.g. contoso.onmicrosoft.com)")
 	fl.BoolVar(&p.Proofing, "proofing", false, "an identity-proofing source (bank-ID or national eID broker): its attributes are kept as verified, its acr sets the level")

@@ -38,8 +38,9 @@ type Provider struct {
 	AuthURL     string
 	TokenURL    string
 	UserinfoURL string
-	// ClaimMap maps a claim Portvakt uses (sub, email, email_verified,
-	// given_name, family_name, locale) to the provider's field name.
+	// ClaimMap maps a claim Portvakt uses (email, email_verified,
+	// given_name, family_name, locale; and sub for OAuth 2) to the
+	// provider's claim or field name: attribute mapping per provider.
 	ClaimMap map[string]string
 	// Issuer is the provider's issuer URL; its discovery document is read
 	// from there.
@@ -146,13 +147,16 @@ func (p *Provider) Validate() error {
 				bad(field, "%s", msg)
 			}
 		}
-		for ours := range p.ClaimMap {
-			if !slices.Contains(mappable, ours) {
-				bad("claim_map", "%q is not one of %s", ours, strings.Join(mappable, ", "))
-			}
-		}
 	default:
 		bad("kind", "%q is not oidc or oauth2", p.Kind)
+	}
+	for ours := range p.ClaimMap {
+		switch {
+		case !slices.Contains(mappable, ours):
+			bad("claim_map", "%q is not one of %s", ours, strings.Join(mappable, ", "))
+		case ours == "sub" && p.Kind == KindOIDC:
+			bad("claim_map", "an OpenID provider's subject is its ID token's sub; it cannot be mapped")
+		}
 	}
 	if !idPattern.MatchString(p.ID) {
 		bad("id", "%q is not 1 to 40 lower-case letters, digits and dashes", p.ID)

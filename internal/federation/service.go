@@ -278,19 +278,11 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pd.Nonce)) != 1 {
 		return Claims{}, fmt.Errorf("%w: nonce mismatch", ErrUpstream)
 	}
-	var c struct {
-		Email         string `json:"email"`
-		EmailVerified any    `json:"email_verified"`
-		GivenName     string `json:"given_name"`
-		FamilyName    string `json:"family_name"`
-		Locale        string `json:"locale"`
-		ACR           string `json:"acr"`
-		BirthDate     string `json:"birthdate"`
-	}
-	if err := idt.Claims(&c); err != nil {
+	fields := map[string]any{}
+	if err := idt.Claims(&fields); err != nil {
 		return Claims{}, fmt.Errorf("%w: ID token claims: %w", ErrUpstream, err)
 	}
-	if c.Email == "" {
+	if fieldText(p, fields, "email") == "" {
 		// Many providers put the profile in userinfo only (OpenID Connect
 		// Core 5.4): ask there, for the same subject.
 		ui, err := op.UserInfo(oidc.ClientContext(ctx, s.client()), oauth2.StaticTokenSource(tok))
@@ -300,27 +292,68 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 		if ui.Subject != idt.Subject {
 			return Claims{}, fmt.Errorf("%w: userinfo is about another subject", ErrUpstream)
 		}
-		if err := ui.Claims(&c); err != nil {
+		more := map[string]any{}
+		if err := ui.Claims(&more); err != nil {
 			return Claims{}, fmt.Errorf("%w: userinfo claims: %w", ErrUpstream, err)
 		}
+		for k, v := range more {
+			if _, ok := fields[k]; !ok {
+				fields[k] = v
+			}
+		}
 	}
-	out := Claims{Provider: p.ID, Subject: idt.Subject, Email: c.Email, GivenName: c.GivenName, FamilyName: c.FamilyName, Locale: c.Locale, ACR: c.ACR}
+	out := mapClaims(p, fields)
+	// The subject is the ID token's: it is what the signature vouches for.
+	out.Subject = idt.Subject
+	out.ACR, _ = fields["acr"].(string)
 	if p.Proofing {
-		out.Proofing, out.Level, out.BirthDate = true, p.ACRMap[c.ACR], c.BirthDate
-		var all map[string]any
-		_ = idt.Claims(&all)
+		out.Proofing, out.Level = true, p.ACRMap[out.ACR]
+		out.BirthDate, _ = fields["birthdate"].(string)
 		claim := p.NationalIDClaim
 		if claim == "" {
 			claim = "national_id"
 		}
-		if v, ok := all[claim].(string); ok {
+		if v, ok := fields[claim].(string); ok {
 			out.NationalID = strings.TrimSpace(v)
 		}
 	}
-	// Some providers send email_verified as a string.
-	out.EmailVerified = c.EmailVerified == true || c.EmailVerified == "true"
-	out.EmailVerified = out.EmailVerified && p.TrustEmail
 	return out, nil
+}
+
+// fieldText is the provider's value for one of Portvakt's claims, through
+// its ClaimMap (by default the same name; for sub, also id).
+func fieldText(p Provider, fields map[string]any, claim string) string {
+	name := p.ClaimMap[claim]
+	if name == "" {
+		name = claim
+	}
+	v, ok := fields[name]
+	if !ok && claim == "sub" && p.ClaimMap["sub"] == "" {
+		v = fields["id"]
+	}
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case json.Number:
+		return v.String()
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return ""
+}
+
+// mapClaims reads a person's claims from the provider's fields. An
+// address counts as verified only if the provider says so and is trusted
+// to (TrustEmail); some providers send email_verified as a string.
+func mapClaims(p Provider, fields map[string]any) Claims {
+	return Claims{
+		Provider: p.ID, Subject: fieldText(p, fields, "sub"), Email: fieldText(p, fields, "email"),
+		EmailVerified: fieldText(p, fields, "email_verified") == "true" && p.TrustEmail,
+		GivenName:     fieldText(p, fields, "given_name"), FamilyName: fieldText(p, fields, "family_name"),
+		Locale: fieldText(p, fields, "locale"),
+	}
 }
 
 func random() string {
@@ -463,34 +496,9 @@ func (s *Service) oauth2Claims(ctx context.Context, p Provider, tok *oauth2.Toke
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&fields); err != nil {
 		return Claims{}, fmt.Errorf("%w: userinfo: %w", ErrUpstream, err)
 	}
-	field := func(claim string) any {
-		name := p.ClaimMap[claim]
-		if name == "" {
-			name = claim
-		}
-		v, ok := fields[name]
-		if !ok && claim == "sub" && p.ClaimMap["sub"] == "" {
-			v = fields["id"]
-		}
-		return v
-	}
-	text := func(claim string) string {
-		switch v := field(claim).(type) {
-		case string:
-			return v
-		case float64:
-			return strconv.FormatFloat(v, 'f', -1, 64)
-		case json.Number:
-			return v.String()
-		}
-		return ""
-	}
-	c := Claims{Provider: p.ID, Subject: text("sub"), Email: text("email"), GivenName: text("given_name"),
-		FamilyName: text("family_name"), Locale: text("locale")}
+	c := mapClaims(p, fields)
 	if c.Subject == "" {
 		return Claims{}, fmt.Errorf("%w: userinfo has no subject (map one with sub=<field>)", ErrUpstream)
 	}
-	v := field("email_verified")
-	c.EmailVerified = (v == true || v == "true") && p.TrustEmail
 	return c, nil
 }

@@ -89,6 +89,29 @@ func TestFinish(t *testing.T) {
 	if c.Provider != "mock" || c.Subject != "s-1" || c.Email != "ada@example.com" || !c.EmailVerified {
 		t.Errorf("claims = %+v", c)
 	}
+	// Attribute mapping: this provider keeps the given name elsewhere.
+	f.m.Tamper = func(c jwt.MapClaims) { c["first_name"] = "Ada" }
+	p, _ := f.svc.Store.ProviderByID(t.Context(), "mock")
+	must := func(err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(f.svc.Delete(t.Context(), "mock", "system:test"))
+	p.ClaimMap, p.SecretPlain = map[string]string{"given_name": "first_name"}, f.m.Config().ClientSecret
+	p.Secret = nil
+	_, err = f.svc.Create(t.Context(), p, "system:test")
+	must(err)
+	f.m.QueueUser(&mockoidc.MockUser{Subject: "s-2", Email: "ada2@example.com", EmailVerified: true})
+	c, err = f.run(t, nil)
+	must(err)
+	if c.GivenName != "Ada" || c.Subject != "s-2" {
+		t.Errorf("mapped claims = %+v, want given_name from first_name", c)
+	}
+	p.ID, p.ClaimMap = "mapsub", map[string]string{"sub": "email"}
+	if _, err := f.svc.Create(t.Context(), p, "system:test"); err == nil {
+		t.Error("an OpenID provider's sub was mapped")
+	}
 }
 
 func TestFinishRefuses(t *testing.T) {
