@@ -57,7 +57,7 @@ func (h *Handler) startUpstream(w http.ResponseWriter, r *http.Request) {
 // startLink sends a signed-in person to a provider to link an account
 // there to theirs.
 func (h *Handler) startLink(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.postedChange(w, r, "/account")
+	_, s, ok := h.postedChange(w, r, "/account")
 	if !ok {
 		return
 	}
@@ -290,7 +290,7 @@ func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, f flows
 
 // submitUnlink removes one of the person's linked upstream accounts.
 func (h *Handler) submitUnlink(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.postedChange(w, r, "/account")
+	_, s, ok := h.postedChange(w, r, "/account")
 	if !ok {
 		return
 	}

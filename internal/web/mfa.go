@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/flows"
@@ -289,17 +290,38 @@ const recentAuth = 15 * time.Minute
 // recentlySignedIn is signedIn for changes to sign-in methods: the session
 // must have authenticated within recentAuth, or the person signs in again
 // and comes back to back.
-func (h *Handler) recentlySignedIn(w http.ResponseWriter, r *http.Request, back string) (session.Session, bool) {
+func (h *Handler) recentlySignedIn(w http.ResponseWriter, r *http.Request, back string) (accounts.User, session.Session, bool) {
 	u, s, ok := h.signedInSession(w, r)
 	if !ok {
-		return s, false
+		return u, s, false
 	}
 	if h.now().Sub(s.AuthTime) > recentAuth {
 		q := url.Values{"return_to": {back}, "login_hint": {u.Email}}
 		http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
-		return s, false
+		return u, s, false
 	}
-	return s, true
+	return u, s, true
+}
+
+// thisPage is the request's path and query, to come back to after
+// signing in again.
+func thisPage(r *http.Request) string {
+	if r.URL.RawQuery == "" {
+		return r.URL.Path
+	}
+	return r.URL.Path + "?" + r.URL.RawQuery
+}
+
+// nextPage is where an account page goes on to: return_to from the query
+// or the form, if it is a local path, else the account page.
+func nextPage(r *http.Request) string {
+	if next := safeReturn(r.URL.Query().Get("return_to")); next != "" {
+		return next
+	}
+	if next := safeReturn(r.PostFormValue("return_to")); next != "" {
+		return next
+	}
+	return "/account"
 }
 
 // mfaRequired reports whether a sign-in must include a second factor: the

@@ -135,21 +135,12 @@ func (h *Handler) holdChallenge(r *http.Request, p *page, c authn.Ceremony) erro
 // offer=1 it is the "skip the password next time" step after
 // registration, which the person may pass by.
 func (h *Handler) showNewPasskey(w http.ResponseWriter, r *http.Request) {
-	back := "/account/passkeys/new"
-	if r.URL.RawQuery != "" {
-		back += "?" + r.URL.RawQuery
-	}
-	s, ok := h.recentlySignedIn(w, r, back)
+	u, _, ok := h.recentlySignedIn(w, r, thisPage(r))
 	if !ok {
 		return
 	}
 	if !h.passkeysOn() {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
-		return
-	}
-	u, err := h.Accounts.Store.UserByID(r.Context(), s.UserID)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	h.renderNewPasskey(w, r, h.accountPage(w, r, u), http.StatusOK)
@@ -161,21 +152,13 @@ func (h *Handler) renderNewPasskey(w http.ResponseWriter, r *http.Request, p *pa
 		h.fail(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	next := safeReturn(q.Get("return_to"))
 	p.Title = p.T("passkey.add_title")
 	p.Action = "/account/passkeys"
-	if q.Get("offer") == "1" || r.PostFormValue("offer") == "1" {
+	if r.URL.Query().Get("offer") == "1" || r.PostFormValue("offer") == "1" {
 		p.Title = p.T("passkey.offer_title")
 		p.Extra["offer"] = "1"
 	}
-	if next == "" {
-		next = safeReturn(r.PostFormValue("return_to"))
-	}
-	if next == "" {
-		next = "/account"
-	}
-	p.Extra["return_to"] = next
+	p.Extra["return_to"] = nextPage(r)
 	p.Extra["passkey_options"] = c.Options
 	p.Extra["sealed"] = c.Sealed
 	h.render(w, r, status, "passkey", p)
@@ -183,7 +166,7 @@ func (h *Handler) renderNewPasskey(w http.ResponseWriter, r *http.Request, p *pa
 
 // submitNewPasskey stores the passkey the browser made.
 func (h *Handler) submitNewPasskey(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.postedChange(w, r, "/account/passkeys/new")
+	u, s, ok := h.postedChange(w, r, "/account/passkeys/new")
 	if !ok {
 		return
 	}
@@ -192,11 +175,6 @@ func (h *Handler) submitNewPasskey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	factor, err := h.Authn.FinishPasskeyRegistration(ctx, u.ID, truncate(r.PostFormValue("name"), 64), r.PostFormValue("sealed"), []byte(r.PostFormValue("credential")))
 	if errors.Is(err, authn.ErrPasskey) {
 		h.Logger.InfoContext(ctx, "passkey registration refused", "reason", err)
@@ -211,8 +189,8 @@ func (h *Handler) submitNewPasskey(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Wake()
 	h.upgradeSession(w, r, s, factor)
-	next := safeReturn(r.PostFormValue("return_to"))
-	if next == "" || next == "/account" {
+	next := nextPage(r)
+	if next == "/account" {
 		next = "/account?done=passkey_added"
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)

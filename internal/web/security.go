@@ -27,10 +27,7 @@ func (h *Handler) showMFASetup(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	}
-	next := safeReturn(r.URL.Query().Get("return_to"))
-	if next == "" {
-		next = "/account"
-	}
+	next := nextPage(r)
 	sum, err := h.Authn.Summarize(r.Context(), u.ID)
 	if err != nil {
 		h.fail(w, r, err)
@@ -53,20 +50,11 @@ func (h *Handler) showMFASetup(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) showTOTP(w http.ResponseWriter, r *http.Request) {
-	back := "/account/totp"
-	if r.URL.RawQuery != "" {
-		back += "?" + r.URL.RawQuery
-	}
-	s, ok := h.recentlySignedIn(w, r, back)
+	u, _, ok := h.recentlySignedIn(w, r, thisPage(r))
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	sum, err := h.Authn.Summarize(ctx, u.ID)
 	if err != nil {
 		h.fail(w, r, err)
@@ -90,28 +78,16 @@ func (h *Handler) renderTOTP(w http.ResponseWriter, r *http.Request, p *page, e 
 	p.QR = template.URL(e.QR) // a PNG rendered here, not input
 	p.Extra["secret"] = e.Secret
 	p.Extra["sealed"] = e.Sealed
-	next := safeReturn(r.URL.Query().Get("return_to"))
-	if next == "" {
-		next = safeReturn(r.PostFormValue("return_to"))
-	}
-	if next == "" {
-		next = "/account"
-	}
-	p.Extra["return_to"] = next
+	p.Extra["return_to"] = nextPage(r)
 	h.render(w, r, status, "totp", p)
 }
 
 func (h *Handler) submitTOTP(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.postedChange(w, r, "/account/totp")
+	u, s, ok := h.postedChange(w, r, "/account/totp")
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	sealed, code, name := r.PostFormValue("sealed"), r.PostFormValue("code"), truncate(r.PostFormValue("name"), 64)
 	limit := check{h.Limits.SecondFactor, u.ID}
 	if wait := h.wait(ctx, limit); wait > 0 {
@@ -161,7 +137,7 @@ func (h *Handler) submitRemoveTOTP(w http.ResponseWriter, r *http.Request) {
 // their summary ("" for none: nothing to do) and shows the account page
 // with the done notice. Only their own factors can be named at all.
 func (h *Handler) removeFactor(w http.ResponseWriter, r *http.Request, done string, pick func(authn.Summary) string) {
-	s, ok := h.postedChange(w, r, "/account")
+	_, s, ok := h.postedChange(w, r, "/account")
 	if !ok {
 		return
 	}
@@ -184,22 +160,17 @@ func (h *Handler) removeFactor(w http.ResponseWriter, r *http.Request, done stri
 // postedChange checks a form that changes the person's sign-in methods:
 // the CSRF token, and a sign-in recent enough (else back to back after
 // signing in again). It reports false when it has answered.
-func (h *Handler) postedChange(w http.ResponseWriter, r *http.Request, back string) (session.Session, bool) {
+func (h *Handler) postedChange(w http.ResponseWriter, r *http.Request, back string) (accounts.User, session.Session, bool) {
 	if !h.checkCSRF(r) {
 		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return session.Session{}, false
+		return accounts.User{}, session.Session{}, false
 	}
 	return h.recentlySignedIn(w, r, back)
 }
 
 func (h *Handler) submitRecoveryCodes(w http.ResponseWriter, r *http.Request) {
-	s, ok := h.postedChange(w, r, "/account")
+	u, _, ok := h.postedChange(w, r, "/account")
 	if !ok {
-		return
-	}
-	u, err := h.Accounts.Store.UserByID(r.Context(), s.UserID)
-	if err != nil {
-		h.fail(w, r, err)
 		return
 	}
 	h.showNewRecoveryCodes(w, r, u, "recovery_codes.regenerated")
@@ -221,10 +192,7 @@ func (h *Handler) showNewRecoveryCodes(w http.ResponseWriter, r *http.Request, u
 	p.Title = p.T("recovery_codes.title")
 	p.Notice = p.T(notice)
 	p.Items = codes
-	p.Extra["return_to"] = safeReturn(r.PostFormValue("return_to"))
-	if p.Extra["return_to"] == "" {
-		p.Extra["return_to"] = "/account"
-	}
+	p.Extra["return_to"] = nextPage(r)
 	// The codes must not linger in caches or history.
 	w.Header().Set("Cache-Control", "no-store")
 	h.render(w, r, http.StatusOK, "recovery_codes", p)
