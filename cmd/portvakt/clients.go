@@ -512,6 +512,16 @@ func clientProblem(err error, id string) error {
 // flag that sets the field: "redirect_uris (--redirect-uri): …; scopes
 // (--scope): …".
 func fieldProblems(err error) string {
+	return problems(err, clientFieldFlags, func(err error) (string, string, bool) {
+		var fe clients.FieldError
+		ok := errors.As(err, &fe)
+		return fe.Field, fe.Message, ok
+	})
+}
+
+// problems lists the field errors joined in err on one line, each with
+// the flag that sets its field (from flags); field reads one.
+func problems(err error, flags map[string]string, field func(error) (name, msg string, ok bool)) string {
 	var parts []string
 	var walk func(error)
 	walk = func(err error) {
@@ -521,16 +531,15 @@ func fieldProblems(err error) string {
 			}
 			return
 		}
-		var fe clients.FieldError
-		if !errors.As(err, &fe) {
+		name, msg, ok := field(err)
+		if !ok {
 			parts = append(parts, err.Error())
 			return
 		}
-		name := fe.Field
-		if flag, ok := clientFieldFlags[fe.Field]; ok {
+		if flag, ok := flags[name]; ok {
 			name += " (" + flag + ")"
 		}
-		parts = append(parts, name+": "+fe.Message)
+		parts = append(parts, name+": "+msg)
 	}
 	walk(err)
 	return strings.Join(parts, "; ")

@@ -207,33 +207,20 @@ func idpProblem(err error, id string) error {
 	case errors.Is(err, federation.ErrConflict):
 		return usageError{fmt.Errorf("an identity provider %q already exists", id)}
 	case errors.As(err, &fe):
-		var parts []string
-		for _, e := range flattenErrors(err) {
-			if errors.As(e, &fe) {
-				flag := strings.ReplaceAll(fe.Field, "_", "-")
-				switch fe.Field {
-				case "issuer":
-					flag = "issuer-url"
-				case "claim_map":
-					flag = "map-claim"
-				}
-				parts = append(parts, fmt.Sprintf("%s (--%s): %s", fe.Field, flag, fe.Message))
-			}
-		}
-		return usageError{errors.New(strings.Join(parts, "; "))}
+		return usageError{errors.New(problems(err, idpFieldFlags, func(err error) (string, string, bool) {
+			var fe federation.FieldError
+			ok := errors.As(err, &fe)
+			return fe.Field, fe.Message, ok
+		}))}
 	}
 	return err
 }
 
-func flattenErrors(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flattenErrors(e)...)
-		}
-		return out
-	}
-	return []error{err}
+// idpFieldFlags names the flag that sets each provider field.
+var idpFieldFlags = map[string]string{
+	"id": "--id", "name": "--name", "issuer": "--issuer-url", "client_id": "--client-id", "kind": "--kind",
+	"auth_url": "--auth-url", "token_url": "--token-url", "userinfo_url": "--userinfo-url",
+	"claim_map": "--map-claim", "acr_map": "--acr-map",
 }
 
 // applyPreset fills in what a known provider needs, leaving the flags the
