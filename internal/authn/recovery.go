@@ -59,15 +59,10 @@ func (s *Service) UseRecoveryCode(ctx context.Context, userID, code string) (int
 		return 0, ErrWrongCode
 	}
 	now := s.now()
-	left, err := s.Store.RecoveryCodesLeft(ctx, userID)
-	if err != nil {
-		return 0, err
-	}
-	ev, err := events.New("recovery_code.used", "user:"+userID, "user:"+userID, now, map[string]any{"remaining": max(left-1, 0)})
-	if err != nil {
-		return 0, err
-	}
-	remaining, err := s.Store.UseRecoveryCode(ctx, userID, recoveryDigest(userID, norm[:6]+"-"+norm[6:]), now, ev)
+	remaining, err := s.Store.UseRecoveryCode(ctx, userID, recoveryDigest(userID, norm[:6]+"-"+norm[6:]), now, func(left int) ([]events.Event, error) {
+		ev, err := events.New("recovery_code.used", "user:"+userID, "user:"+userID, now, map[string]any{"remaining": left})
+		return []events.Event{ev}, err
+	})
 	if errors.Is(err, ErrNotFound) {
 		return 0, ErrWrongCode
 	}

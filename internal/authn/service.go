@@ -73,10 +73,11 @@ type Store interface {
 	// ReplaceRecoveryCodes deletes the user's recovery codes and stores
 	// the digests given, with the events.
 	ReplaceRecoveryCodes(ctx context.Context, userID string, digests []string, at time.Time, evs ...events.Event) error
-	// UseRecoveryCode marks the unused code with digest as used, with its
-	// events, and returns how many unused ones remain; ErrNotFound if
-	// there is no such unused code.
-	UseRecoveryCode(ctx context.Context, userID, digest string, at time.Time, evs ...events.Event) (int, error)
+	// UseRecoveryCode marks the unused code with digest as used and
+	// returns how many unused ones remain; ErrNotFound if there is no such
+	// unused code. The events that record it, made by evs from that
+	// count, are written in the same transaction.
+	UseRecoveryCode(ctx context.Context, userID, digest string, at time.Time, evs func(remaining int) ([]events.Event, error)) (int, error)
 	// RecoveryCodesLeft counts the user's unused recovery codes.
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 }

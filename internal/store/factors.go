@@ -111,7 +111,7 @@ func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, digests
 }
 
 // UseRecoveryCode implements authn.Store.
-func (s *Store) UseRecoveryCode(ctx context.Context, userID, digest string, at time.Time, evs ...events.Event) (int, error) {
+func (s *Store) UseRecoveryCode(ctx context.Context, userID, digest string, at time.Time, evs func(remaining int) ([]events.Event, error)) (int, error) {
 	left := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND digest = $3 AND used_at IS NULL`, micros(at), userID, digest)
@@ -124,7 +124,14 @@ func (s *Store) UseRecoveryCode(ctx context.Context, userID, digest string, at t
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL`, userID).Scan(&left); err != nil {
 			return fmt.Errorf("count recovery codes: %w", err)
 		}
-		return s.appendEvents(ctx, tx, evs...)
+		if evs == nil {
+			return nil
+		}
+		list, err := evs(left)
+		if err != nil {
+			return err
+		}
+		return s.appendEvents(ctx, tx, list...)
 	})
 	return left, err
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/events"
 )
 
 // RunFactors is the conformance suite for second factors and recovery
@@ -91,20 +92,27 @@ func testRecoveryCodes(t *testing.T, e Engine) {
 	s := Open(t, e)
 	u := createUser(t, s, "ada@example.com")
 	must(t, s.ReplaceRecoveryCodes(ctx, u.ID, []string{"a", "b", "c"}, base), "ReplaceRecoveryCodes")
-	left, err := s.UseRecoveryCode(ctx, u.ID, "b", base)
+	told := -1
+	left, err := s.UseRecoveryCode(ctx, u.ID, "b", base, func(n int) ([]events.Event, error) {
+		told = n
+		return []events.Event{newEvent(t, "recovery_code.used", "user:"+u.ID, nil)}, nil
+	})
 	must(t, err, "UseRecoveryCode")
-	if left != 2 {
-		t.Errorf("left after one use = %d, want 2", left)
+	if left != 2 || told != 2 {
+		t.Errorf("left after one use = %d, told the events %d, want 2", left, told)
 	}
-	if _, err := s.UseRecoveryCode(ctx, u.ID, "b", base); !errors.Is(err, authn.ErrNotFound) {
+	if got := eventTypesAbout(t, s, "user:"+u.ID); got[len(got)-1] != "recovery_code.used" {
+		t.Errorf("events %v, want recovery_code.used last", got)
+	}
+	if _, err := s.UseRecoveryCode(ctx, u.ID, "b", base, nil); !errors.Is(err, authn.ErrNotFound) {
 		t.Errorf("a used code again = %v, want ErrNotFound", err)
 	}
 	other := createUser(t, s, "bob@example.com")
-	if _, err := s.UseRecoveryCode(ctx, other.ID, "a", base); !errors.Is(err, authn.ErrNotFound) {
+	if _, err := s.UseRecoveryCode(ctx, other.ID, "a", base, nil); !errors.Is(err, authn.ErrNotFound) {
 		t.Errorf("another user's code = %v, want ErrNotFound", err)
 	}
 	must(t, s.ReplaceRecoveryCodes(ctx, u.ID, []string{"x", "y"}, base), "ReplaceRecoveryCodes")
-	if _, err := s.UseRecoveryCode(ctx, u.ID, "a", base); !errors.Is(err, authn.ErrNotFound) {
+	if _, err := s.UseRecoveryCode(ctx, u.ID, "a", base, nil); !errors.Is(err, authn.ErrNotFound) {
 		t.Errorf("a code of the old set = %v, want ErrNotFound", err)
 	}
 	if n, _ := s.RecoveryCodesLeft(ctx, u.ID); n != 2 {
