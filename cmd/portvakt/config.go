@@ -374,6 +374,9 @@ func (c Config) Validate() error {
 	if _, err := accounts.NewAttributeSchema(c.UserAttributes); err != nil {
 		bad("user_attributes", "%v", err)
 	}
+	if _, err := authn.ParseAAGUIDs(c.PasskeyAAGUIDs); err != nil {
+		bad("passkey_aaguids", "%v", err)
+	}
 	if _, err := authn.ParsePolicy(c.MFA); err != nil {
 		bad("mfa", "%v", err)
 	}

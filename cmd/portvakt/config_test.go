@@ -117,6 +117,9 @@ func TestConfigErrors(t *testing.T) {
 		{"secret twice", nil, map[string]string{"PORTVAKT_MASTER_KEY": "x", "PORTVAKT_MASTER_KEY_FILE": "/y"}, []string{"not both"}},
 		{"unreadable secret file", nil, map[string]string{"PORTVAKT_SMTP_URL_FILE": "/does/not/exist"}, []string{"PORTVAKT_SMTP_URL_FILE"}},
 		{"shutdown timeout", []string{"--shutdown-timeout", "soon"}, nil, []string{"shutdown_timeout"}},
+		{"mfa policy", nil, map[string]string{"PORTVAKT_MFA": "always"}, []string{"mfa (PORTVAKT_MFA)", "off, optional or required"}},
+		{"ladder", nil, map[string]string{"PORTVAKT_LOA_LADDER": "low"}, []string{"loa_ladder"}},
+		{"passkey models", nil, map[string]string{"PORTVAKT_PASSKEY_AAGUIDS": "not-hex"}, []string{"passkey_aaguids", "16 bytes in hex"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadTestConfig(t, tc.args, tc.env)

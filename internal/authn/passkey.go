@@ -44,13 +44,9 @@ type PasskeyConfig struct {
 
 // NewWebAuthn builds the relying party from c.
 func NewWebAuthn(c PasskeyConfig) (*webauthn.WebAuthn, [][]byte, error) {
-	var allow [][]byte
-	for _, a := range c.AAGUIDs {
-		b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(a), "-", ""))
-		if err != nil || len(b) != 16 {
-			return nil, nil, fmt.Errorf("AAGUID %q is not 16 bytes in hex, such as ee882879-721c-4913-9775-3dfcce97072a", a)
-		}
-		allow = append(allow, b)
+	allow, err := ParseAAGUIDs(c.AAGUIDs)
+	if err != nil {
+		return nil, nil, err
 	}
 	conveyance := protocol.PreferNoAttestation
 	if len(allow) > 0 {
@@ -74,6 +70,20 @@ func NewWebAuthn(c PasskeyConfig) (*webauthn.WebAuthn, [][]byte, error) {
 		return nil, nil, fmt.Errorf("passkeys: %w", err)
 	}
 	return w, allow, nil
+}
+
+// ParseAAGUIDs reads authenticator model IDs written in hex, with or
+// without dashes.
+func ParseAAGUIDs(list []string) ([][]byte, error) {
+	var out [][]byte
+	for _, a := range list {
+		b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(a), "-", ""))
+		if err != nil || len(b) != 16 {
+			return nil, fmt.Errorf("AAGUID %q is not 16 bytes in hex, such as ee882879-721c-4913-9775-3dfcce97072a", a)
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }
 
 // passkeyUser is a user as WebAuthn sees it: the user handle is the user
