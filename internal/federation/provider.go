@@ -65,9 +65,45 @@ type Provider struct {
 	// NationalIDClaim is the ID token claim with the national identity
 	// number (default national_id).
 	NationalIDClaim string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	Options
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Options are a provider's less common settings, stored together.
+type Options struct {
+	// Brand styles the button after a known provider (google, microsoft,
+	// apple, github, facebook, linkedin); "" is a plain button.
+	Brand string `json:"brand,omitempty"`
+	// ResponseMode is "" (the answer in the query) or form_post (posted
+	// back, as Apple does).
+	ResponseMode string `json:"response_mode,omitempty"`
+	// TenantIssuer makes a multi-tenant provider (Microsoft's common,
+	// organizations or consumers endpoints): each ID token's issuer must be
+	// this template with {tenantid} replaced by the token's tid claim.
+	TenantIssuer string `json:"tenant_issuer,omitempty"`
+	// Tenants, for a multi-tenant provider, are the tenant IDs accepted
+	// (none: any).
+	Tenants []string `json:"tenants,omitempty"`
+	// AppleTeamID and AppleKeyID make the client secret a JWT signed
+	// (ES256) with the private key kept as the secret, as Apple requires.
+	AppleTeamID string `json:"apple_team_id,omitempty"`
+	AppleKeyID  string `json:"apple_key_id,omitempty"`
+	// EmailsURL lists the person's addresses with their primary and
+	// verified flags (GitHub's /user/emails): the primary verified one
+	// is taken.
+	EmailsURL string `json:"emails_url,omitempty"`
+	// RequiredFields must be known before a registration through this
+	// provider completes (given_name, family_name, phone); the person is
+	// asked for those the provider did not send.
+	RequiredFields []string `json:"required_fields,omitempty"`
+}
+
+// Brands are the providers whose buttons have their own look.
+var Brands = []string{"google", "microsoft", "apple", "github", "facebook", "linkedin"}
+
+// ProfileFields are the fields a registration can require.
+var ProfileFields = []string{"given_name", "family_name", "phone"}
 
 // Identity is an upstream account linked to a user.
 type Identity struct {
@@ -84,6 +120,9 @@ type Identity struct {
 // Store keeps providers and identities.
 type Store interface {
 	CreateProvider(ctx context.Context, p Provider, evs ...events.Event) error
+	// PutProvider creates the provider or replaces the one with its ID
+	// (keeping its created time and its linked identities).
+	PutProvider(ctx context.Context, p Provider, evs ...events.Event) error
 	ProviderByID(ctx context.Context, id string) (Provider, error)
 	ListProviders(ctx context.Context) ([]Provider, error)
 	DeleteProvider(ctx context.Context, id string, evs ...events.Event) error
@@ -177,7 +216,35 @@ func (p *Provider) Validate() error {
 			bad("acr_map", "an empty acr value")
 		}
 	}
-	if !slices.Contains(p.Scopes, "openid") {
+	if p.Brand != "" && !slices.Contains(Brands, p.Brand) {
+		bad("brand", "%q is not one of %s", p.Brand, strings.Join(Brands, ", "))
+	}
+	switch p.ResponseMode {
+	case "", "query", "form_post":
+	default:
+		bad("response_mode", "%q is not query or form_post", p.ResponseMode)
+	}
+	if p.TenantIssuer != "" {
+		if p.Kind != KindOIDC || !strings.Contains(p.TenantIssuer, "{tenantid}") || checkURL(strings.ReplaceAll(p.TenantIssuer, "{tenantid}", "t"), false) != "" {
+			bad("tenant_issuer", "%q is not an https issuer URL with {tenantid} in it, for an OpenID provider", p.TenantIssuer)
+		}
+	} else if len(p.Tenants) > 0 {
+		bad("tenants", "only a multi-tenant provider (tenant_issuer) has tenants")
+	}
+	if (p.AppleTeamID == "") != (p.AppleKeyID == "") {
+		bad("apple_team_id", "the team ID and the key ID go together")
+	}
+	if p.EmailsURL != "" {
+		if msg := checkURL(p.EmailsURL, true); msg != "" {
+			bad("emails_url", "%s", msg)
+		}
+	}
+	for _, f := range p.RequiredFields {
+		if !slices.Contains(ProfileFields, f) {
+			bad("required_fields", "%q is not one of %s", f, strings.Join(ProfileFields, ", "))
+		}
+	}
+	if p.Kind == KindOIDC && !slices.Contains(p.Scopes, "openid") {
 		p.Scopes = append([]string{"openid"}, p.Scopes...)
 	}
 	return errors.Join(errs...)

@@ -23,8 +23,7 @@ func fedConflict(err error) error {
 	return err
 }
 
-// CreateProvider implements federation.Store.
-func (s *Store) CreateProvider(ctx context.Context, p federation.Provider, evs ...events.Event) error {
+func (s *Store) saveProvider(ctx context.Context, p federation.Provider, replace bool, evs ...events.Event) error {
 	return fedConflict(s.inTx(ctx, func(tx *sql.Tx) error {
 		acrMap, err := json.Marshal(p.ACRMap)
 		if err != nil {
@@ -34,26 +33,48 @@ func (s *Store) CreateProvider(ctx context.Context, p federation.Provider, evs .
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO identity_providers (id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at,
-			proofing, acr_map, national_id_claim, kind, auth_url, token_url, userinfo_url, claim_map)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, p.ID, p.Name, p.Issuer, p.ClientID, p.Secret, strings.Join(p.Scopes, " "),
+		options, err := json.Marshal(p.Options)
+		if err != nil {
+			return err
+		}
+		q := `INSERT INTO identity_providers (id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at,
+			proofing, acr_map, national_id_claim, kind, auth_url, token_url, userinfo_url, claim_map, options)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+		if replace {
+			q += ` ON CONFLICT (id) DO UPDATE SET name = excluded.name, issuer = excluded.issuer, client_id = excluded.client_id,
+			secret = excluded.secret, scopes = excluded.scopes, trust_email = excluded.trust_email, updated_at = excluded.updated_at,
+			proofing = excluded.proofing, acr_map = excluded.acr_map, national_id_claim = excluded.national_id_claim, kind = excluded.kind,
+			auth_url = excluded.auth_url, token_url = excluded.token_url, userinfo_url = excluded.userinfo_url,
+			claim_map = excluded.claim_map, options = excluded.options`
+		}
+		if _, err := tx.ExecContext(ctx, q, p.ID, p.Name, p.Issuer, p.ClientID, p.Secret, strings.Join(p.Scopes, " "),
 			p.TrustEmail, micros(p.CreatedAt), micros(p.UpdatedAt), p.Proofing, string(acrMap), p.NationalIDClaim,
-			p.Kind, p.AuthURL, p.TokenURL, p.UserinfoURL, string(claimMap)); err != nil {
+			p.Kind, p.AuthURL, p.TokenURL, p.UserinfoURL, string(claimMap), string(options)); err != nil {
 			return fmt.Errorf("insert identity provider: %w", err)
 		}
 		return s.appendEvents(ctx, tx, evs...)
 	}))
 }
 
+// CreateProvider implements federation.Store.
+func (s *Store) CreateProvider(ctx context.Context, p federation.Provider, evs ...events.Event) error {
+	return s.saveProvider(ctx, p, false, evs...)
+}
+
+// PutProvider implements federation.Store.
+func (s *Store) PutProvider(ctx context.Context, p federation.Provider, evs ...events.Event) error {
+	return s.saveProvider(ctx, p, true, evs...)
+}
+
 const providerColumns = `id, name, issuer, client_id, secret, scopes, trust_email, created_at, updated_at, proofing, acr_map, national_id_claim,
-	kind, auth_url, token_url, userinfo_url, claim_map`
+	kind, auth_url, token_url, userinfo_url, claim_map, options`
 
 func scanProvider(row scanner) (federation.Provider, error) {
 	var p federation.Provider
-	var scopes, acrMap, claimMap string
+	var scopes, acrMap, claimMap, options string
 	var created, updated int64
 	err := row.Scan(&p.ID, &p.Name, &p.Issuer, &p.ClientID, &p.Secret, &scopes, &p.TrustEmail, &created, &updated, &p.Proofing, &acrMap, &p.NationalIDClaim,
-		&p.Kind, &p.AuthURL, &p.TokenURL, &p.UserinfoURL, &claimMap)
+		&p.Kind, &p.AuthURL, &p.TokenURL, &p.UserinfoURL, &claimMap, &options)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("%w: %w", ErrNotFound, federation.ErrNotFound)
 	}
@@ -61,6 +82,9 @@ func scanProvider(row scanner) (federation.Provider, error) {
 		return p, fmt.Errorf("scan identity provider: %w", err)
 	}
 	p.Scopes, p.CreatedAt, p.UpdatedAt = strings.Fields(scopes), fromMicros(created), fromMicros(updated)
+	if err := json.Unmarshal([]byte(options), &p.Options); err != nil {
+		return p, fmt.Errorf("identity provider %s options: %w", p.ID, err)
+	}
 	for _, m := range []struct {
 		raw string
 		dst *map[string]string

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/federation"
@@ -33,6 +34,32 @@ func testProviders(t *testing.T, e Engine) {
 		t.Errorf("an OAuth 2 provider read back as %+v", back)
 	}
 	must(t, s.DeleteProvider(ctx, "gh"), "DeleteProvider(oauth2)")
+
+	// PutProvider creates, then replaces in place: options and all, the
+	// creation time and the linked identities kept.
+	ms := testProvider("ms")
+	ms.Options = federation.Options{Brand: "microsoft", ResponseMode: "form_post", TenantIssuer: "https://login.example/{tenantid}/v2.0",
+		Tenants: []string{"t1", "t2"}, AppleTeamID: "TEAM", AppleKeyID: "KEY", EmailsURL: "https://api.example/emails", RequiredFields: []string{"phone"}}
+	must(t, s.PutProvider(ctx, ms), "PutProvider(new)")
+	u := newUser(t, "put-provider@example.com", "")
+	must(t, s.CreateUserWithIdentity(ctx, u, federation.Identity{ProviderID: "ms", Subject: "s1", UserID: u.ID, CreatedAt: base, LastUsedAt: base}), "CreateUserWithIdentity")
+	back, err = s.ProviderByID(ctx, "ms")
+	must(t, err, "ProviderByID(options)")
+	if back.Brand != "microsoft" || back.ResponseMode != "form_post" || back.TenantIssuer != ms.TenantIssuer || len(back.Tenants) != 2 ||
+		back.AppleKeyID != "KEY" || back.EmailsURL != ms.EmailsURL || len(back.RequiredFields) != 1 {
+		t.Errorf("options read back as %+v", back.Options)
+	}
+	ms.Name, ms.Options, ms.CreatedAt, ms.UpdatedAt = "Renamed", federation.Options{Brand: "apple"}, base.Add(time.Hour), base.Add(time.Hour)
+	must(t, s.PutProvider(ctx, ms), "PutProvider(replace)")
+	back, err = s.ProviderByID(ctx, "ms")
+	must(t, err, "ProviderByID(replaced)")
+	if back.Name != "Renamed" || back.Brand != "apple" || back.TenantIssuer != "" || !back.CreatedAt.Equal(stored(base)) || !back.UpdatedAt.Equal(stored(base.Add(time.Hour))) {
+		t.Errorf("a replaced provider read back as %+v", back)
+	}
+	if ids, err := s.Identities(ctx, u.ID); err != nil || len(ids) != 1 {
+		t.Errorf("identities after PutProvider = %v, %v; want the one kept", ids, err)
+	}
+	must(t, s.DeleteProvider(ctx, "ms"), "DeleteProvider(ms)")
 	must(t, s.CreateProvider(ctx, testProvider("b"), newEvent(t, "idp.created", "idp:b", nil)), "CreateProvider")
 	must(t, s.CreateProvider(ctx, testProvider("a")), "CreateProvider")
 	if err := s.CreateProvider(ctx, testProvider("a")); !errors.Is(err, federation.ErrConflict) {
