@@ -1,10 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -40,12 +40,13 @@ type idpOut struct {
 	TrustEmail bool              `json:"trust_email"`
 	Proofing   bool              `json:"proofing"`
 	ACRMap     map[string]string `json:"acr_map,omitempty"`
-	CreatedAt  time.Time         `json:"created_at"`
+	federation.Options
+	CreatedAt time.Time `json:"created_at"`
 }
 
 func idpView(p federation.Provider) idpOut {
 	return idpOut{ID: p.ID, Name: p.Name, Issuer: p.Issuer, ClientID: p.ClientID, HasSecret: len(p.Secret) > 0,
-		Scopes: p.Scopes, Kind: p.Kind, TrustEmail: p.TrustEmail, Proofing: p.Proofing, ACRMap: p.ACRMap, CreatedAt: p.CreatedAt}
+		Scopes: p.Scopes, Kind: p.Kind, TrustEmail: p.TrustEmail, Proofing: p.Proofing, ACRMap: p.ACRMap, Options: p.Options, CreatedAt: p.CreatedAt}
 }
 
 func newIdpCreateCmd(e env) *cobra.Command {
@@ -75,24 +76,36 @@ Examples:
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if secretStdin {
-				line, err := bufio.NewReader(e.stdin).ReadString('\n')
-				if err != nil && line == "" {
+				raw, err := io.ReadAll(io.LimitReader(e.stdin, 64<<10))
+				if err != nil || len(strings.TrimSpace(string(raw))) == 0 {
 					return usageError{errors.New("--client-secret-stdin: nothing on standard input")}
 				}
-				p.SecretPlain = strings.TrimRight(line, "\r\n")
+				p.SecretPlain = strings.TrimRight(string(raw), "\r\n")
 			}
 			if preset != "" {
 				if err := applyPreset(cmd, &p, preset, tenant); err != nil {
 					return err
 				}
 			}
-			p.Scopes = strings.Fields(strings.ReplaceAll(scopes, ",", " "))
+			if preset == "" || cmd.Flags().Changed("scope") {
+				p.Scopes = strings.Fields(strings.ReplaceAll(scopes, ",", " "))
+			}
 			var err error
 			if p.ACRMap, err = pairs("--acr-map", acrMap, "upstream-acr=our-acr, e.g. http://eidas.europa.eu/LoA/substantial=urn:portvakt:loa:substantial"); err != nil {
 				return err
 			}
-			if p.ClaimMap, err = pairs("--map-claim", claimMap, "claim=field, e.g. sub=id"); err != nil {
+			mapped, err := pairs("--map-claim", claimMap, "claim=field, e.g. sub=id")
+			if err != nil {
 				return err
+			}
+			for k, v := range mapped {
+				if p.ClaimMap == nil {
+					p.ClaimMap = map[string]string{}
+				}
+				p.ClaimMap[k] = v
+			}
+			if p.AppleTeamID != "" && !strings.Contains(p.SecretPlain, "PRIVATE KEY") {
+				return usageError{errors.New("--apple-team-id: give the key's .p8 file (PEM) on standard input with --client-secret-stdin")}
 			}
 			if len(p.ACRMap) > 0 && !p.Proofing {
 				return usageError{errors.New("--acr-map is for identity-proofing providers: add --proofing")}
@@ -126,8 +139,15 @@ Examples:
 	fl.StringVar(&p.TokenURL, "token-url", "", "with --kind oauth2: the token endpoint")
 	fl.StringVar(&p.UserinfoURL, "userinfo-url", "", "with --kind oauth2: the endpoint that describes the person (JSON)")
 	fl.StringArrayVar(&claimMap, "map-claim", nil, "claim=upstream-name: where the provider keeps email, email_verified, given_name, family_name, locale (and, for --kind oauth2, sub); repeat for more (default: the same names, and id for sub)")
-	fl.StringVar(&preset, "preset", "", "fill in a known provider: google, microsoft (with --tenant) or linkedin; other flags still override")
-	fl.StringVar(&tenant, "tenant", "", "with --preset microsoft: the Entra ID tenant (its ID or domain, e.g. contoso.onmicrosoft.com)")
+	fl.StringVar(&preset, "preset", "", "fill in a known provider: google, microsoft (with --tenant), apple, github, facebook or linkedin; other flags still override")
+	fl.StringVar(&tenant, "tenant", "", "with --preset microsoft: the Entra ID tenant (its ID or domain, e.g. contoso.onmicrosoft.com), or common, organizations or consumers for any tenant (each token's issuer checked against its own tenant)")
+	fl.StringSliceVar(&p.Tenants, "allowed-tenant", nil, "with a multi-tenant Microsoft preset: accept only these tenant IDs (comma-separated or repeated)")
+	fl.StringVar(&p.AppleTeamID, "apple-team-id", "", "with --preset apple: the Apple developer team ID; the client secret is then a JWT signed with the key (.p8 file on standard input)")
+	fl.StringVar(&p.AppleKeyID, "apple-key-id", "", "with --preset apple: the ID of the Sign in with Apple key")
+	fl.StringVar(&p.Brand, "brand", "", "style the button after a known provider: "+strings.Join(federation.Brands, ", ")+" (presets set it)")
+	fl.StringVar(&p.ResponseMode, "response-mode", "", "form_post to have the provider post its answer back (presets set it where needed)")
+	fl.StringVar(&p.EmailsURL, "emails-url", "", "with --kind oauth2: an endpoint listing the person's addresses with primary and verified flags (GitHub's); the primary verified one is taken")
+	fl.StringSliceVar(&p.RequiredFields, "require-field", nil, "ask for these before a registration through the provider completes, if the provider did not send them: "+strings.Join(federation.ProfileFields, ", "))
 	fl.BoolVar(&p.Proofing, "proofing", false, "an identity-proofing source (bank-ID or national eID broker): its attributes are kept as verified, its acr sets the level")
 	fl.StringArrayVar(&acrMap, "acr-map", nil, "with --proofing: upstream-acr=our-acr, e.g. http://eidas.europa.eu/LoA/high=urn:portvakt:loa:high; repeat for more")
 	fl.StringVar(&p.NationalIDClaim, "national-id-claim", "", "with --proofing: the claim with the national identity number (default national_id)")
@@ -220,46 +240,55 @@ func idpProblem(err error, id string) error {
 var idpFieldFlags = map[string]string{
 	"id": "--id", "name": "--name", "issuer": "--issuer-url", "client_id": "--client-id", "kind": "--kind",
 	"auth_url": "--auth-url", "token_url": "--token-url", "userinfo_url": "--userinfo-url",
-	"claim_map": "--map-claim", "acr_map": "--acr-map",
+	"claim_map": "--map-claim", "acr_map": "--acr-map", "brand": "--brand", "response_mode": "--response-mode",
+	"tenant_issuer": "--tenant", "tenants": "--allowed-tenant", "apple_team_id": "--apple-team-id", "emails_url": "--emails-url",
+	"required_fields": "--require-field",
 }
 
-// applyPreset fills in what a known provider needs, leaving the flags the
-// operator set as they are.
+// applyPreset starts p from a known provider's settings, leaving the
+// flags the operator set as they are.
 func applyPreset(cmd *cobra.Command, p *federation.Provider, preset, tenant string) error {
+	base, err := federation.Preset(preset, tenant)
+	if err != nil {
+		return usageError{fmt.Errorf("--preset %s: %w", preset, err)}
+	}
 	set := cmd.Flags().Changed
-	fill := func(id, name, issuer string, trust bool) {
-		if !set("id") {
-			p.ID = id
+	fromPreset := func(flag string, dst, src any) {
+		if set(flag) {
+			return
 		}
-		if !set("name") {
-			p.Name = name
-		}
-		if !set("issuer-url") {
-			p.Issuer = issuer
-		}
-		if !set("trust-email") {
-			p.TrustEmail = trust
+		switch d := dst.(type) {
+		case *string:
+			*d = *src.(*string)
+		case *bool:
+			*d = *src.(*bool)
 		}
 	}
-	switch preset {
-	case "google":
-		fill("google", "Google", "https://accounts.google.com", true)
-	case "linkedin":
-		fill("linkedin", "LinkedIn", "https://www.linkedin.com/oauth", true)
-	case "microsoft":
-		tenant = strings.TrimSpace(tenant)
-		switch {
-		case tenant == "":
-			return usageError{errors.New("--preset microsoft needs --tenant: the Entra ID tenant's ID or domain")}
-		case tenant == "common" || tenant == "organizations" || tenant == "consumers":
-			return usageError{fmt.Errorf("--tenant %s: multi-tenant sign-in (an issuer per tenant) is not supported yet; register each tenant", tenant)}
-		case strings.ContainsAny(tenant, "/?#@ "):
-			return usageError{fmt.Errorf("--tenant %q is not a tenant ID or domain", tenant)}
+	fromPreset("id", &p.ID, &base.ID)
+	fromPreset("name", &p.Name, &base.Name)
+	fromPreset("issuer-url", &p.Issuer, &base.Issuer)
+	fromPreset("trust-email", &p.TrustEmail, &base.TrustEmail)
+	fromPreset("kind", &p.Kind, &base.Kind)
+	fromPreset("auth-url", &p.AuthURL, &base.AuthURL)
+	fromPreset("token-url", &p.TokenURL, &base.TokenURL)
+	fromPreset("userinfo-url", &p.UserinfoURL, &base.UserinfoURL)
+	if p.Kind == "" {
+		p.Kind = federation.KindOIDC
+	}
+	if p.ClaimMap == nil {
+		p.ClaimMap = base.ClaimMap
+	}
+	given := p.Options
+	p.Options = base.Options
+	p.Tenants, p.AppleTeamID, p.AppleKeyID, p.RequiredFields = given.Tenants, given.AppleTeamID, given.AppleKeyID, given.RequiredFields
+	for flag, v := range map[string][2]*string{"brand": {&p.Brand, &given.Brand}, "response-mode": {&p.ResponseMode, &given.ResponseMode},
+		"emails-url": {&p.EmailsURL, &given.EmailsURL}} {
+		if set(flag) {
+			*v[0] = *v[1]
 		}
-		// Entra ID's email claim is not verified by Microsoft.
-		fill("microsoft", "Microsoft", "https://login.microsoftonline.com/"+tenant+"/v2.0", false)
-	default:
-		return usageError{fmt.Errorf("--preset %q: known presets are google, microsoft and linkedin", preset)}
+	}
+	if !set("scope") {
+		p.Scopes = base.Scopes
 	}
 	return nil
 }
