@@ -2,23 +2,30 @@ package federation
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+	josejwt "github.com/go-jose/go-jose/v4/jwt"
 	"golang.org/x/oauth2"
 
 	"github.com/portvakt/portvakt/internal/accounts"
@@ -80,6 +87,11 @@ func (s *Service) Create(ctx context.Context, p Provider, actor string) (Provide
 	if err := p.Validate(); err != nil {
 		return Provider{}, err
 	}
+	if p.AppleTeamID != "" {
+		if _, err := appleKey(p.SecretPlain); err != nil {
+			return Provider{}, FieldError{"secret", err.Error()}
+		}
+	}
 	now := s.now()
 	p.CreatedAt, p.UpdatedAt = now, now
 	if p.SecretPlain != "" {
@@ -120,8 +132,14 @@ func (s *Service) discover(ctx context.Context, p Provider) (*oidc.Provider, err
 	if ok && s.now().Sub(c.fetched) < ttl {
 		return c.p, nil
 	}
-	// go-oidc checks that the document's issuer is the configured one.
-	op, err := oidc.NewProvider(oidc.ClientContext(ctx, s.client()), p.Issuer)
+	// go-oidc checks that the document's issuer is the configured one. A
+	// multi-tenant provider's document names the issuer template instead;
+	// each ID token's issuer is then checked against its own tenant.
+	ctx = oidc.ClientContext(ctx, s.client())
+	if p.TenantIssuer != "" {
+		ctx = oidc.InsecureIssuerURLContext(ctx, p.TenantIssuer)
+	}
+	op, err := oidc.NewProvider(ctx, p.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: discovery of %s: %w", ErrUpstream, p.Issuer, err)
 	}
@@ -156,7 +174,51 @@ func (s *Service) oauth2Config(ctx context.Context, p Provider, ep oauth2.Endpoi
 		}
 		secret = string(b)
 	}
+	if p.AppleTeamID != "" {
+		var err error
+		if secret, err = s.appleSecret(p, secret); err != nil {
+			return nil, err
+		}
+	}
 	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: secret, Endpoint: ep, RedirectURL: redirect, Scopes: p.Scopes}, nil
+}
+
+// appleKey reads a Sign in with Apple private key: a P-256 key in a
+// PKCS #8 PEM block (the .p8 file).
+func appleKey(pemText string) (*ecdsa.PrivateKey, error) {
+	b, _ := pem.Decode([]byte(strings.TrimSpace(pemText)))
+	if b == nil {
+		return nil, errors.New("the key is not a PEM block (give the .p8 file Apple issued)")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("the key is not a PKCS #8 private key: %w", err)
+	}
+	ec, ok := k.(*ecdsa.PrivateKey)
+	if !ok || ec.Curve != elliptic.P256() {
+		return nil, errors.New("the key is not a P-256 (ES256) key")
+	}
+	return ec, nil
+}
+
+// appleSecret is the client secret Apple asks for: a short-lived JWT
+// signed (ES256) with the team's key, naming the team (iss), the client
+// (sub) and the provider (aud).
+func (s *Service) appleSecret(p Provider, pemText string) (string, error) {
+	k, err := appleKey(pemText)
+	if err != nil {
+		return "", fmt.Errorf("the Apple key of %s: %w", p.ID, err)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k},
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", p.AppleKeyID))
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	return josejwt.Signed(signer).Claims(josejwt.Claims{
+		Issuer: p.AppleTeamID, Subject: p.ClientID, Audience: josejwt.Audience{p.Issuer},
+		IssuedAt: josejwt.NewNumericDate(now), Expiry: josejwt.NewNumericDate(now.Add(5 * time.Minute)),
+	}).Serialize()
 }
 
 // Pending is a sign-in sent to a provider, kept (sealed) until it comes
@@ -194,6 +256,9 @@ func (s *Service) Begin(ctx context.Context, id, flowID, redirect string) (strin
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(pd.Verifier)}
 	if p.Kind != KindOAuth2 {
 		opts = append(opts, oidc.Nonce(pd.Nonce))
+	}
+	if p.ResponseMode == "form_post" {
+		opts = append(opts, oauth2.SetAuthURLParam("response_mode", "form_post"))
 	}
 	u := conf.AuthCodeURL(pd.State, opts...)
 	return u, base64.RawURLEncoding.EncodeToString(sealed), nil
@@ -271,9 +336,18 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 		return s.oauth2Claims(ctx, p, tok)
 	}
 	rawID, _ := tok.Extra("id_token").(string)
-	idt, err := op.Verifier(&oidc.Config{ClientID: p.ClientID, Now: s.now}).Verify(oidc.ClientContext(ctx, s.client()), rawID)
+	idt, err := op.Verifier(&oidc.Config{ClientID: p.ClientID, Now: s.now, SkipIssuerCheck: p.TenantIssuer != ""}).Verify(oidc.ClientContext(ctx, s.client()), rawID)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: ID token: %w", ErrUpstream, err)
+	}
+	subject := idt.Subject
+	if p.TenantIssuer != "" {
+		tid, err := tenantOf(p, idt)
+		if err != nil {
+			return Claims{}, err
+		}
+		// The same subject in two tenants is two people.
+		subject = tid + "/" + idt.Subject
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pd.Nonce)) != 1 {
 		return Claims{}, fmt.Errorf("%w: nonce mismatch", ErrUpstream)
@@ -282,7 +356,7 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 	if err := idt.Claims(&fields); err != nil {
 		return Claims{}, fmt.Errorf("%w: ID token claims: %w", ErrUpstream, err)
 	}
-	if fieldText(p, fields, "email") == "" {
+	if fieldText(p, fields, "email") == "" && op.UserInfoEndpoint() != "" {
 		// Many providers put the profile in userinfo only (OpenID Connect
 		// Core 5.4): ask there, for the same subject.
 		ui, err := op.UserInfo(oidc.ClientContext(ctx, s.client()), oauth2.StaticTokenSource(tok))
@@ -304,7 +378,10 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 	}
 	out := mapClaims(p, fields)
 	// The subject is the ID token's: it is what the signature vouches for.
-	out.Subject = idt.Subject
+	out.Subject = subject
+	if out.GivenName == "" && out.FamilyName == "" {
+		out.GivenName, out.FamilyName = postedName(get("user"))
+	}
 	out.ACR, _ = fields["acr"].(string)
 	if p.Proofing {
 		out.Proofing, out.Level = true, p.ACRMap[out.ACR]
@@ -318,6 +395,44 @@ func (s *Service) Finish(ctx context.Context, flowID, sealed string, query map[s
 		}
 	}
 	return out, nil
+}
+
+// tenantOf checks a multi-tenant provider's ID token: its issuer must be
+// the template with the token's own tenant (tid) in it, and the tenant one
+// of those allowed (if any are named). It returns the tenant.
+func tenantOf(p Provider, idt *oidc.IDToken) (string, error) {
+	var t struct {
+		TID string `json:"tid"`
+	}
+	if err := idt.Claims(&t); err != nil || t.TID == "" || strings.ContainsAny(t.TID, "/?#{} ") {
+		return "", fmt.Errorf("%w: the ID token names no tenant (tid)", ErrUpstream)
+	}
+	if want := strings.ReplaceAll(p.TenantIssuer, "{tenantid}", t.TID); idt.Issuer != want {
+		return "", fmt.Errorf("%w: issuer %q is not tenant %s's (%s)", ErrUpstream, idt.Issuer, t.TID, want)
+	}
+	if len(p.Tenants) > 0 && !slices.Contains(p.Tenants, t.TID) {
+		return "", fmt.Errorf("%w: tenant %s is not allowed", ErrUpstream, t.TID)
+	}
+	return t.TID, nil
+}
+
+// postedName reads the name Apple posts beside its answer on a person's
+// first sign-in ({"name":{"firstName":…,"lastName":…}}). It is not signed,
+// so only the name is taken from it, never the address.
+func postedName(raw string) (given, family string) {
+	if raw == "" || len(raw) > 4096 {
+		return "", ""
+	}
+	var u struct {
+		Name struct {
+			FirstName string `json:"firstName"`
+			LastName  string `json:"lastName"`
+		} `json:"name"`
+	}
+	if json.Unmarshal([]byte(raw), &u) != nil {
+		return "", ""
+	}
+	return strings.TrimSpace(u.Name.FirstName), strings.TrimSpace(u.Name.LastName)
 }
 
 // fieldText is the provider's value for one of Portvakt's claims, through
@@ -476,29 +591,52 @@ func (s *Service) Proof(ctx context.Context, userID string, c Claims) error {
 
 // oauth2Claims reads a plain OAuth 2 provider's userinfo endpoint with the
 // access token and maps its fields to claims (ClaimMap; by default the
-// OpenID names, and id for the subject when there is no sub).
+// OpenID names, and id for the subject when there is no sub). With an
+// emails endpoint, the primary verified address is taken from there.
 func (s *Service) oauth2Claims(ctx context.Context, p Provider, tok *oauth2.Token) (Claims, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.UserinfoURL, nil)
-	if err != nil {
-		return Claims{}, err
-	}
-	req.Header.Set("Accept", "application/json")
-	tok.SetAuthHeader(req)
-	res, err := s.client().Do(req)
-	if err != nil {
-		return Claims{}, fmt.Errorf("%w: userinfo: %w", ErrUpstream, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return Claims{}, fmt.Errorf("%w: userinfo answered %s", ErrUpstream, res.Status)
-	}
 	var fields map[string]any
-	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&fields); err != nil {
+	if err := s.getJSON(ctx, p.UserinfoURL, tok, &fields); err != nil {
 		return Claims{}, fmt.Errorf("%w: userinfo: %w", ErrUpstream, err)
 	}
 	c := mapClaims(p, fields)
 	if c.Subject == "" {
 		return Claims{}, fmt.Errorf("%w: userinfo has no subject (map one with sub=<field>)", ErrUpstream)
 	}
+	if p.EmailsURL != "" {
+		var list []struct {
+			Email    string `json:"email"`
+			Primary  bool   `json:"primary"`
+			Verified bool   `json:"verified"`
+		}
+		if err := s.getJSON(ctx, p.EmailsURL, tok, &list); err != nil {
+			return Claims{}, fmt.Errorf("%w: email addresses: %w", ErrUpstream, err)
+		}
+		c.EmailVerified = false
+		for _, e := range list {
+			if e.Primary && e.Verified {
+				c.Email, c.EmailVerified = e.Email, p.TrustEmail
+			}
+		}
+	}
 	return c, nil
+}
+
+// getJSON reads a JSON document from a provider's endpoint with the
+// access token.
+func (s *Service) getJSON(ctx context.Context, url string, tok *oauth2.Token, dst any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	tok.SetAuthHeader(req)
+	res, err := s.client().Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", url, res.Status)
+	}
+	return json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(dst)
 }

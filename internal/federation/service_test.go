@@ -2,8 +2,15 @@ package federation_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -199,6 +206,186 @@ func TestOAuth2Provider(t *testing.T) {
 	} {
 		if _, err := f.svc.Create(t.Context(), bad, "system:test"); err == nil {
 			t.Errorf("provider %+v accepted", bad)
+		}
+	}
+}
+
+// signIn runs a sign-in with provider id through the mock provider,
+// taking its answer from the redirect or, for form_post, from the posted
+// form.
+func (f *fixture) signIn(t *testing.T, id string) (federation.Claims, url.Values, error) {
+	t.Helper()
+	to, sealed, err := f.svc.Begin(t.Context(), id, "flow9", redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := url.Parse(to)
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var back url.Values
+	if loc, err := res.Location(); err == nil {
+		back = loc.Query()
+	} else {
+		page, _ := io.ReadAll(res.Body)
+		posted, ok := fedtest.ReadPosted(string(page))
+		if !ok || posted.Action != redirect {
+			t.Fatalf("the provider answered %d %s", res.StatusCode, page)
+		}
+		back = posted.Fields
+	}
+	claims, err := f.svc.Finish(t.Context(), "flow9", sealed, back, redirect)
+	return claims, req.Query(), err
+}
+
+// TestMultiTenant: a provider for any tenant (Microsoft's common
+// endpoint) checks each ID token's issuer against the token's own tenant.
+func TestMultiTenant(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.m.Config()
+	iss := f.m.Issuer()
+	p := federation.Provider{ID: "ms", Name: "Microsoft", Issuer: iss, ClientID: cfg.ClientID, SecretPlain: cfg.ClientSecret,
+		Scopes: []string{"openid", "email"}, Options: federation.Options{TenantIssuer: iss + "/{tenantid}/v2.0", Tenants: []string{"t-1", "t-3"}}}
+	if _, err := f.svc.Create(t.Context(), p, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		tid     any
+		iss     string
+		want    string
+		subject string
+	}{
+		{"its own tenant", "t-1", iss + "/t-1/v2.0", "", "t-1/s-1"},
+		{"another allowed tenant", "t-3", iss + "/t-3/v2.0", "", "t-3/s-1"},
+		{"another tenant's issuer", "t-1", iss + "/t-3/v2.0", "is not tenant t-1's", ""},
+		{"the template itself", "t-1", iss + "/{tenantid}/v2.0", "is not tenant t-1's", ""},
+		{"no tenant", nil, iss + "/t-1/v2.0", "names no tenant", ""},
+		{"a tenant not allowed", "t-2", iss + "/t-2/v2.0", "not allowed", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f.m.Tamper = func(c jwt.MapClaims) {
+				c["iss"] = tc.iss
+				if tc.tid != nil {
+					c["tid"] = tc.tid
+				}
+			}
+			f.m.QueueUser(&mockoidc.MockUser{Subject: "s-1", Email: "ada@contoso.example"})
+			c, _, err := f.signIn(t, "ms")
+			switch {
+			case tc.want == "" && (err != nil || c.Subject != tc.subject):
+				t.Errorf("claims %+v, %v; want subject %s", c, err, tc.subject)
+			case tc.want != "" && (!errors.Is(err, federation.ErrUpstream) || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want ErrUpstream mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestApple: the answer is posted back (form_post), the client secret is
+// a JWT signed with the team's key, and the name comes beside the answer
+// on the first sign-in only.
+func TestApple(t *testing.T) {
+	f := newFixture(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	p, err := federation.Preset("apple", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Issuer, p.ClientID, p.AppleTeamID, p.AppleKeyID = f.m.Issuer(), f.m.Config().ClientID, "TEAM123456", "KEY1234567"
+	p.SecretPlain = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	p.Scopes = []string{"openid", "email", "profile"} // the mock knows no "name" scope
+	if _, err := f.svc.Create(t.Context(), p, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	f.m.AppleKey, f.m.AppleTeam, f.m.FormPost = &key.PublicKey, "TEAM123456", true
+	f.m.PostUser = `{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"someone-else@example.com"}`
+	f.m.QueueUser(&mockoidc.MockUser{Subject: "001234.abcd", Email: "ada@privaterelay.example", EmailVerified: true})
+	c, req, err := f.signIn(t, "apple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.Get("response_mode") != "form_post" {
+		t.Errorf("the authorization request asked %v", req)
+	}
+	if c.Subject != "001234.abcd" || c.Email != "ada@privaterelay.example" || !c.EmailVerified || c.GivenName != "Ada" || c.FamilyName != "Lovelace" {
+		t.Errorf("claims %+v: want the ID token's address and the posted name", c)
+	}
+	// Later sign-ins come without the name.
+	f.m.PostUser = ""
+	f.m.QueueUser(&mockoidc.MockUser{Subject: "001234.abcd", Email: "ada@privaterelay.example", EmailVerified: true})
+	if c, _, err = f.signIn(t, "apple"); err != nil || c.GivenName != "" {
+		t.Errorf("a later sign-in = %+v, %v", c, err)
+	}
+	// A secret signed by another key is refused at the token endpoint.
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f.m.AppleKey = &other.PublicKey
+	f.m.QueueUser(&mockoidc.MockUser{Subject: "001234.abcd", Email: "ada@privaterelay.example"})
+	if _, _, err := f.signIn(t, "apple"); !errors.Is(err, federation.ErrUpstream) || !strings.Contains(err.Error(), "invalid_client") {
+		t.Errorf("a secret signed by another key = %v", err)
+	}
+	p.ID, p.SecretPlain = "apple2", "not a key"
+	var fe federation.FieldError
+	if _, err := f.svc.Create(t.Context(), p, "system:test"); !errors.As(err, &fe) || fe.Field != "secret" {
+		t.Errorf("an Apple provider without a key = %v", err)
+	}
+}
+
+// TestEmailsEndpoint: a GitHub-like provider's primary verified address
+// is read from its emails endpoint with the access token.
+func TestEmailsEndpoint(t *testing.T) {
+	f := newFixture(t)
+	cfg := f.m.Config()
+	var list string
+	emails := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The token must be the provider's: its userinfo accepts it.
+		req, _ := http.NewRequest(http.MethodGet, f.m.UserinfoEndpoint(), nil)
+		req.Header.Set("Authorization", r.Header.Get("Authorization"))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil || res.StatusCode != http.StatusOK {
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		res.Body.Close()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, list)
+	}))
+	t.Cleanup(emails.Close)
+	p, _ := federation.Preset("github", "")
+	p.ClientID, p.SecretPlain = cfg.ClientID, cfg.ClientSecret
+	p.AuthURL, p.TokenURL, p.UserinfoURL, p.EmailsURL = f.m.AuthorizationEndpoint(), f.m.TokenEndpoint(), f.m.UserinfoEndpoint(), emails.URL+"/user/emails"
+	p.ClaimMap = map[string]string{"sub": "sub"}
+	p.Scopes = []string{"openid", "email"} // the mock knows no GitHub scopes
+	if _, err := f.svc.Create(t.Context(), p, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		list     string
+		email    string
+		verified bool
+	}{
+		{`[{"email":"old@example.com","primary":false,"verified":true},{"email":"ada@example.com","primary":true,"verified":true}]`, "ada@example.com", true},
+		{`[{"email":"ada@example.com","primary":true,"verified":false}]`, "public@example.com", false},
+	} {
+		list = tc.list
+		f.m.QueueUser(&mockoidc.MockUser{Subject: "gh-1", Email: "public@example.com", EmailVerified: true})
+		c, req, err := f.signIn(t, "github")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.Get("nonce") != "" {
+			t.Errorf("the authorization request asked %v", req)
+		}
+		if c.Subject != "gh-1" || c.Email != tc.email || c.EmailVerified != tc.verified {
+			t.Errorf("with %s: claims %+v, want %s verified=%v", tc.list, c, tc.email, tc.verified)
 		}
 	}
 }
