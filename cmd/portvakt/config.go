@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/request"
 	"github.com/portvakt/portvakt/internal/store"
 )
@@ -86,6 +88,9 @@ type Config struct {
 	EmailCodes     bool     `koanf:"email_codes" json:"email_codes"`
 	Passkeys       bool     `koanf:"passkeys" json:"passkeys"`
 	PasskeyAAGUIDs []string `koanf:"passkey_aaguids" json:"passkey_aaguids"`
+
+	RegistrationFields []string `koanf:"registration_fields" json:"registration_fields"`
+	TermsURL           string   `koanf:"terms_url" json:"terms_url"`
 }
 
 // setting describes one configuration key.
@@ -128,6 +133,8 @@ var settings = []setting{
 	{key: "email_codes", def: false, usage: "offer sign-in by a 6-digit code sent by mail (valid 10 minutes), besides the password"},
 	{key: "passkeys", def: true, usage: "offer passkeys (WebAuthn) for sign-in and as a second factor; needs an issuer whose host is a domain name, not an IP address"},
 	{key: "passkey_aaguids", def: []string{}, list: true, usage: "accept new passkeys only from these authenticator models (AAGUIDs, comma-separated); attestation is then requested"},
+	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
+	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
 	{key: "loa_ladder", def: "", usage: "levels of assurance, lowest first: acr=methods+methods …; …, e.g. urn:portvakt:loa:low=pwd; urn:portvakt:loa:substantial=pwd+otp (default: low, substantial, high; see docs/strong-authentication.md)"},
 }
 
@@ -376,6 +383,16 @@ func (c Config) Validate() error {
 	}
 	if _, err := authn.ParseAAGUIDs(c.PasskeyAAGUIDs); err != nil {
 		bad("passkey_aaguids", "%v", err)
+	}
+	for _, f := range c.RegistrationFields {
+		if !slices.Contains(federation.ProfileFields, f) {
+			bad("registration_fields", "%q is not one of %s", f, strings.Join(federation.ProfileFields, ", "))
+		}
+	}
+	if c.TermsURL != "" {
+		if u, err := url.Parse(c.TermsURL); err != nil || !(u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(c.TermsURL, "/") && !strings.HasPrefix(c.TermsURL, "//"))) {
+			bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
+		}
 	}
 	if _, err := authn.ParsePolicy(c.MFA); err != nil {
 		bad("mfa", "%v", err)

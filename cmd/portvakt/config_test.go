@@ -120,6 +120,8 @@ func TestConfigErrors(t *testing.T) {
 		{"mfa policy", nil, map[string]string{"PORTVAKT_MFA": "always"}, []string{"mfa (PORTVAKT_MFA)", "off, optional or required"}},
 		{"ladder", nil, map[string]string{"PORTVAKT_LOA_LADDER": "low"}, []string{"loa_ladder"}},
 		{"passkey models", nil, map[string]string{"PORTVAKT_PASSKEY_AAGUIDS": "not-hex"}, []string{"passkey_aaguids", "16 bytes in hex"}},
+		{"registration fields", nil, map[string]string{"PORTVAKT_REGISTRATION_FIELDS": "given_name,shoe_size"}, []string{"registration_fields", `"shoe_size" is not one of`}},
+		{"terms", nil, map[string]string{"PORTVAKT_TERMS_URL": "http://example.com/terms"}, []string{"terms_url", "https URL"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadTestConfig(t, tc.args, tc.env)

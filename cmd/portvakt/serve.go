@@ -99,20 +99,22 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		return err
 	}
 	pages := &web.Handler{
-		Catalog:           svc.catalog,
-		Accounts:          svc.accounts,
-		Authn:             svc.authn,
-		Federation:        &federation.Service{Store: a.store, Cipher: a.keyring, NationalIDKey: nationalIDKey, Now: a.now},
-		Flows:             svc.flows,
-		Sessions:          svc.sessions,
-		Limits:            svc.limits,
-		Brand:             web.Branding{ProductName: cfg.ProductName, LogoURL: cfg.LogoURL, PrimaryColor: cfg.PrimaryColor},
-		Issuer:            cfg.issuerURL(),
-		Logger:            a.log.With("component", "web"),
-		Wake:              workers.Wake,
-		MinPasswordLength: cfg.PasswordMinLength,
-		EmailCodes:        cfg.EmailCodes,
-		Now:               a.now,
+		Catalog:            svc.catalog,
+		Accounts:           svc.accounts,
+		Authn:              svc.authn,
+		Federation:         &federation.Service{Store: a.store, Cipher: a.keyring, NationalIDKey: nationalIDKey, Now: a.now},
+		Flows:              svc.flows,
+		Sessions:           svc.sessions,
+		Limits:             svc.limits,
+		Brand:              web.Branding{ProductName: cfg.ProductName, LogoURL: cfg.LogoURL, PrimaryColor: cfg.PrimaryColor},
+		Issuer:             cfg.issuerURL(),
+		Logger:             a.log.With("component", "web"),
+		Wake:               workers.Wake,
+		MinPasswordLength:  cfg.PasswordMinLength,
+		EmailCodes:         cfg.EmailCodes,
+		RegistrationFields: cfg.RegistrationFields,
+		TermsURL:           cfg.TermsURL,
+		Now:                a.now,
 	}
 	if cfg.ThemeDir != "" {
 		pages.ThemeDir = os.DirFS(cfg.ThemeDir)

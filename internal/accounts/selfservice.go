@@ -56,6 +56,10 @@ type Registration struct {
 	GivenName  string
 	FamilyName string
 	Locale     string
+	// Phone is optional, in E.164 form.
+	Phone string
+	// Terms is the terms of service accepted (its URL), if any are asked.
+	Terms string
 }
 
 // Registered is the outcome of Register. When the email already had an
@@ -92,7 +96,7 @@ func (s *Service) Register(ctx context.Context, in Registration) (Registered, er
 	now := s.now()
 	u := User{
 		ID: NewID(), Email: in.Email, GivenName: strings.TrimSpace(in.GivenName),
-		FamilyName: strings.TrimSpace(in.FamilyName), Locale: in.Locale, Status: StatusActive,
+		FamilyName: strings.TrimSpace(in.FamilyName), Locale: in.Locale, Phone: strings.ReplaceAll(in.Phone, " ", ""), Status: StatusActive,
 		CreatedAt: now, UpdatedAt: now,
 	}
 	var errs []error
@@ -118,7 +122,11 @@ func (s *Service) Register(ctx context.Context, in Registration) (Registered, er
 	case !errors.Is(err, ErrNotFound):
 		return Registered{}, err
 	}
-	ev, err := events.New("user.registered", u.Subject(), u.Subject(), now, map[string]any{"locale": u.Locale, "method": "password"})
+	data := map[string]any{"locale": u.Locale, "method": "password", "source": "password"}
+	if in.Terms != "" {
+		data["terms"] = in.Terms
+	}
+	ev, err := events.New("user.registered", u.Subject(), u.Subject(), now, data)
 	if err != nil {
 		return Registered{}, err
 	}

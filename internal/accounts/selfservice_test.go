@@ -204,7 +204,7 @@ func TestRegister(t *testing.T) {
 	if diff := cmp.Diff([]string{"user.registered"}, f.eventTypes(t, u.Subject())); diff != "" {
 		t.Errorf("events about the user (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]any{"locale": "sv", "method": "password"}, f.lastData(t, u.Subject())); diff != "" {
+	if diff := cmp.Diff(map[string]any{"locale": "sv", "method": "password", "source": "password"}, f.lastData(t, u.Subject())); diff != "" {
 		t.Errorf("user.registered data (-want +got):\n%s", diff)
 	}
 }

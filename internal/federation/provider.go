@@ -257,7 +257,7 @@ const (
 )
 
 // mappable are the claims an OAuth 2 provider's userinfo can be mapped to.
-var mappable = []string{"sub", "email", "email_verified", "given_name", "family_name", "locale"}
+var mappable = []string{"sub", "email", "email_verified", "given_name", "family_name", "locale", "phone_number"}
 
 // checkURL says what is wrong with an endpoint URL, or "". A query is
 // allowed where withQuery says so (a userinfo URL may ask for fields).

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -282,6 +283,12 @@ type Claims struct {
 	// national identity number is never logged or shown.
 	BirthDate  string `json:"-"`
 	NationalID string `json:"-"`
+	// Phone, Terms and Asked come from the person when a registration
+	// asked for what the provider did not send: Terms is the terms of
+	// service they accepted (its URL), Asked the fields they were asked.
+	Phone string
+	Terms string
+	Asked []string
 }
 
 // Finish completes a sign-in from the provider's redirect (its query),
@@ -467,8 +474,20 @@ func mapClaims(p Provider, fields map[string]any) Claims {
 		Provider: p.ID, Subject: fieldText(p, fields, "sub"), Email: fieldText(p, fields, "email"),
 		EmailVerified: fieldText(p, fields, "email_verified") == "true" && p.TrustEmail,
 		GivenName:     fieldText(p, fields, "given_name"), FamilyName: fieldText(p, fields, "family_name"),
-		Locale: fieldText(p, fields, "locale"),
+		Locale: fieldText(p, fields, "locale"), Phone: e164(fieldText(p, fields, "phone_number")),
 	}
+}
+
+var e164Pattern = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// e164 is a phone number in E.164 form without spaces or dashes, or ""
+// when the provider's is not one (the person is then asked, if needed).
+func e164(phone string) string {
+	n := strings.NewReplacer(" ", "", "-", "", "(", "", ")", "").Replace(phone)
+	if !e164Pattern.MatchString(n) {
+		return ""
+	}
+	return n
 }
 
 func random() string {
@@ -484,7 +503,7 @@ func (s *Service) Register(ctx context.Context, c Claims) (accounts.User, error)
 	now := s.now()
 	u := accounts.User{
 		ID: accounts.NewID(), Email: c.Email, EmailVerified: c.EmailVerified, GivenName: c.GivenName,
-		FamilyName: c.FamilyName, Locale: c.Locale, Status: accounts.StatusActive, CreatedAt: now, UpdatedAt: now,
+		FamilyName: c.FamilyName, Locale: c.Locale, Phone: c.Phone, Status: accounts.StatusActive, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := u.Validate(); err != nil {
 		return accounts.User{}, err
@@ -494,7 +513,14 @@ func (s *Service) Register(ctx context.Context, c Claims) (accounts.User, error)
 	if c.Proofing {
 		src = "eid:" + c.Provider
 	}
-	reg, err := events.New("user.registered", u.Subject(), u.Subject(), now, map[string]any{"source": src, "email_verified": u.EmailVerified})
+	data := map[string]any{"source": src, "email_verified": u.EmailVerified}
+	if c.Terms != "" {
+		data["terms"] = c.Terms
+	}
+	if len(c.Asked) > 0 {
+		data["asked"] = c.Asked
+	}
+	reg, err := events.New("user.registered", u.Subject(), u.Subject(), now, data)
 	if err != nil {
 		return accounts.User{}, err
 	}

@@ -91,6 +91,9 @@ type Flow struct {
 	// PendingLink is an upstream identity (sealed) to link to the account
 	// the person signs in to in this flow.
 	PendingLink string `json:"pending_link,omitempty"`
+	// PendingProfile is an upstream identity (sealed) whose registration
+	// waits for the fields it lacks and the terms (progressive profiling).
+	PendingProfile string `json:"pending_profile,omitempty"`
 	// Proofed is the level of assurance an identity-proofing provider
 	// vouched for in this sign-in: the session gets at least this level.
 	Proofed string `json:"proofed,omitempty"`

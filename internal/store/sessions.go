@@ -142,7 +142,9 @@ func flowData(f flows.Flow) (string, error) {
 		Upstream   string   `json:"upstream,omitempty"`
 		Link       string   `json:"pending_link,omitempty"`
 		Proofed    string   `json:"proofed,omitempty"`
-	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge, f.MFA, f.Upstream, f.PendingLink, f.Proofed})
+		Profile    string   `json:"pending_profile,omitempty"`
+	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge, f.MFA,
+		f.Upstream, f.PendingLink, f.Proofed, f.PendingProfile})
 	return string(b), err
 }
 

@@ -207,6 +207,7 @@ func testFlows(t *testing.T, e Engine) {
 			MFA:            true,
 			Upstream:       "upstr3am",
 			PendingLink:    "l1nk",
+			PendingProfile: "pr0file",
 			Proofed:        "urn:portvakt:loa:substantial",
 			CreatedAt:      base,
 			UpdatedAt:      base.Add(time.Second + 999*time.Nanosecond),

@@ -97,14 +97,52 @@ func (h *Handler) sendUpstream(w http.ResponseWriter, r *http.Request, template 
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
-// upstreamCallback takes the provider's answer.
+// upstreamCallback takes the provider's answer from the query.
 func (h *Handler) upstreamCallback(w http.ResponseWriter, r *http.Request) {
+	h.upstreamAnswer(w, r, r.URL.Query())
+}
+
+// postedFields are the fields of a posted answer (form_post) carried over.
+var postedFields = []string{"state", "code", "error", "error_description", "user"}
+
+// upstreamPosted takes an answer the provider posted (form_post). Posted
+// from the provider's site, it comes without this site's SameSite=Lax
+// cookies; the browser is then asked to post it again from here (a page
+// that submits itself, or a Continue button without JavaScript), which
+// brings them.
+func (h *Handler) upstreamPosted(w http.ResponseWriter, r *http.Request) {
+	if h.Federation == nil {
+		http.NotFound(w, r)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		h.showError(w, r, http.StatusBadRequest, "error.bad_request")
+		return
+	}
+	if _, err := r.Cookie(h.bindingCookieName()); err == nil || r.PostForm.Get("again") != "" {
+		h.upstreamAnswer(w, r, r.PostForm)
+		return
+	}
+	p := h.newPage(w, r, flows.Flow{}, "")
+	p.Title, p.Heading, p.Text = p.T("upstream.continue_title"), p.T("upstream.continue_title"), p.T("upstream.continue_text")
+	p.Action = "/login/idp/callback"
+	p.Extra["autosubmit"] = "1"
+	for _, k := range postedFields {
+		if v := r.PostForm.Get(k); v != "" {
+			p.Form[k] = truncate(v, 4096)
+		}
+	}
+	h.render(w, r, http.StatusOK, "continue", p)
+}
+
+// upstreamAnswer takes the provider's answer: params from the query, or
+// posted.
+func (h *Handler) upstreamAnswer(w http.ResponseWriter, r *http.Request, q url.Values) {
 	if h.Federation == nil {
 		http.NotFound(w, r)
 		return
 	}
 	ctx := r.Context()
-	q := r.URL.Query()
 	flowID, _, _ := strings.Cut(q.Get("state"), ".")
 	f, err := h.Flows.Get(ctx, flows.Login, flowID)
 	if err != nil || !h.bound(r, f) || f.Upstream == "" {
@@ -236,20 +274,31 @@ func (h *Handler) newUpstreamIdentity(w http.ResponseWriter, r *http.Request, f 
 		}
 		http.Redirect(w, r, "/login?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
 	case errors.Is(err, accounts.ErrNotFound):
-		u, err := h.Federation.Register(ctx, c)
-		if err != nil {
-			h.upstreamFailed(w, r, f, err)
+		if len(h.missingFields(r, c)) > 0 || h.TermsURL != "" {
+			h.askProfile(w, r, f, c)
 			return
 		}
-		if err := h.Federation.Proof(ctx, u.ID, c); err != nil {
-			h.upstreamFailed(w, r, f, err)
-			return
-		}
-		h.Wake()
-		h.firstFactorDone(w, r, f, u.ID, fedMethods(c), source(c))
+		h.registerUpstream(w, r, f, c)
 	default:
 		h.fail(w, r, err)
 	}
+}
+
+// registerUpstream makes a new account from the upstream identity c and
+// signs it in (just-in-time registration).
+func (h *Handler) registerUpstream(w http.ResponseWriter, r *http.Request, f flows.Flow, c federation.Claims) {
+	ctx := r.Context()
+	u, err := h.Federation.Register(ctx, c)
+	if err != nil {
+		h.upstreamFailed(w, r, f, err)
+		return
+	}
+	if err := h.Federation.Proof(ctx, u.ID, c); err != nil {
+		h.upstreamFailed(w, r, f, err)
+		return
+	}
+	h.Wake()
+	h.firstFactorDone(w, r, f, u.ID, fedMethods(c), source(c))
 }
 
 // linkPending links the flow's pending upstream identity to userID, who

@@ -60,6 +60,13 @@ type Handler struct {
 	EmailCodes bool
 	// MinPasswordLength is shown in the "too short" message.
 	MinPasswordLength int
+	// RegistrationFields must be known before a registration completes
+	// (given_name, family_name, phone): asked on the registration form,
+	// and after an upstream sign-in that did not send them.
+	RegistrationFields []string
+	// TermsURL, if set, is the terms of service every registration
+	// accepts.
+	TermsURL string
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -97,6 +104,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /login/passkey", h.submitPasskeyLogin)
 	mux.HandleFunc("POST /login/idp/{id}", h.startUpstream)
 	mux.HandleFunc("GET /login/idp/callback", h.upstreamCallback)
+	mux.HandleFunc("POST /login/idp/callback", h.upstreamPosted)
+	mux.HandleFunc("GET /login/idp/profile", h.showCompleteProfile)
+	mux.HandleFunc("POST /login/idp/profile", h.submitCompleteProfile)
+	mux.HandleFunc("GET /assets/autosubmit.js", h.serveAutosubmitJS)
 	mux.HandleFunc("POST /account/identities/unlink", h.submitUnlink)
 	mux.HandleFunc("POST /account/identities/link/{id}", h.startLink)
 	mux.HandleFunc("GET /login/code", h.showLoginCode)

@@ -20,7 +20,16 @@ import (
 func (h *Handler) passkeysOn() bool { return h.Authn != nil && h.Authn.WebAuthn != nil }
 
 func (h *Handler) serveWebAuthnJS(w http.ResponseWriter, r *http.Request) {
-	b, err := assetFS.ReadFile("assets/webauthn.js")
+	h.serveScript(w, r, "assets/webauthn.js")
+}
+
+func (h *Handler) serveAutosubmitJS(w http.ResponseWriter, r *http.Request) {
+	h.serveScript(w, r, "assets/autosubmit.js")
+}
+
+// serveScript serves one of the pages' scripts from the binary.
+func (h *Handler) serveScript(w http.ResponseWriter, r *http.Request, name string) {
+	b, err := assetFS.ReadFile(name)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/flows"
@@ -25,6 +26,10 @@ func (h *Handler) renderRegistration(w http.ResponseWriter, r *http.Request, p *
 	p.Action = "/registration?flow=" + p.Flow.ID
 	p.Extra["login_url"] = "/login?" + returnQuery(p.Flow)
 	p.Extra["min_length"] = strconv.Itoa(h.MinPasswordLength)
+	p.Extra["terms_url"] = h.TermsURL
+	for _, f := range h.RegistrationFields {
+		p.Extra["require_"+f] = "1"
+	}
 	h.providerButtons(r.Context(), p)
 	h.render(w, r, status, "registration", p)
 }
@@ -40,10 +45,23 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 		Password:   r.PostFormValue("password"),
 		GivenName:  r.PostFormValue("given_name"),
 		FamilyName: r.PostFormValue("family_name"),
+		Phone:      r.PostFormValue("phone"),
 	}
 	p := h.newPage(w, r, f, "")
 	in.Locale = p.Lang
-	p.Form["email"], p.Form["given_name"], p.Form["family_name"] = in.Email, in.GivenName, in.FamilyName
+	p.Form["email"], p.Form["given_name"], p.Form["family_name"], p.Form["phone"] = in.Email, in.GivenName, in.FamilyName, in.Phone
+	p.Form["terms"] = r.PostFormValue("terms")
+	for _, field := range h.RegistrationFields {
+		if strings.TrimSpace(p.Form[field]) == "" {
+			p.Errors[field] = p.T("field." + field + ".required")
+		}
+	}
+	if h.TermsURL != "" {
+		if p.Form["terms"] != "accepted" {
+			p.Errors["terms"] = p.T("field.terms.required")
+		}
+		in.Terms = h.TermsURL
+	}
 	checks := []check{{h.Limits.Register, ipKey(r)}}
 	if wait := h.wait(ctx, checks...); wait > 0 {
 		h.throttled(w, r, p, wait)
@@ -51,6 +69,14 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Password == "" {
 		p.Errors["password"] = p.T("field.password.required")
+	}
+	if p.HasErrors() {
+		// Nothing is registered; the other fields' problems are shown too.
+		trial := accounts.User{Email: in.Email, GivenName: in.GivenName, FamilyName: in.FamilyName, Phone: strings.ReplaceAll(in.Phone, " ", "")}
+		h.fieldErrors(p, trial.Validate())
+		p.Alert = p.T("form.has_errors")
+		h.renderRegistration(w, r, p, http.StatusBadRequest)
+		return
 	}
 	res, err := h.Accounts.Register(ctx, in)
 	if err != nil || p.HasErrors() {

@@ -20,7 +20,7 @@ var assetFS embed.FS
 // pageNames are the pages; each must exist, or start-up fails.
 var pageNames = []string{
 	"login", "registration", "verification", "recovery", "reset", "message", "account", "error",
-	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code",
+	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code", "continue", "complete_profile",
 }
 
 // templates holds one parsed set per page: the layout, the partials and the
@@ -85,8 +85,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("Content-Language", p.Lang)
 	csp := pageCSP
-	if p.Extra["passkey_options"] != "" {
-		// The one script of the pages, for passkeys; from this server only.
+	if p.Extra["passkey_options"] != "" || p.Extra["autosubmit"] != "" {
+		// The scripts of the pages, for passkeys and for a form that
+		// submits itself; from this server only.
 		csp += "; script-src 'self'"
 	}
 	hd.Set("Content-Security-Policy", csp)
@@ -96,7 +97,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 // pageCSP allows only this server's own styles and images (and https logos),
 // and no script: pages with a passkey form add this server's
-// /assets/webauthn.js.
+// /assets/webauthn.js, a page that posts an answer on /assets/autosubmit.js.
 // form-action is not limited to 'self': after sign-in a form's redirect may
 // lead to a relying party's redirect URI, which browsers check against it.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' https: http://localhost:* http://127.0.0.1:*; frame-ancestors 'none'; base-uri 'none'"
