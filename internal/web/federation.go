@@ -22,8 +22,9 @@ import (
 // whose address has an account here is linked only after the person signs
 // in to that account in the same flow; otherwise a new account is made.
 
-// providerButton is a "Continue with …" button.
-type providerButton struct{ ID, Name string }
+// providerButton is a "Continue with …" button. Brand is one of
+// federation.Brands, styling it after that provider, or "" for a plain one.
+type providerButton struct{ ID, Name, Brand string }
 
 // providerButtons lists the configured providers for the sign-in and
 // registration pages.
@@ -37,7 +38,7 @@ func (h *Handler) providerButtons(ctx context.Context, p *page) {
 		return
 	}
 	for _, pr := range ps {
-		p.Providers = append(p.Providers, providerButton{ID: pr.ID, Name: pr.Name})
+		p.Providers = append(p.Providers, newProviderButton(pr))
 	}
 }
 

@@ -256,7 +256,7 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 		}
 		for _, pr := range providers {
 			if !linked[pr.ID] {
-				p.Providers = append(p.Providers, providerButton{ID: pr.ID, Name: pr.Name})
+				p.Providers = append(p.Providers, newProviderButton(pr))
 			}
 		}
 	}
