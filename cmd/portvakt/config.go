@@ -89,8 +89,9 @@ type Config struct {
 	Passkeys       bool     `koanf:"passkeys" json:"passkeys"`
 	PasskeyAAGUIDs []string `koanf:"passkey_aaguids" json:"passkey_aaguids"`
 
-	RegistrationFields []string `koanf:"registration_fields" json:"registration_fields"`
-	TermsURL           string   `koanf:"terms_url" json:"terms_url"`
+	RegistrationFields []string    `koanf:"registration_fields" json:"registration_fields"`
+	IdentityProviders  []idpConfig `koanf:"identity_providers" json:"identity_providers"`
+	TermsURL           string      `koanf:"terms_url" json:"terms_url"`
 }
 
 // setting describes one configuration key.
@@ -129,6 +130,7 @@ var settings = []setting{
 	{key: "password_hash_concurrency", def: int64(0), usage: "hashes computed at once (0: one per CPU); memory use is this times password_memory_kib"},
 	{key: "password_breach_check", def: false, usage: "also refuse passwords found in Have I Been Pwned (k-anonymity range API; needs network)"},
 	{key: "user_attributes", def: map[string]any{}, usage: "schema of custom user attributes (config file only)"},
+	{key: "identity_providers", def: []any{}, usage: "upstream identity providers, applied at start (config file only; see docs/identity-providers.md)"},
 	{key: "mfa", def: "optional", usage: "two-step verification: off, optional (people may set it up; whoever has, uses it) or required (everyone sets it up at their next sign-in)"},
 	{key: "email_codes", def: false, usage: "offer sign-in by a 6-digit code sent by mail (valid 10 minutes), besides the password"},
 	{key: "passkeys", def: true, usage: "offer passkeys (WebAuthn) for sign-in and as a second factor; needs an issuer whose host is a domain name, not an IP address"},
@@ -194,6 +196,9 @@ func loadConfig(fl *pflag.FlagSet, getenv func(string) string) (Config, error) {
 		}
 		if unknown := unknownKeys(fk.Keys()); len(unknown) > 0 {
 			return Config{}, configError{fmt.Errorf("config file %s: unknown settings %s", path, strings.Join(unknown, ", "))}
+		}
+		if err := checkIdpKeys(fk.Get("identity_providers")); err != nil {
+			return Config{}, configError{fmt.Errorf("config file %s: %w", path, err)}
 		}
 		if err := k.Merge(fk); err != nil {
 			return Config{}, configError{err}
@@ -394,6 +399,7 @@ func (c Config) Validate() error {
 			bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
 		}
 	}
+	errs = append(errs, idpProblems(c.IdentityProviders)...)
 	if _, err := authn.ParsePolicy(c.MFA); err != nil {
 		bad("mfa", "%v", err)
 	}

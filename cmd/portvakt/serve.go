@@ -98,11 +98,16 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return err
 	}
+	fed := &federation.Service{Store: a.store, Cipher: a.keyring, NationalIDKey: nationalIDKey, Now: a.now}
+	if err := applyIdps(ctx, a, fed, cfg.IdentityProviders); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	pages := &web.Handler{
 		Catalog:            svc.catalog,
 		Accounts:           svc.accounts,
 		Authn:              svc.authn,
-		Federation:         &federation.Service{Store: a.store, Cipher: a.keyring, NationalIDKey: nationalIDKey, Now: a.now},
+		Federation:         fed,
 		Flows:              svc.flows,
 		Sessions:           svc.sessions,
 		Limits:             svc.limits,

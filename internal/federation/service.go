@@ -85,22 +85,13 @@ func (s *Service) client() *http.Client {
 
 // Create registers a provider on behalf of actor, sealing its secret.
 func (s *Service) Create(ctx context.Context, p Provider, actor string) (Provider, error) {
-	if err := p.Validate(); err != nil {
+	if err := s.check(&p); err != nil {
 		return Provider{}, err
-	}
-	if p.AppleTeamID != "" {
-		if _, err := appleKey(p.SecretPlain); err != nil {
-			return Provider{}, FieldError{"secret", err.Error()}
-		}
 	}
 	now := s.now()
 	p.CreatedAt, p.UpdatedAt = now, now
-	if p.SecretPlain != "" {
-		sealed, err := s.Cipher.Encrypt([]byte(p.SecretPlain), []byte("idp-secret:"+p.ID))
-		if err != nil {
-			return Provider{}, err
-		}
-		p.Secret, p.SecretPlain = sealed, ""
+	if err := s.seal(&p); err != nil {
+		return Provider{}, err
 	}
 	ev, err := events.New("idp.created", "idp:"+p.ID, actor, now, map[string]any{"issuer": p.Issuer, "name": p.Name})
 	if err != nil {
@@ -109,15 +100,107 @@ func (s *Service) Create(ctx context.Context, p Provider, actor string) (Provide
 	return p, s.Store.CreateProvider(ctx, p, ev)
 }
 
+// Put creates provider p or replaces the one with its ID (keeping its
+// linked accounts), on behalf of actor: the configuration file's
+// providers, applied at start. An unchanged provider is left as it is,
+// so that every node can apply the same file. It reports whether
+// anything changed.
+func (s *Service) Put(ctx context.Context, p Provider, actor string) (bool, error) {
+	if err := s.check(&p); err != nil {
+		return false, err
+	}
+	now := s.now()
+	typ := "idp.created"
+	p.CreatedAt = now
+	old, err := s.Store.ProviderByID(ctx, p.ID)
+	switch {
+	case err == nil:
+		secret := ""
+		if len(old.Secret) > 0 {
+			b, err := s.Cipher.Decrypt(ctx, old.Secret, []byte("idp-secret:"+p.ID))
+			if err != nil {
+				return false, fmt.Errorf("decrypt the client secret of %s: %w", p.ID, err)
+			}
+			secret = string(b)
+		}
+		if fingerprint(old) == fingerprint(p) && subtle.ConstantTimeCompare([]byte(secret), []byte(p.SecretPlain)) == 1 {
+			return false, nil
+		}
+		typ, p.CreatedAt = "idp.updated", old.CreatedAt
+	case !errors.Is(err, ErrNotFound):
+		return false, err
+	}
+	p.UpdatedAt = now
+	if err := s.seal(&p); err != nil {
+		return false, err
+	}
+	ev, err := events.New(typ, "idp:"+p.ID, actor, now, map[string]any{"issuer": p.Issuer, "name": p.Name})
+	if err != nil {
+		return false, err
+	}
+	s.forget(p.ID)
+	return true, s.Store.PutProvider(ctx, p, ev)
+}
+
+// check validates p, and an Apple key given as its secret.
+func (s *Service) check(p *Provider) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.AppleTeamID != "" {
+		if _, err := appleKey(p.SecretPlain); err != nil {
+			return FieldError{"secret", err.Error()}
+		}
+	}
+	return nil
+}
+
+// seal encrypts p's secret, bound to the provider.
+func (s *Service) seal(p *Provider) error {
+	p.Secret = nil
+	if p.SecretPlain == "" {
+		return nil
+	}
+	sealed, err := s.Cipher.Encrypt([]byte(p.SecretPlain), []byte("idp-secret:"+p.ID))
+	if err != nil {
+		return err
+	}
+	p.Secret, p.SecretPlain = sealed, ""
+	return nil
+}
+
+// fingerprint is a provider's settings without its secret and times, for
+// telling whether a stored provider is the one configured.
+func fingerprint(p Provider) string {
+	p.Secret, p.SecretPlain, p.CreatedAt, p.UpdatedAt = nil, "", time.Time{}, time.Time{}
+	for _, m := range []*map[string]string{&p.ACRMap, &p.ClaimMap} {
+		if len(*m) == 0 {
+			*m = nil
+		}
+	}
+	for _, l := range []*[]string{&p.Scopes, &p.Tenants, &p.RequiredFields} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	b, _ := json.Marshal(p)
+	return string(b)
+}
+
+// forget drops the cached discovery of a provider that changed or went.
+func (s *Service) forget(id string) {
+	s.mu.Lock()
+	delete(s.cache, id)
+	s.mu.Unlock()
+}
+
 // Delete removes a provider; identities linked through it go with it.
 func (s *Service) Delete(ctx context.Context, id, actor string) error {
 	ev, err := events.New("idp.deleted", "idp:"+id, actor, s.now(), nil)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	delete(s.cache, id)
-	s.mu.Unlock()
+	s.forget(id)
 	return s.Store.DeleteProvider(ctx, id, ev)
 }
 

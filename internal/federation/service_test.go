@@ -389,3 +389,39 @@ func TestEmailsEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestPut: the configuration file's providers are applied at every start;
+// an unchanged one writes nothing, a changed one is replaced in place.
+func TestPut(t *testing.T) {
+	f := newFixture(t)
+	ctx := t.Context()
+	p, _ := federation.Preset("google", "")
+	p.ClientID, p.SecretPlain = "cid", "first-secret"
+	for i, tc := range []struct {
+		edit    func(*federation.Provider)
+		changed bool
+	}{
+		{func(*federation.Provider) {}, true},
+		{func(*federation.Provider) {}, false},
+		{func(p *federation.Provider) { p.Name = "Google Workspace" }, true},
+		{func(p *federation.Provider) { p.SecretPlain = "second-secret" }, true},
+		{func(p *federation.Provider) { p.Scopes = append([]string(nil), p.Scopes...) }, false},
+	} {
+		tc.edit(&p)
+		changed, err := f.svc.Put(ctx, p, "system:config")
+		if err != nil || changed != tc.changed {
+			t.Errorf("Put #%d = %v, %v; want changed=%v", i, changed, err, tc.changed)
+		}
+	}
+	got, err := f.svc.Store.ProviderByID(ctx, "google")
+	if err != nil || got.Name != "Google Workspace" || bytes.Contains(got.Secret, []byte("second-secret")) {
+		t.Fatalf("the stored provider %+v, %v", got, err)
+	}
+	secret, err := f.svc.Cipher.Decrypt(ctx, got.Secret, []byte("idp-secret:google"))
+	if err != nil || string(secret) != "second-secret" {
+		t.Errorf("the stored secret = %q, %v", secret, err)
+	}
+	if _, err := f.svc.Put(ctx, federation.Provider{ID: "bad id"}, "system:config"); err == nil {
+		t.Error("an invalid provider was put")
+	}
+}
