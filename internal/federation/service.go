@@ -263,6 +263,8 @@ func (s *Service) oauth2Config(ctx context.Context, p Provider, ep oauth2.Endpoi
 		if secret, err = s.appleSecret(p, secret); err != nil {
 			return nil, err
 		}
+		// Apple takes the secret in the form only.
+		ep.AuthStyle = oauth2.AuthStyleInParams
 	}
 	return &oauth2.Config{ClientID: p.ClientID, ClientSecret: secret, Endpoint: ep, RedirectURL: redirect, Scopes: p.Scopes}, nil
 }

@@ -154,17 +154,17 @@ func (op *OP) formPost(w http.ResponseWriter, r *http.Request, next http.Handler
 // appleSecret checks an Apple-style client secret and swaps in the mock's
 // own; it answers invalid_client (and false) for a bad one.
 func (op *OP) appleSecret(w http.ResponseWriter, r *http.Request) bool {
-	id, secret, basic := r.BasicAuth()
-	if !basic {
-		_ = r.ParseForm()
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-	}
 	fail := func(why string) bool {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": why})
 		return false
 	}
+	if _, _, basic := r.BasicAuth(); basic {
+		return fail("Apple takes the client secret in the form, not in the Authorization header")
+	}
+	_ = r.ParseForm()
+	id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	tok, err := josejwt.ParseSigned(secret, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return fail("the client secret is not a signed JWT")
@@ -178,10 +178,6 @@ func (op *OP) appleSecret(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if len(tok.Headers) == 0 || tok.Headers[0].KeyID == "" {
 		return fail("the client secret names no key (kid)")
-	}
-	if basic {
-		r.SetBasicAuth(id, op.Config().ClientSecret)
-		return true
 	}
 	r.PostForm.Set("client_secret", op.Config().ClientSecret)
 	body := r.PostForm.Encode()
