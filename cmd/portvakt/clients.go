@@ -49,6 +49,7 @@ var clientFieldFlags = map[string]string{
 	"require_par":                         "--require-par",
 	"min_acr":                             "--min-acr",
 	"require_mfa":                         "--require-mfa",
+	"release_verified":                    "--release-verified",
 	"backchannel_logout_uri":              "--backchannel-logout-uri",
 	"backchannel_logout_session_required": "--backchannel-logout-session-required",
 	"overlap":                             "--overlap",
@@ -59,7 +60,7 @@ var clientFieldFlags = map[string]string{
 type clientFlags struct {
 	name, typ, appType, authMethod, jwksFile, jwksURI, idTokenAlg string
 	tokenFormat, subjectType, sector, backchannelURI, minACR      string
-	grants, redirects, postLogout, scopes, audience               []string
+	grants, redirects, postLogout, scopes, audience, release      []string
 	firstParty, requirePAR, requireMFA, backchannelSession        bool
 	accessTTL, idTTL, refreshTTL                                  time.Duration
 	// jwks is the content of --jwks-file, read by load.
@@ -89,6 +90,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.requirePAR, "require-par", false, "require pushed authorization requests (RFC 9126)")
 	fs.BoolVar(&f.requireMFA, "require-mfa", false, "everyone signing in to the application uses a second factor; people without one set one up first")
 	fs.StringVar(&f.minACR, "min-acr", "", "lowest level of assurance the application accepts, e.g. urn:portvakt:loa:substantial; people below it are asked for a second factor")
+	fs.StringArrayVar(&f.release, "release-verified", nil, "verified attributes the application receives as verified_claims: legal_name, birthdate, national_id (special-category data: only with a legal basis); repeat or separate with commas")
 	fs.StringVar(&f.backchannelURI, "backchannel-logout-uri", "", "https URL that receives back-channel logout tokens")
 	fs.BoolVar(&f.backchannelSession, "backchannel-logout-session-required", false, "logout tokens must carry the session ID (sid)")
 }
@@ -143,6 +145,9 @@ func (f *clientFlags) apply(fs *pflag.FlagSet, c *clients.Client) {
 	}
 	if set("scope") {
 		c.Scopes = splitWords(f.scopes)
+	}
+	if set("release-verified") {
+		c.ReleaseVerified = splitWords(f.release)
 	}
 	list := func(flag string, dst *[]string, vs []string) {
 		if set(flag) {
@@ -237,6 +242,13 @@ with "none" and must use PKCE. Redirect URIs are matched exactly; a native
 app's loopback URI (http://127.0.0.1/callback, http://[::1]/callback) also
 matches on any port.
 
+What an identity-proofing provider (an eID) vouched for about a person —
+legal name, date of birth, national identity number — reaches only an
+application registered for it with --release-verified, in its ID tokens
+and from userinfo as verified_claims. The national identity number is
+special-category personal data: release it only to an application with a
+legal basis to process it.
+
 Examples:
   portvakt client create --name Webshop --type confidential \
     --redirect-uri https://shop.example.com/callback \
@@ -244,7 +256,10 @@ Examples:
   portvakt client create --name "Desktop app" --type public --application-type native \
     --redirect-uri http://127.0.0.1/callback --scope openid --json
   portvakt client create --name "Nightly sync" --type confidential \
-    --grant-type client_credentials --scope portvakt:users:read --json`,
+    --grant-type client_credentials --scope portvakt:users:read --json
+  portvakt client create --name "Loan application" --type confidential \
+    --redirect-uri https://loans.example.com/callback --scope openid \
+    --release-verified legal_name,birthdate,national_id --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			t := strings.TrimSpace(f.typ)
@@ -371,7 +386,8 @@ func newClientUpdateCmd(e env) *cobra.Command {
 		Short: "Change a client's settings",
 		Long: `Change a client's settings: only the fields whose flags are given change. A
 list flag (--redirect-uri, --scope, …) replaces the whole list; give it as
-'' to empty the list. The type cannot be changed, nor the secret (see
+'' to empty the list (--release-verified '' stops the release of verified
+attributes). The type cannot be changed, nor the secret (see
 rotate-secret).
 
 Example:
@@ -572,6 +588,7 @@ type clientOut struct {
 	RequirePAR                       bool            `json:"require_par"`
 	MinACR                           string          `json:"min_acr,omitempty"`
 	RequireMFA                       bool            `json:"require_mfa"`
+	ReleaseVerified                  []string        `json:"release_verified"`
 	BackchannelLogoutURI             string          `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
 	HasSecret                        bool            `json:"has_secret"`
@@ -601,6 +618,7 @@ func clientView(c clients.Client, secret string) clientOut {
 		IDTokenLifetimeSeconds:      int64(c.IDTokenLifetime / time.Second),
 		RefreshTokenLifetimeSeconds: int64(c.RefreshTokenLifetime / time.Second),
 		SubjectType:                 string(c.SubjectType), SectorIdentifier: c.SectorIdentifier, RequirePAR: c.RequirePAR, MinACR: c.MinACR, RequireMFA: c.RequireMFA,
+		ReleaseVerified:      orEmpty(c.ReleaseVerified),
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		HasSecret: c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
@@ -653,6 +671,9 @@ func printClient(e env, c clients.Client, asJSON bool) error {
 		row("min_acr", v.MinACR)
 	}
 	row("require_mfa", v.RequireMFA)
+	if len(v.ReleaseVerified) > 0 {
+		row("release_verified", strings.Join(v.ReleaseVerified, " "))
+	}
 	if v.BackchannelLogoutURI != "" {
 		row("backchannel_logout_uri", v.BackchannelLogoutURI)
 		row("backchannel_logout_session_required", v.BackchannelLogoutSessionRequired)

@@ -172,6 +172,10 @@ func TestClientCommands(t *testing.T) {
 			{"rotate a public client", []string{"client", "rotate-secret", app["client_id"].(string)}, []string{"token_endpoint_auth_method", "no secret"}},
 			{"negative overlap", []string{"client", "rotate-secret", id, "--overlap", "-1h"}, []string{"overlap (--overlap)"}},
 			{"unknown subcommand", []string{"client", "rotate", id}, []string{"unknown command"}},
+			{"unknown verified attribute", []string{"client", "create", "--name", "X", "--type", "confidential", "--redirect-uri", "https://x.example/cb",
+				"--release-verified", "legal_name,passport"}, []string{"release_verified (--release-verified)", `"passport"`, "legal_name, birthdate, national_id"}},
+			{"verified attributes without sign-in", []string{"client", "update", batch, "--release-verified", "birthdate"},
+				[]string{"release_verified (--release-verified)", "authorization_code"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				r := runPortvakt(t, dir, env, tc.args...)
@@ -201,6 +205,26 @@ func TestClientCommands(t *testing.T) {
 		}
 		if got, _ := up["scopes"].([]any); len(got) != 4 {
 			t.Errorf("client update: scopes %v, want the four unchanged", up["scopes"])
+		}
+
+		// Verified attributes: none unless given; given, they are listed,
+		// shown and stored; '' stops them.
+		if got, ok := conf["release_verified"].([]any); !ok || len(got) != 0 {
+			t.Errorf("client create --json: release_verified %v, want an empty list", conf["release_verified"])
+		}
+		rel := clientJSON(t, dir, env, "client", "update", id, "--release-verified", "legal_name,birthdate", "--release-verified", "national_id", "--json")
+		if got, _ := rel["release_verified"].([]any); !slices.Equal(got, []any{"legal_name", "birthdate", "national_id"}) {
+			t.Errorf("client update --release-verified: release_verified %v, want legal_name, birthdate, national_id", rel["release_verified"])
+		}
+		if r := mustRun(t, dir, env, "client", "get", id); !strings.Contains(r.stdout, "legal_name birthdate national_id") {
+			t.Errorf("client get printed %q, want the verified attributes it receives", r.stdout)
+		}
+		var stored string
+		if err := db.QueryRow(`SELECT release_verified FROM clients WHERE id = $1`, id).Scan(&stored); err != nil || stored != `["legal_name","birthdate","national_id"]` {
+			t.Errorf("stored release_verified %q (%v)", stored, err)
+		}
+		if rel := clientJSON(t, dir, env, "client", "update", id, "--release-verified", "", "--json"); len(rel["release_verified"].([]any)) != 0 {
+			t.Errorf("client update --release-verified '': release_verified %v, want none", rel["release_verified"])
 		}
 
 		// Rotation: the previous secret stays valid for the overlap.
@@ -259,7 +283,7 @@ func TestClientCommands(t *testing.T) {
 			}
 			types = append(types, typ)
 		}
-		want := []string{"client.created", "client.updated", "client.secret_rotated", "client.secret_rotated", "client.deleted"}
+		want := []string{"client.created", "client.updated", "client.updated", "client.updated", "client.secret_rotated", "client.secret_rotated", "client.deleted"}
 		if !slices.Equal(types, want) {
 			t.Errorf("events about the client: got %v, want %v", types, want)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/demo"
+	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/signing"
 	"github.com/portvakt/portvakt/internal/web"
@@ -82,6 +83,7 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 		RequirePAR:             c.RequirePAR,
 		MinACR:                 c.MinACR,
 		RequireMFA:             c.RequireMFA,
+		ReleaseVerified:        c.ReleaseVerified,
 		JWKS:                   c.JWKS,
 		JWKSURI:                c.JWKSURI,
 
@@ -118,6 +120,9 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 	if err != nil {
 		return nil, err
 	}
+	// Verified attributes are opened for the clients registered for them;
+	// that needs only the store and the keyring.
+	proofing := &federation.Service{Store: a.store, Cipher: a.keyring, Now: a.now}
 	return oidc.New(oidc.Config{
 		Issuer:      a.cfg.issuerURL(),
 		Grants:      a.store,
@@ -126,6 +131,7 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Users:       a.store,
 		Sessions:    svc.sessions,
 		Levels:      svc.authn,
+		Proofing:    proofing,
 		MFARequired: svc.authn.Policy == authn.PolicyRequired,
 		Pages:       pages,
 		CryptoKey:   crypto,

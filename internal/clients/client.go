@@ -183,6 +183,13 @@ type Client struct {
 	// RequireMFA makes everyone who signs in to the client use a second
 	// factor; a person without one is guided to set one up.
 	RequireMFA bool
+	// ReleaseVerified names the verified attributes (VerifiableAttributes)
+	// that the client receives in its ID tokens and from userinfo, as
+	// verified_claims, for people an identity-proofing provider has
+	// vouched for. Empty: none. The national identity number is
+	// special-category personal data: only for an application with a
+	// legal basis to process it.
+	ReleaseVerified []string
 	// BackchannelLogoutURI receives logout tokens when a user's session
 	// ends (OpenID Connect Back-Channel Logout).
 	BackchannelLogoutURI             string
@@ -246,6 +253,7 @@ func (c Client) clone() Client {
 	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	c.Scopes = slices.Clone(c.Scopes)
 	c.AccessTokenAudience = slices.Clone(c.AccessTokenAudience)
+	c.ReleaseVerified = slices.Clone(c.ReleaseVerified)
 	c.JWKS = bytes.Clone(c.JWKS)
 	return c
 }
@@ -277,6 +285,11 @@ func (e FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Unwrap makes every FieldError match ErrInvalid.
 func (e FieldError) Unwrap() error { return ErrInvalid }
+
+// VerifiableAttributes are the attributes an identity-proofing provider
+// vouches for (legal name, date of birth, national identity number), by
+// the names a client's ReleaseVerified lists them with.
+var VerifiableAttributes = []string{"legal_name", "birthdate", "national_id"}
 
 // StandardScopes are the OpenID Connect scopes Portvakt knows.
 var StandardScopes = []string{"openid", "profile", "email", "address", "phone", "offline_access"}
@@ -427,6 +440,7 @@ func (c *Client) Validate(known ScopeSet) error {
 	c.validateScopes(v, known)
 	c.validateTokens(v)
 	c.validateSubject(v)
+	c.validateRelease(v)
 	if c.MinACR = strings.TrimSpace(c.MinACR); len(c.MinACR) > 255 || strings.ContainsFunc(c.MinACR, unicode.IsSpace) {
 		v.add("min_acr", "invalid", "is not one acr value (no spaces, at most 255 characters)")
 	}
@@ -634,6 +648,20 @@ func (c *Client) validateSubject(v *validator) {
 		}
 	default:
 		v.add("subject_type", "invalid", "%q is not public or pairwise", c.SubjectType)
+	}
+}
+
+func (c *Client) validateRelease(v *validator) {
+	c.ReleaseVerified = dedupe(c.ReleaseVerified)
+	for _, a := range c.ReleaseVerified {
+		if !slices.Contains(VerifiableAttributes, a) {
+			v.add("release_verified", "unknown", "%q is not a verified attribute; use %s", a, strings.Join(VerifiableAttributes, ", "))
+		}
+	}
+	// Verified attributes are about a person: a client that never signs
+	// anyone in has nowhere to receive them.
+	if len(c.ReleaseVerified) > 0 && (!c.AllowsGrant(GrantAuthorizationCode) || !c.AllowsScope("openid")) {
+		v.add("release_verified", "without_sign_in", "needs the authorization_code grant and the openid scope: verified attributes go in ID tokens and userinfo")
 	}
 }
 

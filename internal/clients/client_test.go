@@ -104,6 +104,7 @@ func TestValidate(t *testing.T) {
 			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired = "https://shop.example.com/bc-logout", true
 			c.PostLogoutRedirectURIs = []string{"https://shop.example.com/"}
 		}, nil, ""},
+		{"releasing verified attributes", webClient, func(c *Client) { c.ReleaseVerified = []string{"legal_name", "birthdate", "national_id"} }, nil, ""},
 		{"back-channel logout on loopback", webClient, func(c *Client) { c.BackchannelLogoutURI = "http://127.0.0.1:9000/logout" }, nil, ""},
 		{"pairwise with a sector", webClient, func(c *Client) {
 			c.SubjectType, c.SectorIdentifier = SubjectPairwise, "example.com"
@@ -192,6 +193,15 @@ func TestValidate(t *testing.T) {
 		}, []string{"sector_identifier"}, ""},
 		{"http back-channel logout", webClient, func(c *Client) { c.BackchannelLogoutURI = "http://shop.example.com/logout" }, []string{"backchannel_logout_uri"}, ""},
 		{"back-channel session without URI", webClient, func(c *Client) { c.BackchannelLogoutSessionRequired = true }, []string{"backchannel_logout_session_required"}, ""},
+		{"unknown verified attribute", webClient, func(c *Client) { c.ReleaseVerified = []string{"legal_name", "ssn"} },
+			[]string{"release_verified"}, `"ssn" is not a verified attribute; use legal_name, birthdate, national_id`},
+		{"verified attributes without sign-in", webClient, func(c *Client) {
+			c.GrantTypes, c.RedirectURIs, c.Scopes = []GrantType{GrantClientCredentials}, nil, []string{"portvakt:users:read"}
+			c.ReleaseVerified = []string{"birthdate"}
+		}, []string{"release_verified"}, "authorization_code"},
+		{"verified attributes without openid", webClient, func(c *Client) {
+			c.Scopes, c.ReleaseVerified = []string{"profile"}, []string{"birthdate"}
+		}, []string{"release_verified"}, "openid"},
 		{"every problem at once", webClient, func(c *Client) {
 			c.Name, c.GrantTypes, c.RedirectURIs, c.Scopes = "", []GrantType{"password"}, []string{"http://evil.example/"}, []string{"everything"}
 		}, []string{"grant_types", "name", "redirect_uris", "scopes"}, ""},
@@ -218,6 +228,17 @@ func TestValidate(t *testing.T) {
 			t.Errorf("Validate with a private key: got %v, want a jwks problem saying to give public keys", err)
 		}
 	})
+}
+
+func TestValidateReleaseVerifiedDedupes(t *testing.T) {
+	c := webClient()
+	c.ReleaseVerified = []string{"national_id", "birthdate", "national_id"}
+	if err := c.Validate(DefaultScopes()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"national_id", "birthdate"}; !slices.Equal(c.ReleaseVerified, want) {
+		t.Errorf("ReleaseVerified = %v, want %v", c.ReleaseVerified, want)
+	}
 }
 
 func TestValidateDefaults(t *testing.T) {

@@ -563,3 +563,30 @@ func TestServiceCache(t *testing.T) {
 		t.Error("a change to a returned client reached the cache")
 	}
 }
+
+// TestUpdateReleaseVerified: what a client receives of verified attributes
+// is a change of its own, named in its event.
+func TestUpdateReleaseVerified(t *testing.T) {
+	ctx := t.Context()
+	svc, st, _ := newService()
+	c, _, err := svc.Create(ctx, webClient(), "system:test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.Update(ctx, c.ID, func(c Client) (Client, error) {
+		c.ReleaseVerified = []string{"legal_name", "national_id"}
+		return c, nil
+	}, "system:test")
+	if err != nil || !slices.Equal(got.ReleaseVerified, []string{"legal_name", "national_id"}) {
+		t.Fatalf("Update: got %v, %v", got.ReleaseVerified, err)
+	}
+	if last := st.events[len(st.events)-1]; last.Type != "client.updated" || string(last.Data) != `{"changed":["release_verified"]}` {
+		t.Errorf("Update event: got %s %s, want client.updated naming release_verified", last.Type, last.Data)
+	}
+	if _, err := svc.Update(ctx, c.ID, func(c Client) (Client, error) {
+		c.ReleaseVerified = []string{"passport_number"}
+		return c, nil
+	}, "system:test"); !slices.Equal(fieldsOf(t, err), []string{"release_verified"}) {
+		t.Errorf("Update to an unknown attribute: got %v, want a release_verified problem", err)
+	}
+}

@@ -150,6 +150,9 @@ type Store interface {
 	// UserByNationalID returns the user whose national identity number
 	// has the keyed hash digest.
 	UserByNationalID(ctx context.Context, digest string) (string, error)
+	// VerifiedAttributes returns the verified attributes kept for userID
+	// (still sealed), in name order; none for a person never proofed.
+	VerifiedAttributes(ctx context.Context, userID string) ([]VerifiedAttribute, error)
 }
 
 // VerifiedAttribute is an attribute an identity-proofing provider vouched

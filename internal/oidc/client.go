@@ -48,6 +48,9 @@ type Client struct {
 	MinACR string
 	// RequireMFA makes a second factor part of every sign-in to the client.
 	RequireMFA bool
+	// ReleaseVerified names the verified attributes (legal_name,
+	// birthdate, national_id) the client receives as verified_claims.
+	ReleaseVerified []string
 	// JWKS is the client's public key set (JSON) and JWKSURI where it
 	// publishes one: the keys of private_key_jwt.
 	JWKS    []byte

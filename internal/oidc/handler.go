@@ -36,6 +36,10 @@ type Config struct {
 	// Levels are the levels of assurance and what each person can reach;
 	// nil means the default ladder and no second factors.
 	Levels Levels
+	// Proofing opens the attributes identity-proofing providers vouched
+	// for, released to the clients registered for them (verified.go); nil
+	// releases none.
+	Proofing Proofing
 	// MFARequired makes a second factor part of every sign-in (the
 	// deployment's policy); clients can require it one by one.
 	MFARequired bool

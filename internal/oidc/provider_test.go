@@ -28,6 +28,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/keyring"
@@ -124,6 +125,9 @@ type stack struct {
 	url      string
 	accounts *accounts.Service
 	authn    *authn.Service
+	// proofing keeps and opens verified attributes, with the stack's
+	// keyring.
+	proofing *federation.Service
 	store    *store.Store
 	keys     *testKeys
 	clock    *clock
@@ -202,6 +206,7 @@ func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *s
 		t.Fatal(err)
 	}
 	s.authn = &authn.Service{Store: st, Cipher: kr, Issuer: "Portvakt", Now: s.clock.Now}
+	s.proofing = &federation.Service{Store: st, Cipher: kr, Now: s.clock.Now}
 	pages := &web.Handler{Catalog: cat, Accounts: acc, Authn: s.authn, Flows: &flows.Service{Store: st, Now: s.clock.Now}, Sessions: sessions,
 		Brand: web.Branding{ProductName: "Portvakt"}, Issuer: issuer, MinPasswordLength: 8, Now: s.clock.Now}
 	if err := pages.Init(); err != nil {
@@ -209,7 +214,7 @@ func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *s
 	}
 	cfg := oidc.Config{
 		Issuer: issuer, Grants: st, Keys: s.keys, Users: st, Sessions: sessions, Levels: s.authn, Pages: pages, Ping: st.Ping, Now: s.clock.Now,
-		Assertions: st,
+		Assertions: st, Proofing: s.proofing,
 		Clients: testClients{"spa": {c: oidc.Client{
 			ID: "spa", Name: "Single Page", RedirectURIs: []string{s.rp.URL + "/spa"}, AuthMethod: "none",
 			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile"}, FirstParty: true,

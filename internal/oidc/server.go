@@ -265,6 +265,16 @@ func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque,
 			}
 			id.extra = claimValues(u, names)
 		}
+		vc, err := h.verifiedClaims(ctx, c, at.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if vc != nil {
+			if id.extra == nil {
+				id.extra = map[string]any{}
+			}
+			id.extra["verified_claims"] = vc
+		}
 		if resp.IDToken, err = h.minter.signIDToken(ctx, id, now); err != nil {
 			return nil, err
 		}
@@ -611,6 +621,13 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[zoidc.UserInfoReque
 	info.Subject = h.minter.subject(c, u.ID)
 	for k, v := range claimValues(*u, requestedClaims(t.Claims, "userinfo")) {
 		info.AppendClaims(k, v)
+	}
+	vc, err := h.verifiedClaims(ctx, c, u.ID)
+	if err != nil {
+		return nil, zoidc.ErrServerError().WithParent(err)
+	}
+	if vc != nil {
+		info.AppendClaims("verified_claims", vc)
 	}
 	resp := op.NewResponse(info)
 	resp.Header.Set("Cache-Control", "no-store")

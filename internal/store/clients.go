@@ -18,12 +18,13 @@ const clientColumns = `id, name, type, application_type, grant_types, redirect_u
 	first_party, token_endpoint_auth_method, jwks, jwks_uri, id_token_alg, access_token_format, access_token_audience,
 	access_token_lifetime_seconds, id_token_lifetime_seconds, refresh_token_lifetime_seconds, subject_type,
 	sector_identifier, require_par, backchannel_logout_uri, backchannel_logout_session_required,
-	secret_hash, previous_secret_hash, previous_secret_expires_at, created_at, updated_at, min_acr, require_mfa`
+	secret_hash, previous_secret_hash, previous_secret_expires_at, created_at, updated_at, min_acr, require_mfa,
+	release_verified`
 
 // clientArgs are c's values in the order of clientColumns.
 func clientArgs(c clients.Client) ([]any, error) {
-	lists := make([]string, 5)
-	for i, l := range []any{c.GrantTypes, c.RedirectURIs, c.PostLogoutRedirectURIs, c.Scopes, c.AccessTokenAudience} {
+	lists := make([]string, 6)
+	for i, l := range []any{c.GrantTypes, c.RedirectURIs, c.PostLogoutRedirectURIs, c.Scopes, c.AccessTokenAudience, c.ReleaseVerified} {
 		b, err := json.Marshal(l)
 		if err != nil {
 			return nil, fmt.Errorf("encode client lists: %w", err)
@@ -40,7 +41,7 @@ func clientArgs(c clients.Client) ([]any, error) {
 		seconds(c.AccessTokenLifetime), seconds(c.IDTokenLifetime), seconds(c.RefreshTokenLifetime), string(c.SubjectType),
 		c.SectorIdentifier, c.RequirePAR, c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
 		c.SecretHash, c.PreviousSecretHash, nullMicros(c.PreviousSecretExpiresAt), micros(c.CreatedAt), micros(c.UpdatedAt),
-		c.MinACR, c.RequireMFA,
+		c.MinACR, c.RequireMFA, lists[5],
 	}, nil
 }
 
@@ -51,14 +52,15 @@ func seconds(d time.Duration) int64 { return int64(d / time.Second) }
 func scanClient(row scanner) (clients.Client, error) {
 	var c clients.Client
 	var typ, appType, method, alg, format, subject, jwks string
-	var grants, redirects, postLogout, scopes, audience string
+	var grants, redirects, postLogout, scopes, audience, release string
 	var accessTTL, idTTL, refreshTTL, created, updated int64
 	var prevExpires sql.NullInt64
 	err := row.Scan(&c.ID, &c.Name, &typ, &appType, &grants, &redirects, &postLogout, &scopes,
 		&c.FirstParty, &method, &jwks, &c.JWKSURI, &alg, &format, &audience,
 		&accessTTL, &idTTL, &refreshTTL, &subject,
 		&c.SectorIdentifier, &c.RequirePAR, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
-		&c.SecretHash, &c.PreviousSecretHash, &prevExpires, &created, &updated, &c.MinACR, &c.RequireMFA)
+		&c.SecretHash, &c.PreviousSecretHash, &prevExpires, &created, &updated, &c.MinACR, &c.RequireMFA,
+		&release)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("%w: %w", ErrNotFound, clients.ErrNotFound)
 	}
@@ -79,7 +81,8 @@ func scanClient(row scanner) (clients.Client, error) {
 	for _, l := range []struct {
 		raw string
 		dst any
-	}{{grants, &c.GrantTypes}, {redirects, &c.RedirectURIs}, {postLogout, &c.PostLogoutRedirectURIs}, {scopes, &c.Scopes}, {audience, &c.AccessTokenAudience}} {
+	}{{grants, &c.GrantTypes}, {redirects, &c.RedirectURIs}, {postLogout, &c.PostLogoutRedirectURIs}, {scopes, &c.Scopes}, {audience, &c.AccessTokenAudience},
+		{release, &c.ReleaseVerified}} {
 		if err := json.Unmarshal([]byte(l.raw), l.dst); err != nil {
 			return c, fmt.Errorf("scan client %s: decode lists: %w", c.ID, err)
 		}
@@ -88,7 +91,7 @@ func scanClient(row scanner) (clients.Client, error) {
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = nil
 	}
-	for _, l := range []*[]string{&c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.Scopes, &c.AccessTokenAudience} {
+	for _, l := range []*[]string{&c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.Scopes, &c.AccessTokenAudience, &c.ReleaseVerified} {
 		if len(*l) == 0 {
 			*l = nil
 		}
@@ -112,7 +115,7 @@ func (s *Store) CreateClient(ctx context.Context, c clients.Client, evs ...event
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-			$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)`, args...)
+			$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)`, args...)
 		if err != nil {
 			return fmt.Errorf("insert client: %w", err)
 		}
@@ -171,7 +174,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(clients.Cli
 			access_token_audience = $15, access_token_lifetime_seconds = $16, id_token_lifetime_seconds = $17,
 			refresh_token_lifetime_seconds = $18, subject_type = $19, sector_identifier = $20, require_par = $21,
 			backchannel_logout_uri = $22, backchannel_logout_session_required = $23, secret_hash = $24,
-			previous_secret_hash = $25, previous_secret_expires_at = $26, created_at = $27, updated_at = $28, min_acr = $29, require_mfa = $30
+			previous_secret_hash = $25, previous_secret_expires_at = $26, created_at = $27, updated_at = $28, min_acr = $29, require_mfa = $30,
+			release_verified = $31
 			WHERE id = $1`, args...)
 		if err != nil {
 			return fmt.Errorf("update client: %w", err)

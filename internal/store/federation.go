@@ -285,3 +285,23 @@ func (s *Store) UserByNationalID(ctx context.Context, digest string) (string, er
 	}
 	return id, nil
 }
+
+// VerifiedAttributes implements federation.Store.
+func (s *Store) VerifiedAttributes(ctx context.Context, userID string) ([]federation.VerifiedAttribute, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT name, value, source, verified_at FROM verified_attributes WHERE user_id = $1 ORDER BY name`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("read verified attributes: %w", err)
+	}
+	defer rows.Close()
+	var out []federation.VerifiedAttribute
+	for rows.Next() {
+		var a federation.VerifiedAttribute
+		var at int64
+		if err := rows.Scan(&a.Name, &a.Value, &a.Source, &at); err != nil {
+			return nil, fmt.Errorf("scan verified attribute: %w", err)
+		}
+		a.VerifiedAt = fromMicros(at)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -76,6 +76,7 @@ func fullClientFixture(t testing.TB, id string) clients.Client {
 		SubjectType:                      clients.SubjectPairwise,
 		SectorIdentifier:                 "example.com",
 		RequirePAR:                       true,
+		ReleaseVerified:                  []string{"legal_name", "national_id"},
 		BackchannelLogoutURI:             "https://shop.example.com/logout?from=portvakt",
 		BackchannelLogoutSessionRequired: true,
 		SecretHash:                       clients.HashSecret("current"),
@@ -265,6 +266,7 @@ func testClientUpdate(t *testing.T, e Engine) {
 	want := clientAsStored(c)
 	want.Name = "Renamed"
 	want.RedirectURIs = []string{"https://shop.example.com/new"}
+	want.ReleaseVerified = []string{"birthdate"}
 	want.JWKS = nil
 	want.PreviousSecretHash, want.PreviousSecretExpiresAt = "", time.Time{}
 	want.UpdatedAt = stored(clientBase.Add(time.Hour))

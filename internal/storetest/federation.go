@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 func RunFederation(t *testing.T, e Engine) {
 	t.Run("Providers", func(t *testing.T) { testProviders(t, e) })
 	t.Run("Identities", func(t *testing.T) { testIdentities(t, e) })
+	t.Run("Proofing", func(t *testing.T) { testProofing(t, e) })
 }
 
 func testProvider(id string) federation.Provider {
@@ -129,5 +131,69 @@ func testIdentities(t *testing.T, e Engine) {
 	must(t, s.DeleteProvider(ctx, "q"), "DeleteProvider")
 	if ids, _ := s.Identities(ctx, u.ID); len(ids) != 0 {
 		t.Errorf("identities of a deleted provider: %+v", ids)
+	}
+}
+
+func testProofing(t *testing.T, e Engine) {
+	ctx := t.Context()
+	s := Open(t, e)
+	u := newUser(t, "proofed@example.com", "")
+	must(t, s.CreateUser(ctx, u, userEvent(t, u)), "CreateUser")
+	other := newUser(t, "other@example.com", "")
+	must(t, s.CreateUser(ctx, other, userEvent(t, other)), "CreateUser")
+
+	if got, err := s.VerifiedAttributes(ctx, u.ID); err != nil || len(got) != 0 {
+		t.Fatalf("VerifiedAttributes of a person never proofed = %v, %v; want none", got, err)
+	}
+	// The values are stored as given (sealed by the caller): bytes that
+	// are not text, a zero byte among them, come back unchanged.
+	attrs := []federation.VerifiedAttribute{
+		{Name: "national_id", Value: []byte{0, 1, 0xfe, 0xff}, Source: "eid:bankid", VerifiedAt: base},
+		{Name: "legal_name", Value: []byte("sealed name"), Source: "eid:bankid", VerifiedAt: base},
+		{Name: "birthdate", Value: []byte("sealed date"), Source: "eid:bankid", VerifiedAt: base},
+	}
+	must(t, s.SaveProofing(ctx, u.ID, attrs, "digest-1", newEvent(t, "identity.proofed", "user:"+u.ID, nil)), "SaveProofing")
+	got, err := s.VerifiedAttributes(ctx, u.ID)
+	must(t, err, "VerifiedAttributes")
+	if len(got) != 3 || got[0].Name != "birthdate" || got[1].Name != "legal_name" || got[2].Name != "national_id" {
+		t.Fatalf("VerifiedAttributes = %+v, want birthdate, legal_name, national_id in that order", got)
+	}
+	if !bytes.Equal(got[2].Value, attrs[0].Value) || got[2].Source != "eid:bankid" || !got[2].VerifiedAt.Equal(stored(base)) {
+		t.Errorf("national_id read back as %+v, want %+v", got[2], attrs[0])
+	}
+	if owner, err := s.UserByNationalID(ctx, "digest-1"); err != nil || owner != u.ID {
+		t.Errorf("UserByNationalID = %q, %v; want %s", owner, err, u.ID)
+	}
+	if got, _ := s.VerifiedAttributes(ctx, other.ID); len(got) != 0 {
+		t.Errorf("another user's verified attributes = %+v, want none", got)
+	}
+
+	// A second proofing replaces what it vouches for anew and keeps the
+	// rest.
+	later := base.Add(time.Hour)
+	must(t, s.SaveProofing(ctx, u.ID, []federation.VerifiedAttribute{
+		{Name: "legal_name", Value: []byte("new name"), Source: "eid:freja", VerifiedAt: later},
+	}, "digest-1"), "SaveProofing(again)")
+	got, err = s.VerifiedAttributes(ctx, u.ID)
+	must(t, err, "VerifiedAttributes(again)")
+	if len(got) != 3 || string(got[1].Value) != "new name" || got[1].Source != "eid:freja" || !got[1].VerifiedAt.Equal(stored(later)) ||
+		string(got[0].Value) != "sealed date" || got[0].Source != "eid:bankid" {
+		t.Errorf("after a second proofing: %+v", got)
+	}
+
+	// Another person's number is refused, and nothing of it is kept.
+	if err := s.SaveProofing(ctx, other.ID, []federation.VerifiedAttribute{
+		{Name: "national_id", Value: []byte("x"), Source: "eid:bankid", VerifiedAt: base},
+	}, "digest-1"); !errors.Is(err, federation.ErrConflict) {
+		t.Errorf("SaveProofing with another user's number = %v, want ErrConflict", err)
+	}
+	if got, _ := s.VerifiedAttributes(ctx, other.ID); len(got) != 0 {
+		t.Errorf("a refused proofing kept %+v", got)
+	}
+
+	// They go with the user.
+	must(t, s.DeleteUser(ctx, u.ID), "DeleteUser")
+	if got, err := s.VerifiedAttributes(ctx, u.ID); err != nil || len(got) != 0 {
+		t.Errorf("verified attributes of a deleted user = %+v, %v", got, err)
 	}
 }
