@@ -49,7 +49,18 @@ func (h *Handler) mustAsk(ctx context.Context, c Client, ar AuthRequest, userID 
 	if err != nil {
 		return false, err
 	}
-	return !given.Covers(ar.Params.Scopes), nil
+	return !given.Covers(consented(c, ar)), nil
+}
+
+// consented is what a person's consent to the request covers: its scopes,
+// and the verified attributes the client is registered to receive (as
+// verified:<name>), so that a client later registered for more asks again.
+func consented(c Client, ar AuthRequest) []string {
+	out := slices.Clone(ar.Params.Scopes)
+	for _, v := range c.ReleaseVerified {
+		out = append(out, "verified:"+v)
+	}
+	return out
 }
 
 // showConsent asks the signed-in person whether the client may have what
@@ -86,6 +97,7 @@ func (h *Handler) showConsent(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Pages.ShowConsent(w, r, web.Consent{
 		ClientName: c.displayName(),
 		Scopes:     ar.Params.Scopes,
+		Verified:   c.ReleaseVerified,
 		Email:      u.Email,
 		Action:     consentURL(ar.ID),
 		UILocales:  strings.Join(ar.Params.UILocales, " "),
@@ -110,7 +122,12 @@ func (h *Handler) submitConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.PostFormValue("decision") {
 	case "allow":
-		if err := h.saveConsent(ctx, ar, s.UserID); err != nil {
+		c, err := h.cfg.Clients.LookupClient(ctx, ar.ClientID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if err := h.saveConsent(ctx, consented(c, ar), ar, s.UserID); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -132,11 +149,12 @@ func (h *Handler) submitConsent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// saveConsent remembers that the person allowed the request's scopes, on
-// top of what they allowed the client before.
-func (h *Handler) saveConsent(ctx context.Context, ar AuthRequest, userID string) error {
+// saveConsent remembers that the person allowed items (the request's
+// scopes and verified attributes), on top of what they allowed the client
+// before.
+func (h *Handler) saveConsent(ctx context.Context, items []string, ar AuthRequest, userID string) error {
 	now := h.now()
-	c := Consent{UserID: userID, ClientID: ar.ClientID, Scopes: slices.Clone(ar.Params.Scopes), CreatedAt: now, UpdatedAt: now}
+	c := Consent{UserID: userID, ClientID: ar.ClientID, Scopes: items, CreatedAt: now, UpdatedAt: now}
 	before, err := h.cfg.Grants.ConsentFor(ctx, userID, ar.ClientID)
 	switch {
 	case err == nil:
@@ -150,7 +168,7 @@ func (h *Handler) saveConsent(ctx context.Context, ar AuthRequest, userID string
 		return err
 	}
 	ev, err := events.New("oidc.consent_granted", "user:"+userID, "user:"+userID, now,
-		map[string]any{"client_id": ar.ClientID, "scopes": ar.Params.Scopes})
+		map[string]any{"client_id": ar.ClientID, "scopes": items})
 	if err != nil {
 		return err
 	}

@@ -244,3 +244,41 @@ func TestFirstPartySkipsConsent(t *testing.T) {
 		t.Errorf("first-party client with prompt=consent: %s, want a code without a consent page", cb)
 	}
 }
+
+// TestConsentNamesVerifiedAttributes: a third-party client registered for
+// verified attributes says so on the consent page, and a client later
+// registered for more asks again.
+func TestConsentNamesVerifiedAttributes(t *testing.T) {
+	var clients testClients
+	s := newStack(t, storetest.SQLite(), func(cfg *oidc.Config) { clients = cfg.Clients.(testClients) })
+	register := func(names ...string) {
+		e := clients[thirdParty]
+		e.c.ReleaseVerified = names
+		clients[thirdParty] = e
+	}
+	register("birthdate")
+	b := s.browser()
+	f := newConsentFlow(t, s, b, "openid", "email")
+	page := b.signIn(f.start("v1"))
+	if !isConsentPage(page) || !strings.Contains(page.body, "See your date of birth, as verified by an e-identification") {
+		t.Fatalf("the consent page (%d at %s) does not name the verified birth date:\n%s", page.status, page.url, page.body)
+	}
+	if cb := b.submit(page, url.Values{"decision": {"allow"}}); cb.to == nil || cb.to.Query().Get("code") == "" {
+		t.Fatalf("after allow: %d %v", cb.status, cb.to)
+	}
+	u, err := s.accounts.Find(context.Background(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.store.ConsentFor(context.Background(), u.ID, thirdParty)
+	if err != nil || !slices.Contains(c.Scopes, "verified:birthdate") {
+		t.Errorf("stored consent = %+v, %v, want verified:birthdate in it", c, err)
+	}
+	if cb := f.start("v2"); cb.to == nil || cb.to.Query().Get("code") == "" {
+		t.Errorf("with consent given: %d at %s, want a code straight away", cb.status, cb.url)
+	}
+	register("birthdate", "national_id")
+	if p := f.start("v3"); !isConsentPage(p) || !strings.Contains(p.body, "See your national identity number") {
+		t.Errorf("registered for more: %d at %s, want the consent page naming the number", p.status, p.url)
+	}
+}

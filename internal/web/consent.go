@@ -14,6 +14,9 @@ type Consent struct {
 	ClientName string
 	// Scopes are what it asks for, as OAuth scope values.
 	Scopes []string
+	// Verified are the verified attributes (legal_name, birthdate,
+	// national_id) the application is registered to receive.
+	Verified []string
 	// Email is the signed-in person's address, so that someone signed in
 	// with the wrong account notices.
 	Email string
@@ -43,6 +46,9 @@ func (h *Handler) ShowConsent(w http.ResponseWriter, r *http.Request, c Consent)
 		} else {
 			p.Items = append(p.Items, p.TF("consent.scope.other", "Scope", s))
 		}
+	}
+	for _, v := range c.Verified {
+		p.Items = append(p.Items, p.T("consent.verified."+v))
 	}
 	if c.Email != "" {
 		p.Extra["signed_in_as"] = p.TF("consent.signed_in_as", "Email", c.Email)

@@ -34,6 +34,7 @@ func pagesServer(t *testing.T) string {
 		h.ShowConsent(w, r, web.Consent{
 			ClientName: `Photos <"Åkerö">`,
 			Scopes:     []string{"openid", "profile", "email", "phone", "address", "offline_access", "portvakt:photos:read"},
+			Verified:   []string{"national_id"},
 			Email:      "ada@example.com",
 			Action:     "/authorize/consent?id=abc&x=1",
 			UILocales:  r.URL.Query().Get("ui_locales"),
@@ -96,14 +97,17 @@ func TestConsentPage(t *testing.T) {
 		{"en", `Photos <"Åkerö"> is asking for access to your account`, "Allow", "Don&#39;t allow", []string{
 			"Know who you are when you sign in", "See your name and language", "See your email address", "See your phone number",
 			"See your postal address", "Keep this access when you are not using it", "Use the permission “portvakt:photos:read”",
+			"See your national identity number, as verified by an e-identification",
 		}},
 		{"sv", `Photos <"Åkerö"> ber om åtkomst till ditt konto`, "Tillåt", "Tillåt inte", []string{
 			"Veta vem du är när du loggar in", "Se ditt namn och ditt språk", "Se din e-postadress", "Se ditt telefonnummer",
 			"Se din postadress", "Behålla åtkomsten även när du inte använder tjänsten", "Använda behörigheten ”portvakt:photos:read”",
+			"Se ditt personnummer, så som det styrkts med e-legitimation",
 		}},
 		{"fi", `Sovellus Photos <"Åkerö"> pyytää pääsyä tiliisi`, "Salli", "Älä salli", []string{
 			"Tietää, kuka olet, kun kirjaudut sisään", "Nähdä nimesi ja kielesi", "Nähdä sähköpostiosoitteesi", "Nähdä puhelinnumerosi",
 			"Nähdä postiosoitteesi", "Säilyttää pääsyn myös silloin, kun et käytä palvelua", "Käyttää oikeutta ”portvakt:photos:read”",
+			"Nähdä henkilötunnuksesi, sellaisena kuin se on todennettu vahvalla tunnistautumisella",
 		}},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
