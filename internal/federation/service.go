@@ -677,7 +677,7 @@ func (s *Service) Proof(ctx context.Context, userID string, c Claims) error {
 		if value == "" {
 			return nil
 		}
-		sealed, err := s.Cipher.Encrypt([]byte(value), []byte("verified:"+userID+":"+name))
+		sealed, err := s.Cipher.Encrypt([]byte(value), verifiedAAD(userID, name))
 		if err != nil {
 			return err
 		}
@@ -686,7 +686,7 @@ func (s *Service) Proof(ctx context.Context, userID string, c Claims) error {
 		return nil
 	}
 	legal := strings.TrimSpace(c.GivenName + " " + c.FamilyName)
-	for _, a := range [][2]string{{"legal_name", legal}, {"birthdate", c.BirthDate}, {"national_id", c.NationalID}} {
+	for _, a := range [][2]string{{AttrLegalName, legal}, {AttrBirthdate, c.BirthDate}, {AttrNationalID, c.NationalID}} {
 		if err := add(a[0], a[1]); err != nil {
 			return err
 		}
