@@ -13,7 +13,6 @@ import (
 	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/demo"
-	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/signing"
 	"github.com/portvakt/portvakt/internal/web"
@@ -120,9 +119,6 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 	if err != nil {
 		return nil, err
 	}
-	// Verified attributes are opened for the clients registered for them;
-	// that needs only the store and the keyring.
-	proofing := &federation.Service{Store: a.store, Cipher: a.keyring, Now: a.now}
 	return oidc.New(oidc.Config{
 		Issuer:      a.cfg.issuerURL(),
 		Grants:      a.store,
@@ -131,7 +127,7 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Users:       a.store,
 		Sessions:    svc.sessions,
 		Levels:      svc.authn,
-		Proofing:    proofing,
+		Proofing:    pages.Federation, // opens verified attributes for the clients registered for them
 		MFARequired: svc.authn.Policy == authn.PolicyRequired,
 		Pages:       pages,
 		CryptoKey:   crypto,
