@@ -3,38 +3,15 @@ package oidc_test
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/portvakt/portvakt/internal/golden"
 	"github.com/portvakt/portvakt/internal/storetest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; if the change is intended, run go test ./internal/oidc -run Golden -update\ngot:\n%s", name, got)
-	}
-}
 
 func fetchJSON(t *testing.T, u string, v any) {
 	t.Helper()
@@ -57,7 +34,7 @@ func TestGoldenDiscovery(t *testing.T) {
 	var d map[string]any
 	fetchJSON(t, s.url+"/.well-known/openid-configuration", &d)
 	b, _ := json.MarshalIndent(d, "", "  ")
-	golden(t, "discovery.json", append(bytes.ReplaceAll(b, []byte(s.url), []byte("ISSUER")), '\n'))
+	golden.Check(t, "discovery.json", append(bytes.ReplaceAll(b, []byte(s.url), []byte("ISSUER")), '\n'))
 }
 
 // TestGoldenJWKS pins the shape of the JWKS: which members each key has.
@@ -78,5 +55,5 @@ func TestGoldenJWKS(t *testing.T) {
 		shapes = append(shapes, k["kty"].(string)+" "+k["alg"].(string)+" use="+k["use"].(string)+" members="+strings.Join(members, ","))
 	}
 	sort.Strings(shapes)
-	golden(t, "jwks-shape.txt", []byte(strings.Join(shapes, "\n")+"\n"))
+	golden.Check(t, "jwks-shape.txt", []byte(strings.Join(shapes, "\n")+"\n"))
 }

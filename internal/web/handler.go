@@ -70,7 +70,7 @@ type Handler struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
-	tmpl templates
+	tmpl *templates
 }
 
 // Init parses the templates; a missing or broken one is an error.

@@ -1,21 +1,16 @@
 package web_test
 
 import (
-	"bytes"
-	"flag"
 	"html"
 	"math"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/portvakt/portvakt/internal/federation"
+	"github.com/portvakt/portvakt/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // brandNames are the names the tests give the branded providers.
 var brandNames = map[string]string{
@@ -147,7 +142,7 @@ func TestProviderButtonBrands(t *testing.T) {
 				}
 			}
 			if pg.path == "/login" {
-				golden(t, "provider-buttons.html", providerGroup(t, res.body))
+				golden.Check(t, "provider-buttons.html", providerGroup(t, res.body))
 			}
 		})
 	}
@@ -163,25 +158,6 @@ func providerGroup(t *testing.T, body string) []byte {
 	}
 	group = regexp.MustCompile(`name="csrf_token" value="[^"]*"`).ReplaceAllString(group, `name="csrf_token" value="CSRF"`)
 	return []byte(group + "\n")
-}
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; if the change is intended, run go test ./internal/web -run ProviderButton -update\ngot:\n%s", name, got)
-	}
 }
 
 func TestProviderButtonNames(t *testing.T) {

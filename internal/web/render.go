@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 )
 
 //go:embed templates
@@ -23,34 +25,64 @@ var pageNames = []string{
 	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code", "continue", "complete_profile",
 }
 
-// templates holds one parsed set per page: the layout, the partials and the
-// page's own blocks.
-type templates map[string]*template.Template
+// templates parses each page's set (the layout, the partials and the
+// page's own blocks) when the page is first rendered. All are parsed once
+// at start, so that a missing or broken template stops start-up, and then
+// let go: an idle server does not hold a parsed copy of the layout per
+// page.
+type templates struct {
+	src    fs.FS
+	mu     sync.Mutex
+	parsed map[string]*template.Template
+}
 
-func parseTemplates(themeDir fs.FS) (templates, error) {
+func parseTemplates(themeDir fs.FS) (*templates, error) {
 	base, err := fs.Sub(templateFS, "templates")
 	if err != nil {
 		return nil, err
 	}
-	src := layered{over: themeDir, under: base}
-	out := templates{}
+	ts := &templates{src: layered{over: themeDir, under: base}, parsed: map[string]*template.Template{}}
 	for _, name := range pageNames {
-		t := template.New(name).Funcs(template.FuncMap{
-			"join":        strings.Join,
-			"passkeyForm": passkeyForm,
-		})
-		for _, file := range []string{"layouts/base.html", "pages/" + name + ".html"} {
-			b, err := fs.ReadFile(src, file)
-			if err != nil {
-				return nil, fmt.Errorf("template %s: %w", file, err)
-			}
-			if _, err := t.New(path.Base(file)).Parse(string(b)); err != nil {
-				return nil, fmt.Errorf("template %s: %w", file, err)
-			}
+		if _, err := ts.parse(name); err != nil {
+			return nil, err
 		}
-		out[name] = t
 	}
-	return out, nil
+	return ts, nil
+}
+
+// get returns page name's template set, parsing it on first use.
+func (ts *templates) get(name string) (*template.Template, error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if t, ok := ts.parsed[name]; ok {
+		return t, nil
+	}
+	if !slices.Contains(pageNames, name) {
+		return nil, fmt.Errorf("no such page template %q", name)
+	}
+	t, err := ts.parse(name)
+	if err != nil {
+		return nil, err
+	}
+	ts.parsed[name] = t
+	return t, nil
+}
+
+func (ts *templates) parse(name string) (*template.Template, error) {
+	t := template.New(name).Funcs(template.FuncMap{
+		"join":        strings.Join,
+		"passkeyForm": passkeyForm,
+	})
+	for _, file := range []string{"layouts/base.html", "pages/" + name + ".html"} {
+		b, err := fs.ReadFile(ts.src, file)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", file, err)
+		}
+		if _, err := t.New(path.Base(file)).Parse(string(b)); err != nil {
+			return nil, fmt.Errorf("template %s: %w", file, err)
+		}
+	}
+	return t, nil
 }
 
 // layered reads from over first (a theme directory), then under.
@@ -68,9 +100,9 @@ func (l layered) Open(name string) (fs.File, error) {
 // render writes page name with data, rendered to a buffer first so that a
 // template error never sends half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, p *page) {
-	t, ok := h.tmpl[name]
-	if !ok {
-		h.Logger.ErrorContext(r.Context(), "no such page template", "page", name)
+	t, err := h.tmpl.get(name)
+	if err != nil {
+		h.Logger.ErrorContext(r.Context(), "page template", "page", name, "error", err)
 		http.Error(w, "internal server error", http.StatusInternalServerError)
 		return
 	}
