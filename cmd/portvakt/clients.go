@@ -539,25 +539,17 @@ func fieldProblems(err error) string {
 // the flag that sets its field (from flags); field reads one.
 func problems(err error, flags map[string]string, field func(error) (name, msg string, ok bool)) string {
 	var parts []string
-	var walk func(error)
-	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
-			}
-			return
-		}
+	for _, err := range flattenErrors(err) {
 		name, msg, ok := field(err)
 		if !ok {
 			parts = append(parts, err.Error())
-			return
+			continue
 		}
 		if flag, ok := flags[name]; ok {
 			name += " (" + flag + ")"
 		}
 		parts = append(parts, name+": "+msg)
 	}
-	walk(err)
 	return strings.Join(parts, "; ")
 }
 

@@ -178,6 +178,8 @@ func idpProblems(list []idpConfig) []error {
 	return errs
 }
 
+// flattenErrors lists the errors joined in err (errors.Join), depth
+// first.
 func flattenErrors(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
