@@ -1,0 +1,218 @@
+package orgs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/portvakt/portvakt/internal/events"
+)
+
+// Errors.
+var (
+	// ErrNotFound means there is no such organization, role or membership.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means the slug, external ID, domain or role is taken.
+	ErrConflict = errors.New("already exists")
+)
+
+// Status is whether an organization's people may use it.
+type Status string
+
+// Organization statuses.
+const (
+	StatusActive    Status = "active"
+	StatusSuspended Status = "suspended"
+)
+
+// Organization is a business customer or partner.
+type Organization struct {
+	ID   string
+	Name string
+	// Slug names the organization in URLs and the CLI: lower-case
+	// letters, digits and dashes, unique.
+	Slug string
+	// ExternalID is the CRM's account ID; unique when set.
+	ExternalID string
+	// Domains are its verified email domains (lower case), each belonging
+	// to one organization.
+	Domains []string
+	// Metadata is free-form JSON (an object) for the integrating systems.
+	Metadata  json.RawMessage
+	Status    Status
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Subject is the organization's name in events.
+func (o Organization) Subject() string { return "org:" + o.ID }
+
+// Role is a role an application declares: what it is called and the
+// permissions it grants.
+type Role struct {
+	// App is the application (an OIDC client's ID, or a name several
+	// clients share) the role belongs to.
+	App  string
+	Name string
+	// Description says what the role is for (shown to organization
+	// admins).
+	Description string
+	Permissions []string
+	// Delegable lets organization admins grant the role to their people.
+	Delegable bool
+	CreatedAt time.Time
+}
+
+// Key is the role's name in grants and tokens' listings: app/name.
+func (r Role) Key() string { return r.App + "/" + r.Name }
+
+// Grant is a role given to a person.
+type Grant struct {
+	App  string
+	Role string
+}
+
+// Membership is a person in an organization, with the roles they hold
+// there.
+type Membership struct {
+	OrgID     string
+	UserID    string
+	Roles     []Grant
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Store keeps organizations, roles and memberships; each change is written
+// with its events in one transaction.
+type Store interface {
+	CreateOrganization(ctx context.Context, o Organization, evs ...events.Event) error
+	// UpdateOrganization replaces o (by ID), domains included.
+	UpdateOrganization(ctx context.Context, o Organization, evs ...events.Event) error
+	// DeleteOrganization removes the organization and its memberships.
+	DeleteOrganization(ctx context.Context, id string, evs ...events.Event) error
+	OrganizationByID(ctx context.Context, id string) (Organization, error)
+	OrganizationBySlug(ctx context.Context, slug string) (Organization, error)
+	OrganizationByExternalID(ctx context.Context, externalID string) (Organization, error)
+	// OrganizationByDomain returns the organization that verified the
+	// email domain.
+	OrganizationByDomain(ctx context.Context, domain string) (Organization, error)
+	// ListOrganizations returns up to limit organizations ordered by
+	// slug, after the slug given ("" for the first page).
+	ListOrganizations(ctx context.Context, after string, limit int) ([]Organization, error)
+
+	CreateRole(ctx context.Context, r Role, evs ...events.Event) error
+	DeleteRole(ctx context.Context, app, name string, evs ...events.Event) error
+	// Roles returns the roles of app ("" for every application), ordered
+	// by app and name.
+	Roles(ctx context.Context, app string) ([]Role, error)
+
+	// PutMembership adds the person to the organization or replaces the
+	// roles they hold there.
+	PutMembership(ctx context.Context, m Membership, evs ...events.Event) error
+	// RemoveMembership takes the person out of the organization.
+	RemoveMembership(ctx context.Context, orgID, userID string, evs ...events.Event) error
+	Membership(ctx context.Context, orgID, userID string) (Membership, error)
+	// Members returns up to limit memberships of the organization ordered
+	// by user ID, after the one given.
+	Members(ctx context.Context, orgID, after string, limit int) ([]Membership, error)
+	// MembershipsOf returns the person's memberships, oldest first.
+	MembershipsOf(ctx context.Context, userID string) ([]Membership, error)
+
+	// PutUserRoles replaces the roles the person holds outside any
+	// organization.
+	PutUserRoles(ctx context.Context, userID string, roles []Grant, evs ...events.Event) error
+	UserRoles(ctx context.Context, userID string) ([]Grant, error)
+}
+
+// FieldError is a problem with one field.
+type FieldError struct{ Field, Message string }
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Message }
+
+var (
+	slugPattern   = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$`)
+	namePattern   = regexp.MustCompile(`^[a-z][a-z0-9_.:-]{0,63}$`)
+	domainPattern = regexp.MustCompile(`^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+)
+
+// Validate checks and normalizes an organization, reporting every problem.
+func (o *Organization) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{field, fmt.Sprintf(format, args...)})
+	}
+	o.Name = strings.TrimSpace(o.Name)
+	if o.Name == "" || utf8.RuneCountInString(o.Name) > 200 || !utf8.ValidString(o.Name) {
+		bad("name", "is required, at most 200 characters")
+	}
+	o.Slug = strings.TrimSpace(o.Slug)
+	if !slugPattern.MatchString(o.Slug) {
+		bad("slug", "%q is not 1 to 64 lower-case letters, digits and dashes (not at either end)", o.Slug)
+	}
+	o.ExternalID = strings.TrimSpace(o.ExternalID)
+	if len(o.ExternalID) > 255 {
+		bad("external_id", "is longer than 255 characters")
+	}
+	seen := map[string]bool{}
+	for i, d := range o.Domains {
+		d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+		o.Domains[i] = d
+		switch {
+		case !domainPattern.MatchString(d):
+			bad("domains", "%q is not a domain name such as example.com", d)
+		case seen[d]:
+			bad("domains", "%q is given twice", d)
+		}
+		seen[d] = true
+	}
+	slices.Sort(o.Domains)
+	if len(o.Metadata) == 0 {
+		o.Metadata = json.RawMessage(`{}`)
+	}
+	var m map[string]any
+	if len(o.Metadata) > 16<<10 || json.Unmarshal(o.Metadata, &m) != nil || m == nil {
+		bad("metadata", "is not a JSON object of at most 16 KiB")
+	}
+	if o.Status == "" {
+		o.Status = StatusActive
+	}
+	if o.Status != StatusActive && o.Status != StatusSuspended {
+		bad("status", "%q is not active or suspended", o.Status)
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks a role, reporting every problem.
+func (r *Role) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{field, fmt.Sprintf(format, args...)})
+	}
+	if !namePattern.MatchString(r.App) {
+		bad("app", "%q is not a name of lower-case letters, digits and _ . : - (up to 64, starting with a letter)", r.App)
+	}
+	if !namePattern.MatchString(r.Name) {
+		bad("name", "%q is not a name of lower-case letters, digits and _ . : - (up to 64, starting with a letter)", r.Name)
+	}
+	r.Description = strings.TrimSpace(r.Description)
+	if utf8.RuneCountInString(r.Description) > 500 {
+		bad("description", "is longer than 500 characters")
+	}
+	seen := map[string]bool{}
+	for _, p := range r.Permissions {
+		if !namePattern.MatchString(p) {
+			bad("permissions", "%q is not a permission name such as orders:create", p)
+		}
+		if seen[p] {
+			bad("permissions", "%q is given twice", p)
+		}
+		seen[p] = true
+	}
+	return errors.Join(errs...)
+}
