@@ -1,0 +1,270 @@
+package orgs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/portvakt/portvakt/internal/events"
+)
+
+// Service changes organizations, roles and memberships, each change with
+// its event: organization.created|updated|deleted, role.created|deleted,
+// membership.added|roles_changed|removed, user.roles_changed.
+type Service struct {
+	Store Store
+	Now   func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) event(typ, subject, actor string, data map[string]any) (events.Event, error) {
+	return events.New(typ, subject, actor, s.now(), data)
+}
+
+// CreateOrganization validates and stores a new organization.
+func (s *Service) CreateOrganization(ctx context.Context, o Organization, actor string) (Organization, error) {
+	if err := o.Validate(); err != nil {
+		return Organization{}, err
+	}
+	now := s.now()
+	o.ID, o.CreatedAt, o.UpdatedAt = uuid.Must(uuid.NewV7()).String(), now, now
+	ev, err := s.event("organization.created", o.Subject(), actor, orgData(o))
+	if err != nil {
+		return Organization{}, err
+	}
+	return o, s.Store.CreateOrganization(ctx, o, ev)
+}
+
+// orgData is what an organization's events say of it.
+func orgData(o Organization) map[string]any {
+	return map[string]any{"name": o.Name, "slug": o.Slug, "external_id": o.ExternalID, "domains": o.Domains, "status": o.Status}
+}
+
+// Change is an update of some of an organization's fields; nil leaves a
+// field as it is.
+type Change struct {
+	Name       *string
+	Slug       *string
+	ExternalID *string
+	Domains    *[]string
+	Metadata   json.RawMessage
+	Status     *Status
+}
+
+// UpdateOrganization applies c to the organization with id. Its event names
+// the changed fields with their old and new values; nothing changed writes
+// nothing.
+func (s *Service) UpdateOrganization(ctx context.Context, id string, c Change, actor string) (Organization, error) {
+	old, err := s.Store.OrganizationByID(ctx, id)
+	if err != nil {
+		return Organization{}, err
+	}
+	o := old
+	o.Domains = slices.Clone(old.Domains)
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&o.Name, c.Name)
+	set(&o.Slug, c.Slug)
+	set(&o.ExternalID, c.ExternalID)
+	if c.Domains != nil {
+		o.Domains = slices.Clone(*c.Domains)
+	}
+	if c.Metadata != nil {
+		o.Metadata = c.Metadata
+	}
+	if c.Status != nil {
+		o.Status = *c.Status
+	}
+	if err := o.Validate(); err != nil {
+		return Organization{}, err
+	}
+	changes := map[string]any{}
+	diff := func(field string, was, is any, same bool) {
+		if !same {
+			changes[field] = map[string]any{"old": was, "new": is}
+		}
+	}
+	diff("name", old.Name, o.Name, old.Name == o.Name)
+	diff("slug", old.Slug, o.Slug, old.Slug == o.Slug)
+	diff("external_id", old.ExternalID, o.ExternalID, old.ExternalID == o.ExternalID)
+	diff("domains", old.Domains, o.Domains, slices.Equal(old.Domains, o.Domains))
+	diff("metadata", json.RawMessage(old.Metadata), json.RawMessage(o.Metadata), jsonEqual(old.Metadata, o.Metadata))
+	diff("status", old.Status, o.Status, old.Status == o.Status)
+	if len(changes) == 0 {
+		return old, nil
+	}
+	o.UpdatedAt = s.now()
+	ev, err := s.event("organization.updated", o.Subject(), actor, map[string]any{"changes": changes})
+	if err != nil {
+		return Organization{}, err
+	}
+	return o, s.Store.UpdateOrganization(ctx, o, ev)
+}
+
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y bytes.Buffer
+	if json.Compact(&x, a) != nil || json.Compact(&y, b) != nil {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(x.Bytes(), y.Bytes())
+}
+
+// DeleteOrganization removes an organization; its people stay, outside it.
+func (s *Service) DeleteOrganization(ctx context.Context, id, actor string) error {
+	o, err := s.Store.OrganizationByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	ev, err := s.event("organization.deleted", o.Subject(), actor, orgData(o))
+	if err != nil {
+		return err
+	}
+	return s.Store.DeleteOrganization(ctx, id, ev)
+}
+
+// Find returns the organization named by ref: its ID, slug or external ID
+// (as ext:<id>).
+func (s *Service) Find(ctx context.Context, ref string) (Organization, error) {
+	if ext, ok := strings.CutPrefix(ref, "ext:"); ok {
+		return s.Store.OrganizationByExternalID(ctx, ext)
+	}
+	if _, err := uuid.Parse(ref); err == nil {
+		return s.Store.OrganizationByID(ctx, ref)
+	}
+	return s.Store.OrganizationBySlug(ctx, ref)
+}
+
+// CreateRole declares a role of an application.
+func (s *Service) CreateRole(ctx context.Context, r Role, actor string) (Role, error) {
+	if err := r.Validate(); err != nil {
+		return Role{}, err
+	}
+	r.CreatedAt = s.now()
+	ev, err := s.event("role.created", "role:"+r.Key(), actor, map[string]any{"permissions": r.Permissions, "delegable": r.Delegable})
+	if err != nil {
+		return Role{}, err
+	}
+	return r, s.Store.CreateRole(ctx, r, ev)
+}
+
+// DeleteRole removes a role; whoever held it loses it.
+func (s *Service) DeleteRole(ctx context.Context, app, name, actor string) error {
+	ev, err := s.event("role.deleted", "role:"+app+"/"+name, actor, nil)
+	if err != nil {
+		return err
+	}
+	return s.Store.DeleteRole(ctx, app, name, ev)
+}
+
+// ParseGrants reads roles written app/role (or role alone, of app).
+func ParseGrants(app string, refs []string) ([]Grant, error) {
+	var out []Grant
+	for _, ref := range refs {
+		ref = strings.TrimSpace(ref)
+		if ref == "" {
+			continue
+		}
+		g := Grant{App: app, Role: ref}
+		if a, r, ok := strings.Cut(ref, "/"); ok {
+			g = Grant{App: a, Role: r}
+		}
+		if g.App == "" || g.Role == "" {
+			return nil, FieldError{"roles", fmt.Sprintf("%q is not app/role", ref)}
+		}
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	sortGrants(out)
+	return out, nil
+}
+
+func sortGrants(gs []Grant) {
+	slices.SortFunc(gs, func(a, b Grant) int {
+		if c := strings.Compare(a.App, b.App); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Role, b.Role)
+	})
+}
+
+// grantNames are grants as app/role, for events.
+func grantNames(gs []Grant) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = g.App + "/" + g.Role
+	}
+	return out
+}
+
+// AddMember puts userID in the organization with roles, or, if they are a
+// member already, gives them these roles instead of the ones they held.
+func (s *Service) AddMember(ctx context.Context, orgID, userID string, roles []Grant, actor string) (Membership, error) {
+	now := s.now()
+	sortGrants(roles)
+	m := Membership{OrgID: orgID, UserID: userID, Roles: roles, CreatedAt: now, UpdatedAt: now}
+	old, err := s.Store.Membership(ctx, orgID, userID)
+	var ev events.Event
+	switch {
+	case err == nil:
+		if slices.Equal(old.Roles, roles) {
+			return old, nil
+		}
+		m.CreatedAt = old.CreatedAt
+		ev, err = s.event("membership.roles_changed", "org:"+orgID, actor, map[string]any{
+			"user_id": userID, "old": grantNames(old.Roles), "new": grantNames(roles)})
+	case errors.Is(err, ErrNotFound):
+		ev, err = s.event("membership.added", "org:"+orgID, actor, map[string]any{"user_id": userID, "roles": grantNames(roles)})
+	}
+	if err != nil {
+		return Membership{}, err
+	}
+	return m, s.Store.PutMembership(ctx, m, ev)
+}
+
+// RemoveMember takes userID out of the organization.
+func (s *Service) RemoveMember(ctx context.Context, orgID, userID, actor string) error {
+	m, err := s.Store.Membership(ctx, orgID, userID)
+	if err != nil {
+		return err
+	}
+	ev, err := s.event("membership.removed", "org:"+orgID, actor, map[string]any{"user_id": userID, "roles": grantNames(m.Roles)})
+	if err != nil {
+		return err
+	}
+	return s.Store.RemoveMembership(ctx, orgID, userID, ev)
+}
+
+// SetUserRoles gives userID these roles outside any organization, instead
+// of the ones they held.
+func (s *Service) SetUserRoles(ctx context.Context, userID string, roles []Grant, actor string) error {
+	sortGrants(roles)
+	old, err := s.Store.UserRoles(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if slices.Equal(old, roles) {
+		return nil
+	}
+	ev, err := s.event("user.roles_changed", "user:"+userID, actor, map[string]any{"old": grantNames(old), "new": grantNames(roles)})
+	if err != nil {
+		return err
+	}
+	return s.Store.PutUserRoles(ctx, userID, roles, ev)
+}
