@@ -50,6 +50,7 @@ var clientFieldFlags = map[string]string{
 	"min_acr":                             "--min-acr",
 	"require_mfa":                         "--require-mfa",
 	"release_verified":                    "--release-verified",
+	"app":                                 "--app",
 	"backchannel_logout_uri":              "--backchannel-logout-uri",
 	"backchannel_logout_session_required": "--backchannel-logout-session-required",
 	"overlap":                             "--overlap",
@@ -59,7 +60,7 @@ var clientFieldFlags = map[string]string{
 // and update.
 type clientFlags struct {
 	name, typ, appType, authMethod, jwksFile, jwksURI, idTokenAlg string
-	tokenFormat, subjectType, sector, backchannelURI, minACR      string
+	tokenFormat, subjectType, sector, backchannelURI, minACR, app string
 	grants, redirects, postLogout, scopes, audience, release      []string
 	firstParty, requirePAR, requireMFA, backchannelSession        bool
 	accessTTL, idTTL, refreshTTL                                  time.Duration
@@ -91,6 +92,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.requireMFA, "require-mfa", false, "everyone signing in to the application uses a second factor; people without one set one up first")
 	fs.StringVar(&f.minACR, "min-acr", "", "lowest level of assurance the application accepts, e.g. urn:portvakt:loa:substantial; people below it are asked for a second factor")
 	fs.StringArrayVar(&f.release, "release-verified", nil, "verified attributes the application receives as verified_claims: legal_name, birthdate, national_id (special-category data: only with a legal basis); repeat or separate with commas")
+	fs.StringVar(&f.app, "app", "", "the application whose roles the tokens carry (see portvakt role); clients of one application share it (default: the client ID)")
 	fs.StringVar(&f.backchannelURI, "backchannel-logout-uri", "", "https URL that receives back-channel logout tokens")
 	fs.BoolVar(&f.backchannelSession, "backchannel-logout-session-required", false, "logout tokens must carry the session ID (sid)")
 }
@@ -136,6 +138,7 @@ func (f *clientFlags) apply(fs *pflag.FlagSet, c *clients.Client) {
 	}
 	str("sector-identifier", &c.SectorIdentifier, f.sector)
 	str("min-acr", &c.MinACR, f.minACR)
+	str("app", &c.App, f.app)
 	str("backchannel-logout-uri", &c.BackchannelLogoutURI, f.backchannelURI)
 	if set("grant-type") {
 		c.GrantTypes = nil
@@ -581,6 +584,7 @@ type clientOut struct {
 	MinACR                           string          `json:"min_acr,omitempty"`
 	RequireMFA                       bool            `json:"require_mfa"`
 	ReleaseVerified                  []string        `json:"release_verified"`
+	App                              string          `json:"app,omitempty"`
 	BackchannelLogoutURI             string          `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
 	HasSecret                        bool            `json:"has_secret"`
@@ -611,6 +615,7 @@ func clientView(c clients.Client, secret string) clientOut {
 		RefreshTokenLifetimeSeconds: int64(c.RefreshTokenLifetime / time.Second),
 		SubjectType:                 string(c.SubjectType), SectorIdentifier: c.SectorIdentifier, RequirePAR: c.RequirePAR, MinACR: c.MinACR, RequireMFA: c.RequireMFA,
 		ReleaseVerified:      orEmpty(c.ReleaseVerified),
+		App:                  c.App,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		HasSecret: c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
@@ -663,6 +668,9 @@ func printClient(e env, c clients.Client, asJSON bool) error {
 		row("min_acr", v.MinACR)
 	}
 	row("require_mfa", v.RequireMFA)
+	if v.App != "" {
+		row("app", v.App)
+	}
 	if len(v.ReleaseVerified) > 0 {
 		row("release_verified", strings.Join(v.ReleaseVerified, " "))
 	}

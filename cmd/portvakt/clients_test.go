@@ -58,8 +58,11 @@ func TestClientCommands(t *testing.T) {
 			"--post-logout-redirect-uri", "https://shop.example.com/", "--first-party",
 			"--id-token-alg", "ES256", "--access-token-format", "opaque", "--audience", "https://api.example.com",
 			"--access-token-lifetime", "5m", "--subject-type", "pairwise", "--require-par",
-			"--backchannel-logout-uri", "https://shop.example.com/logout", "--json")
+			"--backchannel-logout-uri", "https://shop.example.com/logout", "--app", "shop", "--json")
 		id, _ := conf["client_id"].(string)
+		if conf["app"] != "shop" {
+			t.Errorf("client create --app: app = %v", conf["app"])
+		}
 		secret, _ := conf["client_secret"].(string)
 		if !clientIDPattern.MatchString(id) || !clientSecretPattern.MatchString(secret) {
 			t.Fatalf("client create --json: got client_id %q and client_secret %q, want 24 and 43 URL-safe characters", id, secret)
@@ -172,6 +175,7 @@ func TestClientCommands(t *testing.T) {
 			{"rotate a public client", []string{"client", "rotate-secret", app["client_id"].(string)}, []string{"token_endpoint_auth_method", "no secret"}},
 			{"negative overlap", []string{"client", "rotate-secret", id, "--overlap", "-1h"}, []string{"overlap (--overlap)"}},
 			{"unknown subcommand", []string{"client", "rotate", id}, []string{"unknown command"}},
+			{"a bad application name", []string{"client", "update", id, "--app", "My Shop"}, []string{"app (--app)", `"My Shop"`}},
 			{"unknown verified attribute", []string{"client", "create", "--name", "X", "--type", "confidential", "--redirect-uri", "https://x.example/cb",
 				"--release-verified", "legal_name,passport"}, []string{"release_verified (--release-verified)", `"passport"`, "legal_name, birthdate, national_id"}},
 			{"verified attributes without sign-in", []string{"client", "update", batch, "--release-verified", "birthdate"},

@@ -83,6 +83,7 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 		MinACR:                 c.MinACR,
 		RequireMFA:             c.RequireMFA,
 		ReleaseVerified:        c.ReleaseVerified,
+		App:                    c.App,
 		JWKS:                   c.JWKS,
 		JWKSURI:                c.JWKSURI,
 

@@ -190,6 +190,10 @@ type Client struct {
 	// special-category personal data: only for an application with a
 	// legal basis to process it.
 	ReleaseVerified []string
+	// App is the application whose roles the client's tokens carry: a name
+	// several clients share (a web and a mobile client of one portal), or
+	// "" for the client's own ID.
+	App string
 	// BackchannelLogoutURI receives logout tokens when a user's session
 	// ends (OpenID Connect Back-Channel Logout).
 	BackchannelLogoutURI             string
@@ -289,6 +293,10 @@ func (e FieldError) Unwrap() error { return ErrInvalid }
 // VerifiableAttributes are the attributes an identity-proofing provider
 // vouches for (legal name, date of birth, national identity number), by
 // the names a client's ReleaseVerified lists them with.
+
+// appName is what an application name (App) may look like: the same as
+// the roles' application names.
+var appName = regexp.MustCompile(`^[a-z][a-z0-9_.:-]{0,63}$`)
 var VerifiableAttributes = []string{"legal_name", "birthdate", "national_id"}
 
 // StandardScopes are the OpenID Connect scopes Portvakt knows.
@@ -652,6 +660,10 @@ func (c *Client) validateSubject(v *validator) {
 }
 
 func (c *Client) validateRelease(v *validator) {
+	c.App = strings.TrimSpace(c.App)
+	if c.App != "" && !appName.MatchString(c.App) {
+		v.add("app", "invalid", "%q is not an application name of lower-case letters, digits and _ . : - (up to 64, starting with a letter)", c.App)
+	}
 	c.ReleaseVerified = dedupe(c.ReleaseVerified)
 	for _, a := range c.ReleaseVerified {
 		if !slices.Contains(VerifiableAttributes, a) {

@@ -104,6 +104,7 @@ func TestValidate(t *testing.T) {
 			c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired = "https://shop.example.com/bc-logout", true
 			c.PostLogoutRedirectURIs = []string{"https://shop.example.com/"}
 		}, nil, ""},
+		{"an application shared with other clients", webClient, func(c *Client) { c.App = "portal" }, nil, ""},
 		{"releasing verified attributes", webClient, func(c *Client) { c.ReleaseVerified = []string{"legal_name", "birthdate", "national_id"} }, nil, ""},
 		{"back-channel logout on loopback", webClient, func(c *Client) { c.BackchannelLogoutURI = "http://127.0.0.1:9000/logout" }, nil, ""},
 		{"pairwise with a sector", webClient, func(c *Client) {
@@ -193,6 +194,7 @@ func TestValidate(t *testing.T) {
 		}, []string{"sector_identifier"}, ""},
 		{"http back-channel logout", webClient, func(c *Client) { c.BackchannelLogoutURI = "http://shop.example.com/logout" }, []string{"backchannel_logout_uri"}, ""},
 		{"back-channel session without URI", webClient, func(c *Client) { c.BackchannelLogoutSessionRequired = true }, []string{"backchannel_logout_session_required"}, ""},
+		{"a bad application name", webClient, func(c *Client) { c.App = "Portal App" }, []string{"app"}, `"Portal App" is not an application name`},
 		{"unknown verified attribute", webClient, func(c *Client) { c.ReleaseVerified = []string{"legal_name", "ssn"} },
 			[]string{"release_verified"}, `"ssn" is not a verified attribute; use legal_name, birthdate, national_id`},
 		{"verified attributes without sign-in", webClient, func(c *Client) {

@@ -194,6 +194,7 @@ func changedFields(a, b Client) []string {
 	add("min_acr", a.MinACR == b.MinACR)
 	add("require_mfa", a.RequireMFA == b.RequireMFA)
 	add("release_verified", slices.Equal(a.ReleaseVerified, b.ReleaseVerified))
+	add("app", a.App == b.App)
 	add("backchannel_logout_uri", a.BackchannelLogoutURI == b.BackchannelLogoutURI)
 	add("backchannel_logout_session_required", a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired)
 	add("client_secret", a.SecretHash == b.SecretHash && a.PreviousSecretHash == b.PreviousSecretHash &&

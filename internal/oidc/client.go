@@ -51,6 +51,9 @@ type Client struct {
 	// ReleaseVerified names the verified attributes (legal_name,
 	// birthdate, national_id) the client receives as verified_claims.
 	ReleaseVerified []string
+	// App is the application whose roles the client's tokens carry ("":
+	// the client's own ID).
+	App string
 	// JWKS is the client's public key set (JSON) and JWKSURI where it
 	// publishes one: the keys of private_key_jwt.
 	JWKS    []byte

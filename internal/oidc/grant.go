@@ -51,6 +51,10 @@ type Params struct {
 	// Pushed marks a request pushed to the PAR endpoint (RFC 9126) that
 	// the browser has not yet brought to the authorization endpoint.
 	Pushed bool `json:"pushed,omitempty"`
+	// Organization is the organization the client asked for (its ID, slug
+	// or ext:<external ID>); once the person is signed in, the ID of the
+	// one the grant is made in.
+	Organization string `json:"organization,omitempty"`
 }
 
 // AuthRequest is an authorization request on its way from the client's
@@ -104,7 +108,10 @@ type Token struct {
 	ACR       string
 	SessionID string
 	// Claims is the claims request parameter of the grant, for userinfo.
-	Claims    json.RawMessage
+	Claims json.RawMessage
+	// OrgID is the organization the grant was made in ("" for none): its
+	// tokens carry the person's roles there.
+	OrgID     string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time

@@ -141,7 +141,7 @@ func (s *Store) RedeemCode(ctx context.Context, codeHash string, now time.Time, 
 	return out, err
 }
 
-const tokenCols = `id, kind, family_id, token_hash, client_id, user_id, scopes, audience, auth_time, amr, session_id, created_at, expires_at, used_at, revoked_at, acr, claims`
+const tokenCols = `id, kind, family_id, token_hash, client_id, user_id, scopes, audience, auth_time, amr, session_id, created_at, expires_at, used_at, revoked_at, acr, claims, org_id`
 
 func scanOIDCToken(row scanner) (oidc.Token, error) {
 	var t oidc.Token
@@ -150,7 +150,7 @@ func scanOIDCToken(row scanner) (oidc.Token, error) {
 	var authTime, created, expires int64
 	var used, revoked sql.NullInt64
 	err := row.Scan(&t.ID, &kind, &t.FamilyID, &hash, &t.ClientID, &t.UserID, &scopes, &audience, &authTime, &amr,
-		&t.SessionID, &created, &expires, &used, &revoked, &t.ACR, &claims)
+		&t.SessionID, &created, &expires, &used, &revoked, &t.ACR, &claims, &t.OrgID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, notFoundOIDC()
 	}
@@ -177,10 +177,10 @@ func (s *Store) insertTokens(ctx context.Context, tx *sql.Tx, ts []oidc.Token) e
 			authTime = micros(t.AuthTime)
 		}
 		_, err := s.txExec(ctx, tx, `INSERT INTO oidc_tokens (`+tokenCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 			t.ID, string(t.Kind), t.FamilyID, nullString(t.Hash), t.ClientID, t.UserID, strings.Join(t.Scopes, " "),
 			strings.Join(t.Audience, " "), authTime, strings.Join(t.AMR, " "), t.SessionID, micros(t.CreatedAt),
-			micros(t.ExpiresAt), nullMicros(t.UsedAt), nullMicros(t.RevokedAt), t.ACR, string(t.Claims))
+			micros(t.ExpiresAt), nullMicros(t.UsedAt), nullMicros(t.RevokedAt), t.ACR, string(t.Claims), t.OrgID)
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}

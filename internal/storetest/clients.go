@@ -77,6 +77,7 @@ func fullClientFixture(t testing.TB, id string) clients.Client {
 		SectorIdentifier:                 "example.com",
 		RequirePAR:                       true,
 		ReleaseVerified:                  []string{"legal_name", "national_id"},
+		App:                              "portal",
 		BackchannelLogoutURI:             "https://shop.example.com/logout?from=portvakt",
 		BackchannelLogoutSessionRequired: true,
 		SecretHash:                       clients.HashSecret("current"),
@@ -267,6 +268,7 @@ func testClientUpdate(t *testing.T, e Engine) {
 	want.Name = "Renamed"
 	want.RedirectURIs = []string{"https://shop.example.com/new"}
 	want.ReleaseVerified = []string{"birthdate"}
+	want.App = "shop"
 	want.JWKS = nil
 	want.PreviousSecretHash, want.PreviousSecretExpiresAt = "", time.Time{}
 	want.UpdatedAt = stored(clientBase.Add(time.Hour))
