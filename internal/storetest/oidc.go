@@ -71,7 +71,7 @@ func oidcTokenFixture(id string, kind oidc.TokenKind, family, hash string) oidc.
 		ID: id, Kind: kind, FamilyID: family, Hash: hash, ClientID: "webshop", UserID: "u1",
 		Scopes: []string{"openid", "offline_access"}, Audience: []string{"webshop", "https://api.example.com"},
 		AuthTime: oidcBase.Add(-time.Minute), AMR: []string{"pwd"}, ACR: "urn:portvakt:loa:low", SessionID: "s1",
-		Claims:    json.RawMessage(`{"userinfo":{"name":null}}`),
+		Claims: json.RawMessage(`{"userinfo":{"name":null}}`), OrgID: "org-1",
 		CreatedAt: oidcBase, ExpiresAt: oidcBase.Add(time.Hour),
 	}
 }
