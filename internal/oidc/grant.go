@@ -111,7 +111,10 @@ type Token struct {
 	Claims json.RawMessage
 	// OrgID is the organization the grant was made in ("" for none): its
 	// tokens carry the person's roles there.
-	OrgID     string
+	OrgID string
+	// org are the organization claims of a token being issued (not
+	// stored: they are read anew from the organization each time).
+	org       map[string]any
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time

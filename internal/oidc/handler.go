@@ -40,6 +40,9 @@ type Config struct {
 	// for, released to the clients registered for them (verified.go); nil
 	// releases none.
 	Proofing Proofing
+	// Organizations puts the organization a person signs in for, and
+	// their roles, in the tokens (orgs.go); nil leaves them out.
+	Organizations Organizations
 	// MFARequired makes a second factor part of every sign-in (the
 	// deployment's policy); clients can require it one by one.
 	MFARequired bool
@@ -145,6 +148,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /authorize/callback", h.callback)
 	mux.HandleFunc("GET /authorize/consent", h.showConsent)
 	mux.HandleFunc("POST /authorize/consent", h.submitConsent)
+	mux.HandleFunc("GET /authorize/organization", h.showOrganizations)
+	mux.HandleFunc("POST /authorize/organization", h.submitOrganization)
 	// RP-initiated logout is served here, not by the framework: ending the
 	// browser's session needs its cookie, which the framework's storage
 	// never sees.
@@ -359,6 +364,10 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, ar AuthReques
 	c, err := h.cfg.Clients.LookupClient(r.Context(), ar.ClientID)
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	ar, ok := h.pickOrganization(w, r, c, ar, s)
+	if !ok {
 		return
 	}
 	ask, err := h.mustAsk(r.Context(), c, ar, s.UserID)

@@ -21,6 +21,9 @@ type Pages interface {
 	// ShowAuthorizeError says that an authorization request cannot be
 	// used, when the error cannot go back to the application.
 	ShowAuthorizeError(w http.ResponseWriter, r *http.Request, status int, uiLocales, code, description string)
+	// ShowOrganizations lets a person in several organizations pick the
+	// one to sign in to an application for.
+	ShowOrganizations(w http.ResponseWriter, r *http.Request, c web.OrgChoice)
 	// CheckForm reports whether a posted form comes from one of this
 	// server's own pages; when it does not, it has answered.
 	CheckForm(w http.ResponseWriter, r *http.Request) bool
@@ -35,6 +38,9 @@ type noPages struct{ log *slog.Logger }
 
 func (p noPages) ShowConsent(w http.ResponseWriter, r *http.Request, _ web.Consent) { p.fail(w, r) }
 func (p noPages) ShowSignOut(w http.ResponseWriter, r *http.Request, _ web.SignOut) { p.fail(w, r) }
+func (p noPages) ShowOrganizations(w http.ResponseWriter, r *http.Request, _ web.OrgChoice) {
+	p.fail(w, r)
+}
 
 func (p noPages) ShowRequestExpired(w http.ResponseWriter, _ *http.Request, _ string) {
 	http.Error(w, "This sign-in request has expired. Go back to the application and start again.", http.StatusBadRequest)

@@ -153,7 +153,7 @@ func authRequestOf(ar AuthRequest) *zoidc.AuthRequest {
 }
 
 // extraParams reads what the framework leaves unparsed: the claims
-// parameter and resource indicators.
+// parameter, resource indicators and the organization.
 func (h *Handler) extraParams(c Client, form url.Values) (extraParams, error) {
 	claims, err := parseClaimsParam(form.Get("claims"))
 	if err != nil {
@@ -163,7 +163,11 @@ func (h *Handler) extraParams(c Client, form url.Values) (extraParams, error) {
 	if err != nil {
 		return extraParams{}, err
 	}
-	return extraParams{claims: claims, resources: res}, nil
+	org := strings.TrimSpace(form.Get("organization"))
+	if len(org) > 300 {
+		return extraParams{}, zoidc.ErrInvalidRequest().WithDescription("organization is longer than 300 characters")
+	}
+	return extraParams{claims: claims, resources: res, organization: org}, nil
 }
 
 // errInvalidRequestURI is OpenID Connect's error for a request_uri that

@@ -172,6 +172,10 @@ func (h *Handler) exchangeCode(ctx context.Context, c Client, form url.Values) (
 		}
 		var rt *Token
 		at, rt, refresh, opaque = h.grantTokens(c, ar.ID, ar.UserID, ar.Params.Scopes, aud, ar.AuthTime, ar.AMR, ar.ACR, ar.SessionID, ar.Params.Claims, now)
+		at.OrgID = ar.Params.Organization
+		if rt != nil {
+			rt.OrgID = at.OrgID
+		}
 		issued := []Token{at}
 		if rt != nil {
 			issued = append(issued, *rt)
@@ -245,7 +249,15 @@ func lifetime(d, def time.Duration) time.Duration {
 // respondTokens signs the access token (unless it is the opaque one given)
 // and the ID token, and answers.
 func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque, refresh string, id idToken, now time.Time) (*zoidc.AccessTokenResponse, error) {
-	var err error
+	oc, err := h.orgContext(ctx, c, at.UserID, at.OrgID)
+	if errors.Is(err, errNotMember) {
+		return nil, zoidc.ErrInvalidGrant().WithDescription("the user is no longer a member of the organization")
+	}
+	if err != nil {
+		return nil, err
+	}
+	org := orgClaims(oc)
+	at.org = org
 	access := opaque
 	if access == "" {
 		if access, err = h.minter.signAccessToken(ctx, c, at); err != nil {
@@ -269,11 +281,16 @@ func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque,
 		if err != nil {
 			return nil, err
 		}
-		if vc != nil {
+		if vc != nil || len(org) > 0 {
 			if id.extra == nil {
 				id.extra = map[string]any{}
 			}
+		}
+		if vc != nil {
 			id.extra["verified_claims"] = vc
+		}
+		for k, v := range org {
+			id.extra[k] = v
 		}
 		if resp.IDToken, err = h.minter.signIDToken(ctx, id, now); err != nil {
 			return nil, err
@@ -337,10 +354,22 @@ func (h *Handler) refresh(ctx context.Context, c Client, form url.Values) (*zoid
 	if err != nil {
 		return nil, err
 	}
+	if old.OrgID != "" {
+		// A person who left the organization gets no new tokens for it.
+		if _, err := h.orgContext(ctx, c, old.UserID, old.OrgID); errors.Is(err, errNotMember) {
+			return nil, zoidc.ErrInvalidGrant().WithDescription("the user is no longer a member of the organization")
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	var at Token
 	var plain, opaque string
 	_, err = h.cfg.Grants.RotateRefresh(ctx, hash, now, func(old Token) ([]Token, []events.Event, error) {
 		a, rt, p, o := h.grantTokens(c, old.FamilyID, old.UserID, old.Scopes, aud, old.AuthTime, old.AMR, old.ACR, old.SessionID, old.Claims, now)
+		a.OrgID = old.OrgID
+		if rt != nil {
+			rt.OrgID = old.OrgID
+		}
 		// A refresh may narrow the access token's scopes; the new refresh
 		// token keeps the grant's (RFC 6749, section 6).
 		a.Scopes = scopes
@@ -580,14 +609,29 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	if !t.AuthTime.IsZero() {
 		resp.AuthTime = zoidc.FromTime(t.AuthTime)
 	}
-	if t.ACR != "" || len(t.AMR) > 0 {
-		// The resource server may want the level the person signed in at.
-		resp.Claims = map[string]any{}
-		if t.ACR != "" {
-			resp.Claims["acr"] = t.ACR
+	resp.Claims = map[string]any{}
+	// The resource server may want the level the person signed in at.
+	if t.ACR != "" {
+		resp.Claims["acr"] = t.ACR
+	}
+	if len(t.AMR) > 0 {
+		resp.Claims["amr"] = t.AMR
+	}
+	if t.UserID != "" {
+		// And the organization and roles, as they are now.
+		owner, err := h.cfg.Clients.LookupClient(ctx, t.ClientID)
+		if err != nil {
+			return inactive, nil
 		}
-		if len(t.AMR) > 0 {
-			resp.Claims["amr"] = t.AMR
+		oc, err := h.orgContext(ctx, owner, t.UserID, t.OrgID)
+		if errors.Is(err, errNotMember) {
+			return inactive, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range orgClaims(oc) {
+			resp.Claims[k] = v
 		}
 	}
 	return op.NewResponse(resp), nil
@@ -628,6 +672,16 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[zoidc.UserInfoReque
 	}
 	if vc != nil {
 		info.AppendClaims("verified_claims", vc)
+	}
+	oc, err := h.orgContext(ctx, c, u.ID, t.OrgID)
+	if errors.Is(err, errNotMember) {
+		return nil, bearerError(errInvalidToken(), http.StatusUnauthorized)
+	}
+	if err != nil {
+		return nil, zoidc.ErrServerError().WithParent(err)
+	}
+	for k, v := range orgClaims(oc) {
+		info.AppendClaims(k, v)
 	}
 	resp := op.NewResponse(info)
 	resp.Header.Set("Cache-Control", "no-store")

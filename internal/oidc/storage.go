@@ -80,8 +80,9 @@ func (s *storage) CreateAuthRequest(ctx context.Context, r *zoidc.AuthRequest, _
 // extraParams are the authorization request parameters the framework does
 // not parse.
 type extraParams struct {
-	claims    json.RawMessage
-	resources []string
+	claims       json.RawMessage
+	resources    []string
+	organization string
 }
 
 // newAuthRequest checks and stores an authorization request; a pushed one
@@ -100,7 +101,7 @@ func (s *storage) newAuthRequest(ctx context.Context, c Client, r *zoidc.AuthReq
 	if pushed {
 		ar.Params.Pushed, ar.ExpiresAt = true, now.Add(parTTL)
 	}
-	ar.Params.Claims, ar.Params.Audience = extra.claims, extra.resources
+	ar.Params.Claims, ar.Params.Audience, ar.Params.Organization = extra.claims, extra.resources, extra.organization
 	// A client gets only the scopes it is registered for, standard ones
 	// included; others are dropped, as RFC 6749 allows.
 	var granted []string

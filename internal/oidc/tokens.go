@@ -166,6 +166,12 @@ type accessClaims struct {
 	AuthTime int64            `json:"auth_time,omitempty"`
 	ACR      string           `json:"acr,omitempty"`
 	AMR      []string         `json:"amr,omitempty"`
+	// The organization the token was issued in, and the roles and
+	// permissions it carries.
+	OrgID       string   `json:"org_id,omitempty"`
+	OrgName     string   `json:"org_name,omitempty"`
+	Roles       []string `json:"roles,omitempty"`
+	Permissions []string `json:"permissions,omitempty"`
 }
 
 // signAccessToken signs t as an RFC 9068 access token for client c.
@@ -182,6 +188,10 @@ func (m *minter) signAccessToken(ctx context.Context, c Client, t Token) (string
 	if !t.AuthTime.IsZero() {
 		claims.AuthTime = t.AuthTime.Unix()
 	}
+	claims.OrgID, _ = t.org["org_id"].(string)
+	claims.OrgName, _ = t.org["org_name"].(string)
+	claims.Roles, _ = t.org["roles"].([]string)
+	claims.Permissions, _ = t.org["permissions"].([]string)
 	return m.sign(ctx, accessTokenAlg, typeAccessToken, claims)
 }
 

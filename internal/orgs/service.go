@@ -268,3 +268,81 @@ func (s *Service) SetUserRoles(ctx context.Context, userID string, roles []Grant
 	}
 	return s.Store.PutUserRoles(ctx, userID, roles, ev)
 }
+
+// Context is what a person holds for an application: in an organization
+// (OrgID set) or outside any — the roles' names and the permissions they
+// grant, both sorted.
+type Context struct {
+	OrgID       string
+	OrgName     string
+	OrgSlug     string
+	Roles       []string
+	Permissions []string
+}
+
+// resolve gives the roles of app among grants, with their permissions.
+func resolve(grants []Grant, app string, declared []Role) (roles, perms []string) {
+	roles, perms = []string{}, []string{}
+	for _, g := range grants {
+		if g.App != app {
+			continue
+		}
+		roles = append(roles, g.Role)
+		for _, r := range declared {
+			if r.Name == g.Role {
+				for _, p := range r.Permissions {
+					if !slices.Contains(perms, p) {
+						perms = append(perms, p)
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(roles)
+	slices.Sort(perms)
+	return roles, perms
+}
+
+// Contexts returns the active organizations userID belongs to, oldest
+// membership first, each with what they hold there for app.
+func (s *Service) Contexts(ctx context.Context, userID, app string) ([]Context, error) {
+	ms, err := s.Store.MembershipsOf(ctx, userID)
+	if err != nil || len(ms) == 0 {
+		return nil, err
+	}
+	declared, err := s.Store.Roles(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	var out []Context
+	for _, m := range ms {
+		o, err := s.Store.OrganizationByID(ctx, m.OrgID)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if o.Status != StatusActive {
+			continue
+		}
+		roles, perms := resolve(m.Roles, app, declared)
+		out = append(out, Context{OrgID: o.ID, OrgName: o.Name, OrgSlug: o.Slug, Roles: roles, Permissions: perms})
+	}
+	return out, nil
+}
+
+// PersonalContext returns what userID holds for app outside any
+// organization.
+func (s *Service) PersonalContext(ctx context.Context, userID, app string) (Context, error) {
+	grants, err := s.Store.UserRoles(ctx, userID)
+	if err != nil {
+		return Context{}, err
+	}
+	declared, err := s.Store.Roles(ctx, app)
+	if err != nil {
+		return Context{}, err
+	}
+	roles, perms := resolve(grants, app, declared)
+	return Context{Roles: roles, Permissions: perms}, nil
+}

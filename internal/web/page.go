@@ -53,6 +53,8 @@ type page struct {
 	// Items is a list the page shows, such as the consent page's
 	// permissions.
 	Items []string
+	// Orgs are the organizations the organization page offers.
+	Orgs []OrgOption
 	// Extra carries page-specific values.
 	Extra map[string]string
 	// QR is a QR code image made by the server (a data: URL).
