@@ -48,6 +48,13 @@ func pagesServer(t *testing.T) string {
 			UILocales:  r.URL.Query().Get("ui_locales"),
 		})
 	})
+	mux.HandleFunc("GET /organizations", func(w http.ResponseWriter, r *http.Request) {
+		h.ShowOrganizations(w, r, web.OrgChoice{
+			ClientName: "Portal", Email: "maria@acme.example", Action: "/authorize/organization?id=abc",
+			Organizations: []web.OrgOption{{ID: "o-1", Name: "Acme Oy"}, {ID: "o-2", Name: `Beta <"AB">`}},
+			UILocales:     r.URL.Query().Get("ui_locales"),
+		})
+	})
 	mux.HandleFunc("GET /expired", func(w http.ResponseWriter, r *http.Request) {
 		h.ShowRequestExpired(w, r, r.URL.Query().Get("ui_locales"))
 	})
@@ -74,7 +81,7 @@ func checkAccessible(t *testing.T, r response, lang, h1 string) {
 	if !strings.Contains(r.body, "<h1>"+html.EscapeString(h1)+"</h1>") {
 		t.Errorf("want <h1>%s</h1>:\n%s", html.EscapeString(h1), r.body)
 	}
-	if m := regexp.MustCompile(`\b(consent|signout|authorize|error)\.[a-z_.]+`).FindString(r.body); m != "" {
+	if m := regexp.MustCompile(`\b(consent|signout|authorize|error|organizations)\.[a-z_.]+`).FindString(r.body); m != "" {
 		t.Errorf("the message ID %s shows", m)
 	}
 	for _, id := range regexp.MustCompile(`<input id="([^"]+)"`).FindAllStringSubmatch(r.body, -1) {
@@ -234,5 +241,34 @@ func TestTemplateMessagesExist(t *testing.T) {
 				t.Errorf("%s uses the message %s, which the catalog lacks", f, m[1])
 			}
 		}
+	}
+}
+
+func TestOrganizationPage(t *testing.T) {
+	base := pagesServer(t)
+	s := &stack{t: t, url: base}
+	for _, tc := range []struct{ lang, h1, text string }{
+		{"en", "Choose an organization", "Which one are you signing in to Portal for?"},
+		{"sv", "Välj organisation", "För vilken av dem loggar du in i Portal?"},
+		{"fi", "Valitse organisaatio", "Minkä organisaation puolesta kirjaudut palveluun Portal?"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			r := s.browser().get(base + "/organizations?ui_locales=" + tc.lang)
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d", r.status)
+			}
+			checkAccessible(t, r, tc.lang, tc.h1)
+			for _, want := range []string{
+				tc.text, "maria@acme.example",
+				`<form method="post" action="/authorize/organization?id=abc" class="choices"`,
+				`name="csrf_token" value="`,
+				`<button type="submit" name="organization" value="o-1" class="secondary">Acme Oy</button>`,
+				`value="o-2" class="secondary">Beta &lt;&#34;AB&#34;&gt;</button>`,
+			} {
+				if !strings.Contains(r.body, want) {
+					t.Errorf("page lacks %s:\n%s", want, r.body)
+				}
+			}
+		})
 	}
 }
