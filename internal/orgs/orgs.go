@@ -94,8 +94,9 @@ type Store interface {
 	CreateOrganization(ctx context.Context, o Organization, evs ...events.Event) error
 	// UpdateOrganization replaces o (by ID), domains included.
 	UpdateOrganization(ctx context.Context, o Organization, evs ...events.Event) error
-	// DeleteOrganization removes the organization and its memberships.
-	DeleteOrganization(ctx context.Context, id string, evs ...events.Event) error
+	// DeleteOrganization removes the organization and its memberships, and
+	// revokes (at the time given) the tokens issued in it.
+	DeleteOrganization(ctx context.Context, id string, at time.Time, evs ...events.Event) error
 	OrganizationByID(ctx context.Context, id string) (Organization, error)
 	OrganizationBySlug(ctx context.Context, slug string) (Organization, error)
 	OrganizationByExternalID(ctx context.Context, externalID string) (Organization, error)
@@ -115,8 +116,10 @@ type Store interface {
 	// PutMembership adds the person to the organization or replaces the
 	// roles they hold there.
 	PutMembership(ctx context.Context, m Membership, evs ...events.Event) error
-	// RemoveMembership takes the person out of the organization.
-	RemoveMembership(ctx context.Context, orgID, userID string, evs ...events.Event) error
+	// RemoveMembership takes the person out of the organization and
+	// revokes (at the time given) their tokens issued in it: a leaver
+	// loses access at once.
+	RemoveMembership(ctx context.Context, orgID, userID string, at time.Time, evs ...events.Event) error
 	Membership(ctx context.Context, orgID, userID string) (Membership, error)
 	// Members returns up to limit memberships of the organization ordered
 	// by user ID, after the one given.

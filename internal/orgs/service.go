@@ -135,7 +135,7 @@ func (s *Service) DeleteOrganization(ctx context.Context, id, actor string) erro
 	if err != nil {
 		return err
 	}
-	return s.Store.DeleteOrganization(ctx, id, ev)
+	return s.Store.DeleteOrganization(ctx, id, s.now(), ev)
 }
 
 // Find returns the organization named by ref: its ID, slug or external ID
@@ -248,7 +248,7 @@ func (s *Service) RemoveMember(ctx context.Context, orgID, userID, actor string)
 	if err != nil {
 		return err
 	}
-	return s.Store.RemoveMembership(ctx, orgID, userID, ev)
+	return s.Store.RemoveMembership(ctx, orgID, userID, s.now(), ev)
 }
 
 // SetUserRoles gives userID these roles outside any organization, instead

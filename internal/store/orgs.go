@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/orgs"
@@ -91,7 +92,7 @@ func insertDomains(ctx context.Context, tx *sql.Tx, o orgs.Organization) error {
 
 // DeleteOrganization implements orgs.Store. Its domains and memberships,
 // with the roles held in it, go with it.
-func (s *Store) DeleteOrganization(ctx context.Context, id string, evs ...events.Event) error {
+func (s *Store) DeleteOrganization(ctx context.Context, id string, at time.Time, evs ...events.Event) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = $1`, id)
 		if err != nil {
@@ -99,6 +100,9 @@ func (s *Store) DeleteOrganization(ctx context.Context, id string, evs ...events
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return orgNotFound("organization " + id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE org_id = $2 AND revoked_at IS NULL`, micros(at), id); err != nil {
+			return fmt.Errorf("revoke the organization's tokens: %w", err)
 		}
 		return s.appendEvents(ctx, tx, evs...)
 	})
@@ -335,7 +339,7 @@ func (s *Store) PutMembership(ctx context.Context, m orgs.Membership, evs ...eve
 
 // RemoveMembership implements orgs.Store. The roles held in the
 // organization go with the membership.
-func (s *Store) RemoveMembership(ctx context.Context, orgID, userID string, evs ...events.Event) error {
+func (s *Store) RemoveMembership(ctx context.Context, orgID, userID string, at time.Time, evs ...events.Event) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM memberships WHERE org_id = $1 AND user_id = $2`, orgID, userID)
 		if err != nil {
@@ -343,6 +347,10 @@ func (s *Store) RemoveMembership(ctx context.Context, orgID, userID string, evs 
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return orgNotFound("membership of user " + userID + " in organization " + orgID)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE oidc_tokens SET revoked_at = $1 WHERE user_id = $2 AND org_id = $3 AND revoked_at IS NULL`,
+			micros(at), userID, orgID); err != nil {
+			return fmt.Errorf("revoke the leaver's tokens: %w", err)
 		}
 		return s.appendEvents(ctx, tx, evs...)
 	})

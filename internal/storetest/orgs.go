@@ -14,6 +14,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/store"
 )
@@ -426,7 +427,19 @@ func testOrgDelete(t *testing.T, e Engine) {
 	}
 	must(t, s.PutUserRoles(ctx, users[0].ID, grants("shop/admin")), "PutUserRoles")
 
-	must(t, s.DeleteOrganization(ctx, doomed.ID, orgEvent(t, "org.deleted", doomed)), "DeleteOrganization")
+	inDoomed := oidcTokenFixture("tok-doomed", oidc.KindRefresh, "fam-d", "hash-doomed")
+	inOther := oidcTokenFixture("tok-other", oidc.KindRefresh, "fam-o", "hash-other")
+	inDoomed.UserID, inDoomed.OrgID, inOther.UserID, inOther.OrgID = users[1].ID, doomed.ID, users[0].ID, other.ID
+	must(t, s.SaveGrantTokens(ctx, []oidc.Token{inDoomed, inOther}), "SaveGrantTokens")
+
+	must(t, s.DeleteOrganization(ctx, doomed.ID, base, orgEvent(t, "org.deleted", doomed)), "DeleteOrganization")
+	for id, revoked := range map[string]bool{"tok-doomed": true, "tok-other": false} {
+		tok, err := s.GrantTokenByID(ctx, id)
+		must(t, err, "GrantTokenByID")
+		if tok.RevokedAt.IsZero() == revoked {
+			t.Errorf("token %s after the organization was deleted: revoked at %v, want revoked %v", id, tok.RevokedAt, revoked)
+		}
+	}
 	if _, err := s.OrganizationByID(ctx, doomed.ID); !isOrgNotFound(err) {
 		t.Errorf("OrganizationByID after DeleteOrganization: got %v, want not found", err)
 	}
@@ -460,7 +473,7 @@ func testOrgDelete(t *testing.T, e Engine) {
 	if got := eventTypesAbout(t, s, doomed.Subject()); !slices.Equal(got, []string{"org.created", "org.member_added", "org.member_added", "org.deleted"}) {
 		t.Errorf("events: got %v, want org.created, two org.member_added, org.deleted", got)
 	}
-	if err := s.DeleteOrganization(ctx, doomed.ID, orgEvent(t, "org.deleted", doomed)); !isOrgNotFound(err) {
+	if err := s.DeleteOrganization(ctx, doomed.ID, base, orgEvent(t, "org.deleted", doomed)); !isOrgNotFound(err) {
 		t.Errorf("second DeleteOrganization: got %v, want not found", err)
 	}
 	// Its domain and slug are free again.
@@ -655,9 +668,25 @@ func testMemberships(t *testing.T, e Engine) {
 		t.Errorf("MembershipsOf a person in no organization: got %+v, %v; want none", list, err)
 	}
 
-	// Taking the person out takes the roles they held there.
+	// Taking the person out takes the roles they held there, and revokes
+	// their tokens issued in it (not their others).
+	inA := oidcTokenFixture("tok-in-a", oidc.KindRefresh, "fam-a", "hash-in-a")
+	inB := oidcTokenFixture("tok-in-b", oidc.KindRefresh, "fam-b", "hash-in-b")
+	alone := oidcTokenFixture("tok-alone", oidc.KindRefresh, "fam-c", "hash-alone")
+	inA.UserID, inA.OrgID, inB.UserID, inB.OrgID, alone.UserID, alone.OrgID = u.ID, a.ID, u.ID, b.ID, u.ID, ""
+	must(t, s.SaveGrantTokens(ctx, []oidc.Token{inA, inB, alone}), "SaveGrantTokens")
 	m = member(a, u, later)
-	must(t, s.RemoveMembership(ctx, a.ID, u.ID, memberEvent(t, "org.member_removed", m)), "RemoveMembership")
+	must(t, s.RemoveMembership(ctx, a.ID, u.ID, later, memberEvent(t, "org.member_removed", m)), "RemoveMembership")
+	for _, tc := range []struct {
+		id      string
+		revoked bool
+	}{{"tok-in-a", true}, {"tok-in-b", false}, {"tok-alone", false}} {
+		tok, err := s.GrantTokenByID(ctx, tc.id)
+		must(t, err, "GrantTokenByID")
+		if tok.RevokedAt.IsZero() == tc.revoked {
+			t.Errorf("token %s after leaving a: revoked at %v, want revoked %v", tc.id, tok.RevokedAt, tc.revoked)
+		}
+	}
 	if _, err := s.Membership(ctx, a.ID, u.ID); !isOrgNotFound(err) {
 		t.Errorf("Membership after RemoveMembership: got %v, want not found", err)
 	}
@@ -667,7 +696,7 @@ func testMemberships(t *testing.T, e Engine) {
 	if list, _ := s.MembershipsOf(ctx, u.ID); len(list) != 1 || list[0].OrgID != b.ID {
 		t.Errorf("MembershipsOf after leaving a: got %+v, want b only", list)
 	}
-	if err := s.RemoveMembership(ctx, a.ID, u.ID, memberEvent(t, "org.member_removed", m)); !isOrgNotFound(err) {
+	if err := s.RemoveMembership(ctx, a.ID, u.ID, base, memberEvent(t, "org.member_removed", m)); !isOrgNotFound(err) {
 		t.Errorf("second RemoveMembership: got %v, want not found", err)
 	}
 	if got := eventTypesAbout(t, s, a.Subject()); !slices.Equal(got, []string{"org.created", "org.member_added", "org.member_changed", "org.member_changed", "org.member_removed"}) {
@@ -880,12 +909,12 @@ func testOrgFailedEvents(t *testing.T, e Engine) {
 	}{
 		{"CreateOrganization", func() error { return s.CreateOrganization(ctx, fresh, bad) }},
 		{"UpdateOrganization", func() error { return s.UpdateOrganization(ctx, renamed, bad) }},
-		{"DeleteOrganization", func() error { return s.DeleteOrganization(ctx, o.ID, bad) }},
+		{"DeleteOrganization", func() error { return s.DeleteOrganization(ctx, o.ID, base, bad) }},
 		{"CreateRole", func() error { return s.CreateRole(ctx, newRole(t, "crm", "viewer"), bad) }},
 		{"DeleteRole", func() error { return s.DeleteRole(ctx, "shop", "admin", bad) }},
 		{"PutMembership(new)", func() error { return s.PutMembership(ctx, member(o, users[1], base, "shop/orders"), bad) }},
 		{"PutMembership(replace)", func() error { return s.PutMembership(ctx, member(o, users[0], base, "shop/orders"), bad) }},
-		{"RemoveMembership", func() error { return s.RemoveMembership(ctx, o.ID, users[0].ID, bad) }},
+		{"RemoveMembership", func() error { return s.RemoveMembership(ctx, o.ID, users[0].ID, base, bad) }},
 		{"PutUserRoles", func() error { return s.PutUserRoles(ctx, users[0].ID, grants("shop/orders"), bad) }},
 	}
 	for _, w := range writes {
