@@ -116,6 +116,8 @@ YAML file (--config), then defaults; "portvakt config check" shows the result.`,
 		newMailCmd(e),
 		newClientCmd(e),
 		newIdpCmd(e),
+		newOrgCmd(e),
+		newRoleCmd(e),
 	)
 	return root
 }

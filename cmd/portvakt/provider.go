@@ -14,6 +14,7 @@ import (
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/oidc"
+	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/signing"
 	"github.com/portvakt/portvakt/internal/web"
 )
@@ -121,17 +122,18 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		return nil, err
 	}
 	return oidc.New(oidc.Config{
-		Issuer:      a.cfg.issuerURL(),
-		Grants:      a.store,
-		Clients:     providerClients{svc.clients},
-		Keys:        providerKeys{svc.keys},
-		Users:       a.store,
-		Sessions:    svc.sessions,
-		Levels:      svc.authn,
-		Proofing:    pages.Federation, // opens verified attributes for the clients registered for them
-		MFARequired: svc.authn.Policy == authn.PolicyRequired,
-		Pages:       pages,
-		CryptoKey:   crypto,
+		Issuer:        a.cfg.issuerURL(),
+		Grants:        a.store,
+		Clients:       providerClients{svc.clients},
+		Keys:          providerKeys{svc.keys},
+		Users:         a.store,
+		Sessions:      svc.sessions,
+		Levels:        svc.authn,
+		Proofing:      pages.Federation, // opens verified attributes for the clients registered for them
+		Organizations: &orgs.Service{Store: a.store, Now: a.now},
+		MFARequired:   svc.authn.Policy == authn.PolicyRequired,
+		Pages:         pages,
+		CryptoKey:     crypto,
 
 		PairwiseKey: pairwise,
 		Assertions:  a.store,

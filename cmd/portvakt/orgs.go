@@ -1,0 +1,547 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/orgs"
+)
+
+func newOrgCmd(e env) *cobra.Command {
+	cmd := groupCmd("org", "Manage organizations (business customers and partners) and their members")
+	member := groupCmd("member", "Manage the people of an organization and their roles")
+	member.AddCommand(newOrgMemberAddCmd(e), newOrgMemberRemoveCmd(e), newOrgMemberListCmd(e))
+	cmd.AddCommand(newOrgCreateCmd(e), newOrgGetCmd(e), newOrgListCmd(e), newOrgUpdateCmd(e), newOrgDeleteCmd(e), member)
+	return cmd
+}
+
+func newRoleCmd(e env) *cobra.Command {
+	cmd := groupCmd("role", "Manage the roles applications declare and the permissions they grant")
+	cmd.AddCommand(newRoleCreateCmd(e), newRoleListCmd(e), newRoleDeleteCmd(e))
+	return cmd
+}
+
+// withOrgs runs fn with the organizations service (and the app, for users).
+func withOrgs(cmd *cobra.Command, e env, fn func(a *app, svc *orgs.Service) error) error {
+	a, err := openApp(cmd.Context(), cmd, e)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return fn(a, &orgs.Service{Store: a.store, Now: a.now})
+}
+
+// orgOut is an organization as the commands print it.
+type orgOut struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Slug       string          `json:"slug"`
+	ExternalID string          `json:"external_id,omitempty"`
+	Domains    []string        `json:"domains"`
+	Metadata   json.RawMessage `json:"metadata"`
+	Status     orgs.Status     `json:"status"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+func orgView(o orgs.Organization) orgOut {
+	d := o.Domains
+	if d == nil {
+		d = []string{}
+	}
+	return orgOut{ID: o.ID, Name: o.Name, Slug: o.Slug, ExternalID: o.ExternalID, Domains: d, Metadata: o.Metadata,
+		Status: o.Status, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+}
+
+func printOrg(e env, o orgs.Organization, asJSON bool) error {
+	if asJSON {
+		return json.NewEncoder(e.stdout).Encode(orgView(o))
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\t%s\nName\t%s\nSlug\t%s\nExternal ID\t%s\nDomains\t%s\nStatus\t%s\nMetadata\t%s\n",
+		o.ID, o.Name, o.Slug, o.ExternalID, strings.Join(o.Domains, ", "), o.Status, o.Metadata)
+	return tw.Flush()
+}
+
+// orgFieldFlags names the flag that sets each organization field.
+var orgFieldFlags = map[string]string{
+	"name": "--name", "slug": "--slug", "external_id": "--external-id", "domains": "--domain", "metadata": "--metadata",
+	"status": "--status", "app": "--app", "description": "--description", "permissions": "--permission", "roles": "--role",
+}
+
+// orgProblem turns the organizations' errors into messages that name the
+// flag or the thing not found.
+func orgProblem(err error, what string) error {
+	var fe orgs.FieldError
+	switch {
+	case errors.Is(err, orgs.ErrNotFound):
+		return usageError{fmt.Errorf("%s: %w", what, err)}
+	case errors.Is(err, orgs.ErrConflict):
+		return usageError{fmt.Errorf("%s: %w", what, err)}
+	case errors.As(err, &fe):
+		return usageError{errors.New(problems(err, orgFieldFlags, func(err error) (string, string, bool) {
+			var fe orgs.FieldError
+			ok := errors.As(err, &fe)
+			return fe.Field, fe.Message, ok
+		}))}
+	}
+	return err
+}
+
+const orgRefHelp = "ORG is the organization's ID, its slug, or ext:<external ID> (the CRM's ID)."
+
+func newOrgCreateCmd(e env) *cobra.Command {
+	var o orgs.Organization
+	var metadata string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create an organization",
+		Long: `Create an organization: a business customer or partner whose people sign
+in here. --slug names it in URLs and commands; --external-id is the CRM's
+ID for it; --domain (repeat) are its verified email domains, each
+belonging to one organization.
+
+Example:
+  portvakt org create --name "Acme Oy" --slug acme --external-id crm-1042 \
+    --domain acme.example --metadata '{"segment":"enterprise"}' --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if metadata != "" {
+				o.Metadata = json.RawMessage(metadata)
+			}
+			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+				o, err := svc.CreateOrganization(cmd.Context(), o, "system:cli")
+				if err != nil {
+					return orgProblem(err, "an organization with that slug, external ID or domain")
+				}
+				return printOrg(e, o, asJSON)
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Name, "name", "", "the organization's name")
+	fl.StringVar(&o.Slug, "slug", "", "short name in URLs and commands: lower-case letters, digits and dashes")
+	fl.StringVar(&o.ExternalID, "external-id", "", "the CRM's ID for the organization (unique)")
+	fl.StringSliceVar(&o.Domains, "domain", nil, "a verified email domain of the organization; repeat for more")
+	fl.StringVar(&metadata, "metadata", "", "a JSON object for the integrating systems")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func newOrgGetCmd(e env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "get ORG",
+		Short: "Show an organization",
+		Long:  "Show an organization. " + orgRefHelp,
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+				o, err := svc.Find(cmd.Context(), args[0])
+				if err != nil {
+					return orgProblem(err, "organization "+args[0])
+				}
+				return printOrg(e, o, asJSON)
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func newOrgListCmd(e env) *cobra.Command {
+	var asJSON bool
+	var after string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List organizations by slug",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 || limit > 1000 {
+				return usageError{fmt.Errorf("--limit %d is outside 1 to 1000", limit)}
+			}
+			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+				list, err := svc.Store.ListOrganizations(cmd.Context(), after, limit)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					for _, o := range list {
+						if err := enc.Encode(orgView(o)); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SLUG\tNAME\tEXTERNAL ID\tDOMAINS\tSTATUS\tID")
+				for _, o := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Slug, o.Name, o.ExternalID, strings.Join(o.Domains, ","), o.Status, o.ID)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object a line")
+	fl.StringVar(&after, "after", "", "start after this slug (the last one of the previous page)")
+	fl.IntVar(&limit, "limit", 100, "at most this many")
+	return cmd
+}
+
+func newOrgUpdateCmd(e env) *cobra.Command {
+	var name, slug, externalID, metadata, status string
+	var domains []string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "update ORG",
+		Short: "Change an organization",
+		Long: "Change an organization's name, slug, external ID, domains (--domain replaces them all; --domain '' removes them), metadata or status (active, or suspended: its people cannot use it). " +
+			orgRefHelp + " The change is recorded in organization.updated with the old and new values.",
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var c orgs.Change
+			set := cmd.Flags().Changed
+			if set("name") {
+				c.Name = &name
+			}
+			if set("slug") {
+				c.Slug = &slug
+			}
+			if set("external-id") {
+				c.ExternalID = &externalID
+			}
+			if set("domain") {
+				d := []string{}
+				for _, x := range domains {
+					if strings.TrimSpace(x) != "" {
+						d = append(d, x)
+					}
+				}
+				c.Domains = &d
+			}
+			if set("metadata") {
+				c.Metadata = json.RawMessage(metadata)
+			}
+			if set("status") {
+				st := orgs.Status(status)
+				c.Status = &st
+			}
+			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+				o, err := svc.Find(cmd.Context(), args[0])
+				if err != nil {
+					return orgProblem(err, "organization "+args[0])
+				}
+				o, err = svc.UpdateOrganization(cmd.Context(), o.ID, c, "system:cli")
+				if err != nil {
+					return orgProblem(err, "an organization with that slug, external ID or domain")
+				}
+				return printOrg(e, o, asJSON)
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&name, "name", "", "new name")
+	fl.StringVar(&slug, "slug", "", "new slug")
+	fl.StringVar(&externalID, "external-id", "", "new external ID ('' removes it)")
+	fl.StringSliceVar(&domains, "domain", nil, "the verified email domains, replacing the ones it has")
+	fl.StringVar(&metadata, "metadata", "", "a JSON object replacing the metadata")
+	fl.StringVar(&status, "status", "", "active or suspended")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func newOrgDeleteCmd(e env) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete ORG",
+		Short: "Delete an organization",
+		Long:  "Delete an organization and its memberships; its people keep their accounts. Pass --yes to confirm. " + orgRefHelp,
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return usageError{errors.New("deleting an organization removes its memberships; pass --yes to confirm")}
+			}
+			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+				o, err := svc.Find(cmd.Context(), args[0])
+				if err == nil {
+					err = svc.DeleteOrganization(cmd.Context(), o.ID, "system:cli")
+				}
+				if err != nil {
+					return orgProblem(err, "organization "+args[0])
+				}
+				fmt.Fprintf(e.stdout, "deleted organization %s (%s)\n", o.Slug, o.ID)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	return cmd
+}
+
+// withMember finds the organization and the person named by args.
+func withMember(cmd *cobra.Command, e env, orgRef, userRef string, fn func(svc *orgs.Service, o orgs.Organization, u accounts.User) error) error {
+	return withOrgs(cmd, e, func(a *app, svc *orgs.Service) error {
+		o, err := svc.Find(cmd.Context(), orgRef)
+		if err != nil {
+			return orgProblem(err, "organization "+orgRef)
+		}
+		users, err := a.services()
+		if err != nil {
+			return err
+		}
+		u, err := users.accounts.Find(cmd.Context(), userRef)
+		if err != nil {
+			return userProblem(err)
+		}
+		return fn(svc, o, u)
+	})
+}
+
+func newOrgMemberAddCmd(e env) *cobra.Command {
+	var roles []string
+	var appName string
+	cmd := &cobra.Command{
+		Use:   "add ORG USER",
+		Short: "Add a person to an organization, or set their roles there",
+		Long: `Add a person (USER: their ID or email address) to an organization with
+the roles given; a member already gets these roles instead of the ones
+they held. A role is app/role, or role alone with --app. ` + orgRefHelp + `
+
+Example:
+  portvakt org member add acme maria@acme.example --role portal/buyer --role portal/viewer`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			grants, err := orgs.ParseGrants(appName, roles)
+			if err != nil {
+				return orgProblem(err, "")
+			}
+			return withMember(cmd, e, args[0], args[1], func(svc *orgs.Service, o orgs.Organization, u accounts.User) error {
+				m, err := svc.AddMember(cmd.Context(), o.ID, u.ID, grants, "system:cli")
+				if err != nil {
+					return orgProblem(err, "role")
+				}
+				fmt.Fprintf(e.stdout, "%s is a member of %s with roles: %s\n", u.Email, o.Slug, strings.Join(grantList(m.Roles), ", "))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringSliceVar(&roles, "role", nil, "a role, app/role; repeat for more")
+	cmd.Flags().StringVar(&appName, "app", "", "the application of roles given without one")
+	return cmd
+}
+
+func grantList(gs []orgs.Grant) []string {
+	out := []string{}
+	for _, g := range gs {
+		out = append(out, g.App+"/"+g.Role)
+	}
+	return out
+}
+
+func newOrgMemberRemoveCmd(e env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "remove ORG USER",
+		Short: "Take a person out of an organization",
+		Long:  "Take a person (ID or email address) out of an organization, with the roles they held there. " + orgRefHelp,
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withMember(cmd, e, args[0], args[1], func(svc *orgs.Service, o orgs.Organization, u accounts.User) error {
+				if err := svc.RemoveMember(cmd.Context(), o.ID, u.ID, "system:cli"); err != nil {
+					return orgProblem(err, u.Email+" in "+o.Slug)
+				}
+				fmt.Fprintf(e.stdout, "removed %s from %s\n", u.Email, o.Slug)
+				return nil
+			})
+		},
+	}
+}
+
+func newOrgMemberListCmd(e env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list ORG",
+		Short: "List an organization's people and their roles",
+		Long:  "List an organization's people and their roles. " + orgRefHelp,
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withOrgs(cmd, e, func(a *app, svc *orgs.Service) error {
+				o, err := svc.Find(cmd.Context(), args[0])
+				if err != nil {
+					return orgProblem(err, "organization "+args[0])
+				}
+				type memberOut struct {
+					UserID    string    `json:"user_id"`
+					Email     string    `json:"email"`
+					Roles     []string  `json:"roles"`
+					CreatedAt time.Time `json:"created_at"`
+				}
+				var out []memberOut
+				for after := ""; ; {
+					page, err := svc.Store.Members(cmd.Context(), o.ID, after, 500)
+					if err != nil {
+						return err
+					}
+					for _, m := range page {
+						u, err := a.store.UserByID(cmd.Context(), m.UserID)
+						if err != nil {
+							return err
+						}
+						out = append(out, memberOut{UserID: m.UserID, Email: u.Email, Roles: grantList(m.Roles), CreatedAt: m.CreatedAt})
+					}
+					if len(page) < 500 {
+						break
+					}
+					after = page[len(page)-1].UserID
+				}
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					for _, m := range out {
+						if err := enc.Encode(m); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "EMAIL\tROLES\tUSER ID")
+				for _, m := range out {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Email, strings.Join(m.Roles, ","), m.UserID)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object a line")
+	return cmd
+}
+
+// roleOut is a role as the commands print it.
+type roleOut struct {
+	App         string    `json:"app"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	Permissions []string  `json:"permissions"`
+	Delegable   bool      `json:"delegable"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func roleView(r orgs.Role) roleOut {
+	p := r.Permissions
+	if p == nil {
+		p = []string{}
+	}
+	return roleOut{App: r.App, Name: r.Name, Description: r.Description, Permissions: p, Delegable: r.Delegable, CreatedAt: r.CreatedAt}
+}
+
+func newRoleCreateCmd(e env) *cobra.Command {
+	var r orgs.Role
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Declare a role of an application",
+		Long: `Declare a role of an application and the permissions it grants. --app
+is the application: an OIDC client's ID, or a name several clients share.
+--delegable lets organization admins give the role to their people.
+
+Example:
+  portvakt role create --app portal --name buyer --permission orders:read \
+    --permission orders:create --description "Places orders" --delegable --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+				r, err := svc.CreateRole(cmd.Context(), r, "system:cli")
+				if err != nil {
+					return orgProblem(err, "role "+r.Key())
+				}
+				if asJSON {
+					return json.NewEncoder(e.stdout).Encode(roleView(r))
+				}
+				fmt.Fprintf(e.stdout, "Declared role %s with permissions: %s\n", r.Key(), strings.Join(r.Permissions, ", "))
+				return nil
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&r.App, "app", "", "the application the role belongs to")
+	fl.StringVar(&r.Name, "name", "", "the role's name, e.g. buyer")
+	fl.StringVar(&r.Description, "description", "", "what the role is for (shown to organization admins)")
+	fl.StringSliceVar(&r.Permissions, "permission", nil, "a permission the role grants, e.g. orders:create; repeat for more")
+	fl.BoolVar(&r.Delegable, "delegable", false, "organization admins may give this role to their people")
+	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
+	return cmd
+}
+
+func newRoleListCmd(e env) *cobra.Command {
+	var appName string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the applications' roles",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+				list, err := svc.Store.Roles(cmd.Context(), appName)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					for _, r := range list {
+						if err := enc.Encode(roleView(r)); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ROLE\tPERMISSIONS\tDELEGABLE\tDESCRIPTION")
+				for _, r := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", r.Key(), strings.Join(r.Permissions, ","), r.Delegable, r.Description)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&appName, "app", "", "only this application's roles")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object a line")
+	return cmd
+}
+
+func newRoleDeleteCmd(e env) *cobra.Command {
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "delete APP/ROLE",
+		Short: "Delete a role",
+		Long:  "Delete a role; everyone who held it, in any organization, loses it. Pass --yes to confirm.",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			appName, name, ok := strings.Cut(args[0], "/")
+			if !ok || appName == "" || name == "" {
+				return usageError{fmt.Errorf("%q is not APP/ROLE, e.g. portal/buyer", args[0])}
+			}
+			if !yes {
+				return usageError{errors.New("deleting a role takes it from everyone who holds it; pass --yes to confirm")}
+			}
+			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+				if err := svc.DeleteRole(cmd.Context(), appName, name, "system:cli"); err != nil {
+					return orgProblem(err, "role "+args[0])
+				}
+				fmt.Fprintf(e.stdout, "deleted role %s\n", args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	return cmd
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestOrgCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := childEnv(t, "PORTVAKT_LOG_LEVEL=error")
+	var org map[string]any
+	r := mustRun(t, dir, env, "org", "create", "--name", "Acme Oy", "--slug", "acme", "--external-id", "crm-1042",
+		"--domain", "Acme.Example", "--metadata", `{"segment":"enterprise"}`, "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &org); err != nil {
+		t.Fatalf("org create --json printed %q", r.stdout)
+	}
+	id, _ := org["id"].(string)
+	if id == "" || org["slug"] != "acme" || org["external_id"] != "crm-1042" || org["status"] != "active" ||
+		!strings.Contains(r.stdout, `"domains":["acme.example"]`) || !strings.Contains(r.stdout, `"metadata":{"segment":"enterprise"}`) {
+		t.Errorf("org create: %s", r.stdout)
+	}
+	// Found by ID, slug and external ID alike.
+	for _, ref := range []string{id, "acme", "ext:crm-1042"} {
+		if got := mustRun(t, dir, env, "org", "get", ref, "--json"); !strings.Contains(got.stdout, `"id":"`+id+`"`) {
+			t.Errorf("org get %s: %s", ref, got.stdout)
+		}
+	}
+	up := mustRun(t, dir, env, "org", "update", "acme", "--name", "Acme Group Oy", "--domain", "acme.example", "--domain", "acme-group.example", "--json")
+	if !strings.Contains(up.stdout, `"name":"Acme Group Oy"`) || !strings.Contains(up.stdout, `"domains":["acme-group.example","acme.example"]`) {
+		t.Errorf("org update: %s", up.stdout)
+	}
+	mustRun(t, dir, env, "org", "create", "--name", "Beta AB", "--slug", "beta")
+	if list := mustRun(t, dir, env, "org", "list"); !strings.Contains(list.stdout, "acme") || !strings.Contains(list.stdout, "Beta AB") {
+		t.Errorf("org list:\n%s", list.stdout)
+	}
+
+	// Roles, and a member holding them.
+	role := mustRun(t, dir, env, "role", "create", "--app", "portal", "--name", "buyer", "--permission", "orders:read",
+		"--permission", "orders:create", "--description", "Places orders", "--delegable", "--json")
+	if !strings.Contains(role.stdout, `"permissions":["orders:read","orders:create"]`) || !strings.Contains(role.stdout, `"delegable":true`) {
+		t.Errorf("role create: %s", role.stdout)
+	}
+	mustRun(t, dir, env, "role", "create", "--app", "portal", "--name", "viewer", "--permission", "orders:read")
+	if r := runWithStdin(t, dir, env, "tangerine-orbit-velvet-42\n", "user", "create", "--email", "maria@acme.example", "--password-stdin"); r.code != 0 {
+		t.Fatalf("user create: %s", r.stderr)
+	}
+	add := mustRun(t, dir, env, "org", "member", "add", "acme", "maria@acme.example", "--role", "portal/buyer", "--app", "portal", "--role", "viewer")
+	if !strings.Contains(add.stdout, "portal/buyer, portal/viewer") {
+		t.Errorf("org member add: %s", add.stdout)
+	}
+	members := mustRun(t, dir, env, "org", "member", "list", "ext:crm-1042", "--json")
+	if !strings.Contains(members.stdout, `"email":"maria@acme.example"`) || !strings.Contains(members.stdout, `"roles":["portal/buyer","portal/viewer"]`) {
+		t.Errorf("org member list: %s", members.stdout)
+	}
+	mustRun(t, dir, env, "org", "member", "add", "acme", "maria@acme.example", "--role", "portal/viewer")
+	if m := mustRun(t, dir, env, "org", "member", "list", "acme"); !strings.Contains(m.stdout, "portal/viewer") || strings.Contains(m.stdout, "buyer") {
+		t.Errorf("adding again replaces the roles:\n%s", m.stdout)
+	}
+	mustRun(t, dir, env, "org", "member", "remove", "acme", "maria@acme.example")
+	if m := mustRun(t, dir, env, "org", "member", "list", "acme"); strings.Contains(m.stdout, "maria") {
+		t.Errorf("a removed member is listed:\n%s", m.stdout)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"org", "create", "--name", "Again", "--slug", "acme"}, "already exists"},
+		{[]string{"org", "create", "--name", "Other", "--slug", "other", "--domain", "acme.example"}, "already exists"},
+		{[]string{"org", "create", "--name", "", "--slug", "Bad Slug", "--metadata", "[1]"}, "name (--name)"},
+		{[]string{"org", "create", "--name", "", "--slug", "Bad Slug"}, "slug (--slug)"},
+		{[]string{"org", "create", "--name", "X", "--slug", "x", "--metadata", "[1]"}, "metadata (--metadata)"},
+		{[]string{"org", "update", "acme", "--status", "gone"}, "status (--status)"},
+		{[]string{"org", "get", "nobody"}, "not found"},
+		{[]string{"org", "get", "ext:nobody"}, "not found"},
+		{[]string{"org", "delete", "acme"}, "--yes"},
+		{[]string{"org", "member", "add", "acme", "nobody@acme.example", "--role", "portal/viewer"}, "no such user"},
+		{[]string{"org", "member", "add", "acme", "maria@acme.example", "--role", "portal/ghost"}, "portal/ghost"},
+		{[]string{"org", "member", "add", "acme", "maria@acme.example", "--role", "viewer"}, "roles (--role)"},
+		{[]string{"org", "member", "remove", "beta", "maria@acme.example"}, "not found"},
+		{[]string{"role", "create", "--app", "Portal", "--name", "x"}, "app (--app)"},
+		{[]string{"role", "create", "--app", "portal", "--name", "buyer"}, "already exists"},
+		{[]string{"role", "delete", "portal-buyer", "--yes"}, "APP/ROLE"},
+		{[]string{"role", "delete", "portal/buyer"}, "--yes"},
+		{[]string{"org", "frobnicate"}, "unknown command"},
+	} {
+		r := runPortvakt(t, dir, env, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("portvakt %s: exit %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+		}
+	}
+	mustRun(t, dir, env, "role", "delete", "portal/viewer", "--yes")
+	if roles := mustRun(t, dir, env, "role", "list", "--app", "portal"); strings.Contains(roles.stdout, "viewer") || !strings.Contains(roles.stdout, "portal/buyer") {
+		t.Errorf("role list after delete:\n%s", roles.stdout)
+	}
+	if del := mustRun(t, dir, env, "org", "delete", "ext:crm-1042", "--yes"); !strings.Contains(del.stdout, "deleted organization acme") {
+		t.Errorf("org delete: %s", del.stdout)
+	}
+}
