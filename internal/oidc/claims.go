@@ -129,4 +129,5 @@ var supportedClaims = []string{
 	"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash",
 	"name", "given_name", "family_name", "locale", "updated_at",
 	"email", "email_verified", "phone_number", "phone_number_verified",
+	"org_id", "org_name", "roles", "permissions",
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/keyring"
 	"github.com/portvakt/portvakt/internal/oidc"
+	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/password"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/session"
@@ -128,10 +129,12 @@ type stack struct {
 	// proofing keeps and opens verified attributes, with the stack's
 	// keyring.
 	proofing *federation.Service
-	store    *store.Store
-	keys     *testKeys
-	clock    *clock
-	rp       *httptest.Server // the relying party's redirect target
+	// orgs are the organizations, roles and memberships tokens read.
+	orgs  *orgs.Service
+	store *store.Store
+	keys  *testKeys
+	clock *clock
+	rp    *httptest.Server // the relying party's redirect target
 }
 
 // clock is the stack's time: the real time, moved forward by the tests.
@@ -207,6 +210,7 @@ func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *s
 	}
 	s.authn = &authn.Service{Store: st, Cipher: kr, Issuer: "Portvakt", Now: s.clock.Now}
 	s.proofing = &federation.Service{Store: st, Cipher: kr, Now: s.clock.Now}
+	s.orgs = &orgs.Service{Store: st, Now: s.clock.Now}
 	pages := &web.Handler{Catalog: cat, Accounts: acc, Authn: s.authn, Flows: &flows.Service{Store: st, Now: s.clock.Now}, Sessions: sessions,
 		Brand: web.Branding{ProductName: "Portvakt"}, Issuer: issuer, MinPasswordLength: 8, Now: s.clock.Now}
 	if err := pages.Init(); err != nil {
@@ -214,7 +218,7 @@ func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *s
 	}
 	cfg := oidc.Config{
 		Issuer: issuer, Grants: st, Keys: s.keys, Users: st, Sessions: sessions, Levels: s.authn, Pages: pages, Ping: st.Ping, Now: s.clock.Now,
-		Assertions: st, Proofing: s.proofing,
+		Assertions: st, Proofing: s.proofing, Organizations: s.orgs,
 		Clients: testClients{"spa": {c: oidc.Client{
 			ID: "spa", Name: "Single Page", RedirectURIs: []string{s.rp.URL + "/spa"}, AuthMethod: "none",
 			GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "profile"}, FirstParty: true,
