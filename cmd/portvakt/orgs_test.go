@@ -82,6 +82,8 @@ func TestOrgCommands(t *testing.T) {
 		{[]string{"role", "create", "--app", "Portal", "--name", "x"}, "app (--app)"},
 		{[]string{"role", "create", "--app", "portal", "--name", "buyer"}, "already exists"},
 		{[]string{"role", "delete", "portal-buyer", "--yes"}, "APP/ROLE"},
+		{[]string{"role", "delete", "portvakt/org_admin", "--yes"}, "built in"},
+		{[]string{"role", "create", "--app", "portvakt", "--name", "x"}, "Portvakt's own"},
 		{[]string{"role", "delete", "portal/buyer"}, "--yes"},
 		{[]string{"org", "frobnicate"}, "unknown command"},
 	} {

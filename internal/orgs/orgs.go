@@ -78,6 +78,19 @@ type Grant struct {
 	Role string
 }
 
+// AdminApp and AdminRole name the built-in role of an organization's own
+// admins, who manage its people on the hosted pages.
+const (
+	AdminApp  = "portvakt"
+	AdminRole = "org_admin"
+)
+
+// Admin is the organization admin's grant.
+var Admin = Grant{App: AdminApp, Role: AdminRole}
+
+// Holds reports whether m includes role g.
+func (m Membership) Holds(g Grant) bool { return slices.Contains(m.Roles, g) }
+
 // Membership is a person in an organization, with the roles they hold
 // there.
 type Membership struct {
@@ -196,6 +209,9 @@ func (r *Role) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{field, fmt.Sprintf(format, args...)})
+	}
+	if r.App == AdminApp {
+		bad("app", "%q is Portvakt's own; choose another application name", r.App)
 	}
 	if !namePattern.MatchString(r.App) {
 		bad("app", "%q is not a name of lower-case letters, digits and _ . : - (up to 64, starting with a letter)", r.App)

@@ -49,6 +49,7 @@ func TestRoleValidateAndGrants(t *testing.T) {
 		{App: "portal", Name: "buy er"},
 		{App: "portal", Name: "buyer", Permissions: []string{"orders:read", "orders:read"}},
 		{App: "portal", Name: "buyer", Permissions: []string{"Orders"}},
+		{App: orgs.AdminApp, Name: "superuser"},
 	} {
 		if err := r.Validate(); err == nil {
 			t.Errorf("role %+v accepted", r)

@@ -165,6 +165,9 @@ func (s *Service) CreateRole(ctx context.Context, r Role, actor string) (Role, e
 
 // DeleteRole removes a role; whoever held it loses it.
 func (s *Service) DeleteRole(ctx context.Context, app, name, actor string) error {
+	if app == AdminApp {
+		return FieldError{"app", fmt.Sprintf("%s/%s is built in and cannot be deleted", app, name)}
+	}
 	ev, err := s.event("role.deleted", "role:"+app+"/"+name, actor, nil)
 	if err != nil {
 		return err

@@ -509,7 +509,8 @@ func testRoles(t *testing.T, e Engine) {
 		app  string
 		want []orgs.Role
 	}{
-		{"", asStored("crm/admin", "crm/viewer", "shop/admin", "shop/order-desk", "shop/orders")},
+		{"", append(asStored("crm/admin", "crm/viewer"), append([]orgs.Role{builtinAdmin}, asStored("shop/admin", "shop/order-desk", "shop/orders")...)...)},
+		{orgs.AdminApp, []orgs.Role{builtinAdmin}},
 		{"shop", asStored("shop/admin", "shop/order-desk", "shop/orders")},
 		{"crm", asStored("crm/admin", "crm/viewer")},
 		{"ghost", nil},
@@ -930,7 +931,7 @@ func testOrgFailedEvents(t *testing.T, e Engine) {
 			if _, err := s.OrganizationBySlug(ctx, "fresh"); !isOrgNotFound(err) {
 				t.Errorf("OrganizationBySlug(fresh): got %v, want not found", err)
 			}
-			if roles, err := s.Roles(ctx, ""); err != nil || len(roles) != 2 || roles[0].Key() != "shop/admin" || roles[1].Key() != "shop/orders" {
+			if roles, err := s.Roles(ctx, "shop"); err != nil || len(roles) != 2 || roles[0].Key() != "shop/admin" || roles[1].Key() != "shop/orders" {
 				t.Errorf("Roles: got %+v, %v; want shop/admin and shop/orders", roles, err)
 			}
 			members, err := s.Members(ctx, o.ID, "", 10)
@@ -947,3 +948,9 @@ func testOrgFailedEvents(t *testing.T, e Engine) {
 		t.Errorf("refused events were written: %v", got)
 	}
 }
+
+// builtinAdmin is the organization admins' role, there from the first
+// migration on.
+var builtinAdmin = orgs.Role{App: orgs.AdminApp, Name: orgs.AdminRole,
+	Description: "Manages the organization: invites people, gives and takes their roles, removes leavers",
+	Permissions: []string{"org:manage"}, CreatedAt: time.Unix(0, 0).UTC()}
