@@ -14,7 +14,6 @@ import (
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/oidc"
-	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/signing"
 	"github.com/portvakt/portvakt/internal/web"
 )
@@ -130,7 +129,7 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Sessions:      svc.sessions,
 		Levels:        svc.authn,
 		Proofing:      pages.Federation, // opens verified attributes for the clients registered for them
-		Organizations: &orgs.Service{Store: a.store, Now: a.now},
+		Organizations: pages.Orgs,
 		MFARequired:   svc.authn.Policy == authn.PolicyRequired,
 		Pages:         pages,
 		CryptoKey:     crypto,

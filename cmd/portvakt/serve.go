@@ -24,6 +24,7 @@ import (
 	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/oidc"
+	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/retention"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/web"
@@ -108,6 +109,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Accounts:           svc.accounts,
 		Authn:              svc.authn,
 		Federation:         fed,
+		Orgs:               &orgs.Service{Store: a.store, Now: a.now},
 		Flows:              svc.flows,
 		Sessions:           svc.sessions,
 		Limits:             svc.limits,

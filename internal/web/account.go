@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
@@ -82,7 +83,11 @@ func (h *Handler) signedInSession(w http.ResponseWriter, r *http.Request) (accou
 		return accounts.User{}, s, false
 	}
 	if !ok {
-		http.Redirect(w, r, "/login?return_to=%2Faccount", http.StatusSeeOther)
+		back := "/account"
+		if r.Method == http.MethodGet {
+			back = thisPage(r)
+		}
+		http.Redirect(w, r, "/login?return_to="+url.QueryEscape(back), http.StatusSeeOther)
 		return accounts.User{}, s, false
 	}
 	u, err := h.Accounts.Store.UserByID(ctx, s.UserID)

@@ -16,6 +16,7 @@ import (
 	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
+	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/request"
 	"github.com/portvakt/portvakt/internal/session"
 	"github.com/portvakt/portvakt/internal/throttle"
@@ -44,6 +45,9 @@ type Handler struct {
 	// Federation signs people in with upstream identity providers; nil
 	// offers none.
 	Federation *federation.Service
+	// Orgs are the organizations their own admins manage here
+	// (delegated administration); nil offers none.
+	Orgs *orgs.Service
 	// Authn checks second factors and levels of assurance.
 	Authn    *authn.Service
 	Flows    *flows.Service
@@ -108,6 +112,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/idp/profile", h.showCompleteProfile)
 	mux.HandleFunc("POST /login/idp/profile", h.submitCompleteProfile)
 	mux.HandleFunc("GET /assets/autosubmit.js", h.serveAutosubmitJS)
+	mux.HandleFunc("GET /org/{org}", h.showOrg)
+	mux.HandleFunc("POST /org/{org}/members/{user}/roles", h.submitOrgRoles)
+	mux.HandleFunc("POST /org/{org}/members/{user}/remove", h.submitOrgRemove)
+	mux.HandleFunc("POST /org/{org}/members/{user}/admin", h.submitOrgHandOver)
 	mux.HandleFunc("POST /account/identities/unlink", h.submitUnlink)
 	mux.HandleFunc("POST /account/identities/link/{id}", h.startLink)
 	mux.HandleFunc("GET /login/code", h.showLoginCode)

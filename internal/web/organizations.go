@@ -19,8 +19,9 @@ type OrgChoice struct {
 	UserLocale string
 }
 
-// OrgOption is one organization to pick.
-type OrgOption struct{ ID, Name string }
+// OrgOption is one organization to pick (or, on the account page, one
+// the person belongs to, with Manage the link for its admins).
+type OrgOption struct{ ID, Name, Manage string }
 
 // ShowOrganizations asks a person in several organizations which one to
 // sign in to the application for.

@@ -53,8 +53,11 @@ type page struct {
 	// Items is a list the page shows, such as the consent page's
 	// permissions.
 	Items []string
-	// Orgs are the organizations the organization page offers.
+	// Orgs are the organizations the organization page offers, or the
+	// account page lists.
 	Orgs []OrgOption
+	// Members are an organization's people, for its admins.
+	Members []orgMember
 	// Extra carries page-specific values.
 	Extra map[string]string
 	// QR is a QR code image made by the server (a data: URL).

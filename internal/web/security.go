@@ -10,6 +10,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/flows"
+	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/session"
 )
 
@@ -260,7 +261,26 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 			}
 		}
 	}
+	if h.Orgs != nil {
+		ms, err := h.Orgs.Store.MembershipsOf(r.Context(), p.User.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			o, err := h.Orgs.Store.OrganizationByID(r.Context(), m.OrgID)
+			if err != nil {
+				return err
+			}
+			opt := OrgOption{ID: o.ID, Name: o.Name}
+			if m.Holds(orgs.Admin) && o.Status == orgs.StatusActive {
+				opt.Manage = "/org/" + url.PathEscape(o.ID)
+			}
+			p.Orgs = append(p.Orgs, opt)
+		}
+	}
 	switch r.URL.Query().Get("done") {
+	case "org_handed_over":
+		p.Notice = p.T("org.done.handed_over")
 	case "identity_linked":
 		p.Notice = p.T("upstream.linked")
 	case "identity_taken":
