@@ -6,7 +6,7 @@
 //   GET /           home page with a "Sign in" link
 //   GET /login      starts the code flow: PKCE S256, state and nonce kept in
 //                   the RP's own session (cookie rp_sid); ui_locales,
-//                   login_hint, resource, acr_values and claims in the query
+//                   login_hint, resource, acr_values, claims and organization in the query
 //                   are passed on; with
 //                   par, the request is pushed first (RFC 9126) and the
 //                   browser carries only client_id and request_uri
@@ -110,7 +110,7 @@ export async function startRelyingParty({ par = false, metadata, verifySignature
           // offline_access needs consent; first-party clients are not asked.
           prompt: 'consent',
         };
-        for (const k of ['ui_locales', 'login_hint', 'resource', 'acr_values', 'claims']) if (here.searchParams.has(k)) params[k] = here.searchParams.get(k);
+        for (const k of ['ui_locales', 'login_hint', 'resource', 'acr_values', 'claims', 'organization']) if (here.searchParams.has(k)) params[k] = here.searchParams.get(k);
         s.authorizationURL = par
           ? await client.buildAuthorizationUrlWithPAR(config, params)
           : client.buildAuthorizationUrl(config, params);
