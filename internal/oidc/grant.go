@@ -111,10 +111,7 @@ type Token struct {
 	Claims json.RawMessage
 	// OrgID is the organization the grant was made in ("" for none): its
 	// tokens carry the person's roles there.
-	OrgID string
-	// org are the organization claims of a token being issued (not
-	// stored: they are read anew from the organization each time).
-	org       map[string]any
+	OrgID     string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time

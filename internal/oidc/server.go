@@ -257,10 +257,9 @@ func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque,
 		return nil, err
 	}
 	org := orgClaims(oc)
-	at.org = org
 	access := opaque
 	if access == "" {
-		if access, err = h.minter.signAccessToken(ctx, c, at); err != nil {
+		if access, err = h.minter.signAccessToken(ctx, c, at, org); err != nil {
 			return nil, err
 		}
 	}
@@ -304,7 +303,7 @@ func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque,
 // recorded (one write per token, which JWTs avoid).
 func (h *Handler) issueAccessToken(ctx context.Context, c Client, at *Token) (string, error) {
 	if c.JWTAccessTokens {
-		return h.minter.signAccessToken(ctx, c, *at)
+		return h.minter.signAccessToken(ctx, c, *at, nil)
 	}
 	plain := newSecret()
 	rec := *at

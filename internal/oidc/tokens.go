@@ -174,8 +174,9 @@ type accessClaims struct {
 	Permissions []string `json:"permissions,omitempty"`
 }
 
-// signAccessToken signs t as an RFC 9068 access token for client c.
-func (m *minter) signAccessToken(ctx context.Context, c Client, t Token) (string, error) {
+// signAccessToken signs t as an RFC 9068 access token for client c, with
+// the organization claims org (orgClaims; nil for none).
+func (m *minter) signAccessToken(ctx context.Context, c Client, t Token, org map[string]any) (string, error) {
 	sub := t.ClientID // a client's own token (client credentials)
 	if t.UserID != "" {
 		sub = m.subject(c, t.UserID)
@@ -188,10 +189,10 @@ func (m *minter) signAccessToken(ctx context.Context, c Client, t Token) (string
 	if !t.AuthTime.IsZero() {
 		claims.AuthTime = t.AuthTime.Unix()
 	}
-	claims.OrgID, _ = t.org["org_id"].(string)
-	claims.OrgName, _ = t.org["org_name"].(string)
-	claims.Roles, _ = t.org["roles"].([]string)
-	claims.Permissions, _ = t.org["permissions"].([]string)
+	claims.OrgID, _ = org["org_id"].(string)
+	claims.OrgName, _ = org["org_name"].(string)
+	claims.Roles, _ = org["roles"].([]string)
+	claims.Permissions, _ = org["permissions"].([]string)
 	return m.sign(ctx, accessTokenAlg, typeAccessToken, claims)
 }
 
