@@ -307,34 +307,56 @@ func exists(ctx context.Context, tx *sql.Tx, what, query string, args ...any) er
 // creation time. Roles given twice are held once.
 func (s *Store) PutMembership(ctx context.Context, m orgs.Membership, evs ...events.Event) error {
 	return orgConflict(s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := exists(ctx, tx, "organization "+m.OrgID, `SELECT 1 FROM organizations WHERE id = $1`, m.OrgID); err != nil {
-			return err
-		}
-		if err := exists(ctx, tx, "user "+m.UserID, `SELECT 1 FROM users WHERE id = $1`, m.UserID); err != nil {
-			return err
-		}
-		roles, err := checkGrants(ctx, tx, m.Roles)
+		roles, err := upsertMembership(ctx, tx, m)
 		if err != nil {
 			return err
-		}
-		// The upsert locks the membership on PostgreSQL: two puts of one
-		// membership replace its roles one after the other.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (org_id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (org_id, user_id) DO UPDATE SET updated_at = excluded.updated_at`,
-			m.OrgID, m.UserID, micros(m.CreatedAt), micros(m.UpdatedAt)); err != nil {
-			return fmt.Errorf("save membership: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM membership_roles WHERE org_id = $1 AND user_id = $2`, m.OrgID, m.UserID); err != nil {
 			return fmt.Errorf("delete membership roles: %w", err)
 		}
-		for _, g := range roles {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO membership_roles (org_id, user_id, app, role) VALUES ($1, $2, $3, $4)`,
-				m.OrgID, m.UserID, g.App, g.Role); err != nil {
-				return fmt.Errorf("insert membership role %s/%s: %w", g.App, g.Role, err)
-			}
+		if err := addMembershipRoles(ctx, tx, m.OrgID, m.UserID, roles); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, evs...)
 	}))
+}
+
+// upsertMembership creates m in tx without its roles or, if it exists,
+// sets its update time, keeping its creation time. It checks that the
+// organization, the person and m's roles exist first, and returns the
+// roles sorted, each once, for the caller to give.
+func upsertMembership(ctx context.Context, tx *sql.Tx, m orgs.Membership) ([]orgs.Grant, error) {
+	if err := exists(ctx, tx, "organization "+m.OrgID, `SELECT 1 FROM organizations WHERE id = $1`, m.OrgID); err != nil {
+		return nil, err
+	}
+	if err := exists(ctx, tx, "user "+m.UserID, `SELECT 1 FROM users WHERE id = $1`, m.UserID); err != nil {
+		return nil, err
+	}
+	roles, err := checkGrants(ctx, tx, m.Roles)
+	if err != nil {
+		return nil, err
+	}
+	// The upsert locks the membership on PostgreSQL: two writes of one
+	// membership's roles happen one after the other.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO memberships (org_id, user_id, created_at, updated_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (org_id, user_id) DO UPDATE SET updated_at = excluded.updated_at`,
+		m.OrgID, m.UserID, micros(m.CreatedAt), micros(m.UpdatedAt)); err != nil {
+		return nil, fmt.Errorf("save membership: %w", err)
+	}
+	return roles, nil
+}
+
+// addMembershipRoles gives the person roles in the organization, keeping
+// those they hold there already.
+func addMembershipRoles(ctx context.Context, tx *sql.Tx, orgID, userID string, roles []orgs.Grant) error {
+	for _, g := range roles {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO membership_roles (org_id, user_id, app, role) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (org_id, user_id, app, role) DO NOTHING`,
+			orgID, userID, g.App, g.Role); err != nil {
+			return fmt.Errorf("insert membership role %s/%s: %w", g.App, g.Role, err)
+		}
+	}
+	return nil
 }
 
 // RemoveMembership implements orgs.Store. The roles held in the
