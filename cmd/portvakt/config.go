@@ -89,9 +89,10 @@ type Config struct {
 	Passkeys       bool     `koanf:"passkeys" json:"passkeys"`
 	PasskeyAAGUIDs []string `koanf:"passkey_aaguids" json:"passkey_aaguids"`
 
-	RegistrationFields []string    `koanf:"registration_fields" json:"registration_fields"`
-	IdentityProviders  []idpConfig `koanf:"identity_providers" json:"identity_providers"`
-	TermsURL           string      `koanf:"terms_url" json:"terms_url"`
+	RegistrationFields []string      `koanf:"registration_fields" json:"registration_fields"`
+	InvitationTTL      time.Duration `koanf:"invitation_ttl" json:"invitation_ttl"`
+	IdentityProviders  []idpConfig   `koanf:"identity_providers" json:"identity_providers"`
+	TermsURL           string        `koanf:"terms_url" json:"terms_url"`
 }
 
 // setting describes one configuration key.
@@ -136,6 +137,7 @@ var settings = []setting{
 	{key: "passkeys", def: true, usage: "offer passkeys (WebAuthn) for sign-in and as a second factor; needs an issuer whose host is a domain name, not an IP address"},
 	{key: "passkey_aaguids", def: []string{}, list: true, usage: "accept new passkeys only from these authenticator models (AAGUIDs, comma-separated); attestation is then requested"},
 	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
+	{key: "invitation_ttl", def: "168h", usage: "how long an invitation to an organization can be accepted, 1h to 2160h (90 days)"},
 	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
 	{key: "loa_ladder", def: "", usage: "levels of assurance, lowest first: acr=methods+methods …; …, e.g. urn:portvakt:loa:low=pwd; urn:portvakt:loa:substantial=pwd+otp (default: low, substantial, high; see docs/strong-authentication.md)"},
 }
@@ -389,6 +391,9 @@ func (c Config) Validate() error {
 	if _, err := authn.ParseAAGUIDs(c.PasskeyAAGUIDs); err != nil {
 		bad("passkey_aaguids", "%v", err)
 	}
+	if c.InvitationTTL < time.Hour || c.InvitationTTL > 90*24*time.Hour {
+		bad("invitation_ttl", "%v is outside 1h to 2160h", c.InvitationTTL)
+	}
 	for _, f := range c.RegistrationFields {
 		if !slices.Contains(federation.ProfileFields, f) {
 			bad("registration_fields", "%q is not one of %s", f, strings.Join(federation.ProfileFields, ", "))
@@ -481,6 +486,7 @@ func (c Config) redacted() map[string]any {
 		"shutdown_timeout":         c.ShutdownTimeout,
 		"session_idle_timeout":     c.SessionIdleTimeout,
 		"session_absolute_timeout": c.SessionAbsoluteTimeout,
+		"invitation_ttl":           c.InvitationTTL,
 	} {
 		m[k] = d.String()
 	}

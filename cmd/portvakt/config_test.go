@@ -122,6 +122,7 @@ func TestConfigErrors(t *testing.T) {
 		{"passkey models", nil, map[string]string{"PORTVAKT_PASSKEY_AAGUIDS": "not-hex"}, []string{"passkey_aaguids", "16 bytes in hex"}},
 		{"registration fields", nil, map[string]string{"PORTVAKT_REGISTRATION_FIELDS": "given_name,shoe_size"}, []string{"registration_fields", `"shoe_size" is not one of`}},
 		{"terms", nil, map[string]string{"PORTVAKT_TERMS_URL": "http://example.com/terms"}, []string{"terms_url", "https URL"}},
+		{"invitation lifetime", nil, map[string]string{"PORTVAKT_INVITATION_TTL": "10m"}, []string{"invitation_ttl", "outside 1h to 2160h"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadTestConfig(t, tc.args, tc.env)

@@ -92,6 +92,38 @@ func TestOrgCommands(t *testing.T) {
 			t.Errorf("portvakt %s: exit %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
 		}
 	}
+	// Invitations: created (the server mails them), listed, withdrawn.
+	inv := mustRun(t, dir, env, "org", "invite", "acme", "Nina@Acme.example", "--given-name", "Nina", "--locale", "sv", "--role", "portal/buyer", "--json")
+	var invited map[string]any
+	if err := json.Unmarshal([]byte(inv.stdout), &invited); err != nil || invited["status"] != "pending" || invited["email"] != "nina@acme.example" {
+		t.Fatalf("org invite: %s", inv.stdout)
+	}
+	if strings.Contains(inv.stdout, "token") {
+		t.Errorf("org invite printed a token: %s", inv.stdout)
+	}
+	if l := mustRun(t, dir, env, "org", "invitation", "list", "acme"); !strings.Contains(l.stdout, "nina@acme.example") || !strings.Contains(l.stdout, "pending") {
+		t.Errorf("org invitation list:\n%s", l.stdout)
+	}
+	invID := invited["id"].(string)
+	mustRun(t, dir, env, "org", "invitation", "revoke", "acme", invID)
+	if l := mustRun(t, dir, env, "org", "invitation", "list", "acme", "--status", "revoked", "--json"); !strings.Contains(l.stdout, `"status":"revoked"`) {
+		t.Errorf("after revoking:\n%s", l.stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"org", "invitation", "revoke", "acme", invID}, "accepted, withdrawn or has expired"},
+		{[]string{"org", "invitation", "revoke", "beta", invID}, "not found"},
+		{[]string{"org", "invite", "acme", "not-an-address"}, "email (EMAIL)"},
+		{[]string{"org", "invite", "acme", "x@acme.example", "--role", "portal/ghost"}, "roles (--role)"},
+		{[]string{"org", "invite", "acme", "x@acme.example", "--return-to", "https://evil.example/"}, "return_to (--return-to)"},
+	} {
+		r := runPortvakt(t, dir, env, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("portvakt %s: exit %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+		}
+	}
 	mustRun(t, dir, env, "role", "delete", "portal/viewer", "--yes")
 	if roles := mustRun(t, dir, env, "role", "list", "--app", "portal"); strings.Contains(roles.stdout, "viewer") || !strings.Contains(roles.stdout, "portal/buyer") {
 		t.Errorf("role list after delete:\n%s", roles.stdout)

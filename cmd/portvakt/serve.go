@@ -93,6 +93,9 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		return err
 	}
 	workers.Add(events.Consumer{Name: oidc.BackchannelConsumer, Handle: logout.Handle})
+	invitations := &orgs.Invitations{Store: a.store, TTL: cfg.InvitationTTL, Now: a.now}
+	inviteMail := &orgs.InvitationMailer{Invitations: invitations, Mail: svc.outbox, BaseURL: cfg.issuerURL()}
+	workers.Add(events.Consumer{Name: orgs.MailerName, Handle: inviteMail.Handle})
 
 	nationalIDKey, err := a.keyring.Derive("national identity numbers")
 	if err != nil {
@@ -110,6 +113,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Authn:              svc.authn,
 		Federation:         fed,
 		Orgs:               &orgs.Service{Store: a.store, Now: a.now},
+		Invitations:        invitations,
 		Flows:              svc.flows,
 		Sessions:           svc.sessions,
 		Limits:             svc.limits,
@@ -188,7 +192,8 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	}()
 	go func() {
 		defer wg.Done()
-		(&retention.Job{Store: a.store, Holder: workers.Holder, Logger: a.log.With("component", "retention")}).Run(ctx)
+		(&retention.Job{Store: a.store, Holder: workers.Holder, Logger: a.log.With("component", "retention"),
+			Expire: func(ctx context.Context) (int, error) { return invitations.Expire(ctx, 500) }}).Run(ctx)
 	}()
 
 	a.log.Info("ready", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "engine", a.store.Engine(),

@@ -46,6 +46,9 @@ const (
 	// SignInCode carries a one-time code that signs the recipient in.
 	// Data: Code, Minutes; optional Name.
 	SignInCode = "sign_in_code"
+	// Invitation invites the recipient to join an organization. Data:
+	// Link, Organization, Days; optional Name, Inviter.
+	Invitation = "invitation"
 )
 
 // Message is one mail to render and send.
@@ -88,6 +91,8 @@ func specFor(name string) (spec, bool) {
 		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
 	case SignInCode:
 		return spec{required: []string{"Code", "Minutes"}, optional: []string{"Name"}}, true
+	case Invitation:
+		return spec{links: []string{"Link"}, required: []string{"Organization", "Days"}, optional: []string{"Name", "Inviter"}}, true
 	case PasskeyAdded, PasskeyRemoved:
 		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
 	case RecoveryCodeUsed:
@@ -98,7 +103,7 @@ func specFor(name string) (spec, bool) {
 
 // Templates returns the name of every template.
 func Templates() []string {
-	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode}
+	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode, Invitation}
 }
 
 // values checks m.Data against the template's spec and returns the values

@@ -50,6 +50,8 @@ func exampleData(name string) (data map[string]any, links []string, code string)
 		return map[string]any{"Code": "730164", "Minutes": 10, "Name": "Ada"}, nil, "730164"
 	case mail.PasskeyAdded, mail.PasskeyRemoved:
 		return map[string]any{"AccountLink": link("account"), "ResetLink": link("reset")}, []string{link("account"), link("reset")}, ""
+	case mail.Invitation:
+		return map[string]any{"Link": link("invitation"), "Organization": "Acme Oy", "Days": 7, "Name": "Maria"}, []string{link("invitation")}, ""
 	case mail.RecoveryCodeUsed:
 		return map[string]any{"AccountLink": link("account"), "ResetLink": link("reset"), "Remaining": 7}, []string{link("account"), link("reset")}, ""
 	}

@@ -2,8 +2,18 @@ package orgs
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/portvakt/portvakt/internal/events"
 )
@@ -80,4 +90,207 @@ type InvitationStore interface {
 	// expired, up to limit of them, each with the event made by ev; it
 	// returns how many.
 	ExpireInvitations(ctx context.Context, now time.Time, limit int, ev func(Invitation) (events.Event, error)) (int, error)
+}
+
+// DefaultInvitationTTL is how long an invitation can be accepted.
+const DefaultInvitationTTL = 7 * 24 * time.Hour
+
+// Invitations invites people to organizations: each change with its
+// event (invitation.created|resent|accepted|revoked|expired, and the
+// membership's).
+type Invitations struct {
+	Store interface {
+		Store
+		InvitationStore
+	}
+	// TTL is how long an invitation can be accepted (default 7 days).
+	TTL time.Duration
+	Now func() time.Time
+}
+
+func (s *Invitations) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Invitations) ttl() time.Duration {
+	if s.TTL > 0 {
+		return s.TTL
+	}
+	return DefaultInvitationTTL
+}
+
+// NewInvitationToken returns a random token for an invitation link and
+// the hash that is stored.
+func NewInvitationToken() (token, hash string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, TokenHash(token)
+}
+
+// TokenHash is the stored form of an invitation token.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func invitationData(inv Invitation) map[string]any {
+	return map[string]any{"invitation_id": inv.ID, "email": inv.Email, "roles": grantNames(inv.Roles), "expires_at": inv.ExpiresAt.Format(time.RFC3339)}
+}
+
+// Invite invites inv.Email to inv.OrgID with inv.Roles. An organization
+// invites an address once at a time: a second invitation while one is
+// pending replaces the pending one's details, roles and expiry (and it is
+// sent again). The mail with the link goes out from the event
+// (InvitationMailer), which mints the link's token.
+func (s *Invitations) Invite(ctx context.Context, inv Invitation, actor string) (Invitation, error) {
+	email, err := normalizeEmail(inv.Email)
+	if err != nil {
+		return Invitation{}, FieldError{"email", err.Error()}
+	}
+	inv.Email = email
+	if _, err := s.Store.OrganizationByID(ctx, inv.OrgID); err != nil {
+		return Invitation{}, err
+	}
+	if err := s.checkRoles(ctx, inv.Roles); err != nil {
+		return Invitation{}, err
+	}
+	sortGrants(inv.Roles)
+	if inv.ReturnTo != "" && (!strings.HasPrefix(inv.ReturnTo, "/") || strings.HasPrefix(inv.ReturnTo, "//")) {
+		return Invitation{}, FieldError{"return_to", "is not a path on this server"}
+	}
+	now := s.now()
+	_, hash := NewInvitationToken() // nobody holds this token: the mail gets a new one
+	inv.TokenHash, inv.Status, inv.InvitedBy, inv.UpdatedAt, inv.ExpiresAt = hash, InvitationPending, actor, now, now.Add(s.ttl())
+	old, err := s.Store.PendingInvitation(ctx, inv.OrgID, email)
+	switch {
+	case err == nil:
+		inv.ID, inv.CreatedAt = old.ID, old.CreatedAt
+		ev, err := events.New("invitation.resent", "org:"+inv.OrgID, actor, now, invitationData(inv))
+		if err != nil {
+			return Invitation{}, err
+		}
+		return inv, s.Store.UpdateInvitation(ctx, inv, ev)
+	case !errors.Is(err, ErrNotFound):
+		return Invitation{}, err
+	}
+	inv.ID, inv.CreatedAt = uuid.Must(uuid.NewV7()).String(), now
+	ev, err := events.New("invitation.created", "org:"+inv.OrgID, actor, now, invitationData(inv))
+	if err != nil {
+		return Invitation{}, err
+	}
+	return inv, s.Store.CreateInvitation(ctx, inv, ev)
+}
+
+// checkRoles reports roles that no application declares.
+func (s *Invitations) checkRoles(ctx context.Context, roles []Grant) error {
+	declared, err := s.Store.Roles(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, g := range roles {
+		if !slices.ContainsFunc(declared, func(r Role) bool { return r.App == g.App && r.Name == g.Role }) {
+			return FieldError{"roles", fmt.Sprintf("%s/%s is not a declared role", g.App, g.Role)}
+		}
+	}
+	return nil
+}
+
+// Resend sends a pending invitation again, with a new link and expiry.
+func (s *Invitations) Resend(ctx context.Context, orgID, id, actor string) (Invitation, error) {
+	inv, err := s.pending(ctx, orgID, id)
+	if err != nil {
+		return Invitation{}, err
+	}
+	return s.Invite(ctx, inv, actor)
+}
+
+// Revoke withdraws a pending invitation: its link stops working.
+func (s *Invitations) Revoke(ctx context.Context, orgID, id, actor string) error {
+	inv, err := s.pending(ctx, orgID, id)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	inv.Status, inv.UpdatedAt = InvitationRevoked, now
+	ev, err := events.New("invitation.revoked", "org:"+inv.OrgID, actor, now, invitationData(inv))
+	if err != nil {
+		return err
+	}
+	return s.Store.UpdateInvitation(ctx, inv, ev)
+}
+
+// pending returns the organization's pending invitation with id;
+// ErrNotFound for another organization's, ErrInvitationUsed when it is no
+// longer pending.
+func (s *Invitations) pending(ctx context.Context, orgID, id string) (Invitation, error) {
+	inv, err := s.Store.InvitationByID(ctx, id)
+	switch {
+	case err != nil:
+		return Invitation{}, err
+	case inv.OrgID != orgID:
+		return Invitation{}, ErrNotFound
+	case inv.Status != InvitationPending:
+		return Invitation{}, ErrInvitationUsed
+	}
+	return inv, nil
+}
+
+// Open returns the invitation of a link's token if it can still be
+// accepted; ErrNotFound or ErrInvitationUsed otherwise.
+func (s *Invitations) Open(ctx context.Context, token string) (Invitation, error) {
+	inv, err := s.Store.InvitationByTokenHash(ctx, TokenHash(token))
+	if err != nil {
+		return Invitation{}, err
+	}
+	if inv.Status != InvitationPending || !s.now().Before(inv.ExpiresAt) {
+		return inv, ErrInvitationUsed
+	}
+	return inv, nil
+}
+
+// Accept makes userID a member of the invitation's organization with its
+// roles, once.
+func (s *Invitations) Accept(ctx context.Context, token, userID string) (Invitation, error) {
+	inv, err := s.Open(ctx, token)
+	if err != nil {
+		return inv, err
+	}
+	now := s.now()
+	data := invitationData(inv)
+	data["user_id"] = userID
+	accepted, err := events.New("invitation.accepted", "org:"+inv.OrgID, "user:"+userID, now, data)
+	if err != nil {
+		return inv, err
+	}
+	typ := "membership.added"
+	if _, err := s.Store.Membership(ctx, inv.OrgID, userID); err == nil {
+		typ = "membership.roles_changed"
+	}
+	joined, err := events.New(typ, "org:"+inv.OrgID, "user:"+userID, now, map[string]any{"user_id": userID, "roles": grantNames(inv.Roles), "invitation_id": inv.ID})
+	if err != nil {
+		return inv, err
+	}
+	return s.Store.AcceptInvitation(ctx, inv.TokenHash, userID, now, accepted, joined)
+}
+
+// Expire marks invitations past their expiry as expired, with
+// invitation.expired events; it returns how many.
+func (s *Invitations) Expire(ctx context.Context, limit int) (int, error) {
+	now := s.now()
+	return s.Store.ExpireInvitations(ctx, now, limit, func(inv Invitation) (events.Event, error) {
+		return events.New("invitation.expired", "org:"+inv.OrgID, "system:expiry", now, invitationData(inv))
+	})
+}
+
+// normalizeEmail is an address in the form invitations are kept in.
+func normalizeEmail(s string) (string, error) {
+	a, err := mail.ParseAddress(strings.TrimSpace(s))
+	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") || len(a.Address) > 254 {
+		return "", fmt.Errorf("%q is not an email address", s)
+	}
+	return strings.ToLower(a.Address), nil
 }

@@ -34,8 +34,12 @@ type Job struct {
 	Every time.Duration
 	// MailRetention is how long mail is kept (default 30 days).
 	MailRetention time.Duration
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Expire marks what has expired but is kept (invitations), with
+	// its events, on the same node and schedule as the sweep; it returns
+	// how many.
+	Expire func(ctx context.Context) (int, error)
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 const leaseName = "retention"
@@ -57,6 +61,13 @@ func (j *Job) Sweep(ctx context.Context) (Counts, error) {
 	ok, err := j.Store.AcquireLease(ctx, leaseName, j.Holder, now, now.Add(every))
 	if err != nil || !ok {
 		return nil, err
+	}
+	if j.Expire != nil {
+		if n, err := j.Expire(ctx); err != nil {
+			j.logger().Error("expire", "error", err)
+		} else if n > 0 {
+			j.logger().Info("expired", "count", n)
+		}
 	}
 	return j.Store.Purge(ctx, now, now.Add(-keep), func(c Counts) (events.Event, error) {
 		data := map[string]any{}

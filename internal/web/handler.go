@@ -48,6 +48,8 @@ type Handler struct {
 	// Orgs are the organizations their own admins manage here
 	// (delegated administration); nil offers none.
 	Orgs *orgs.Service
+	// Invitations are accepted on /invitation; nil offers none.
+	Invitations *orgs.Invitations
 	// Authn checks second factors and levels of assurance.
 	Authn    *authn.Service
 	Flows    *flows.Service
@@ -112,10 +114,15 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login/idp/profile", h.showCompleteProfile)
 	mux.HandleFunc("POST /login/idp/profile", h.submitCompleteProfile)
 	mux.HandleFunc("GET /assets/autosubmit.js", h.serveAutosubmitJS)
+	mux.HandleFunc("GET /invitation", h.showInvitation)
+	mux.HandleFunc("POST /invitation/register", h.submitInvitationRegistration)
+	mux.HandleFunc("POST /invitation/accept", h.submitInvitationAccept)
 	mux.HandleFunc("GET /org/{org}", h.showOrg)
 	mux.HandleFunc("POST /org/{org}/members/{user}/roles", h.submitOrgRoles)
 	mux.HandleFunc("POST /org/{org}/members/{user}/remove", h.submitOrgRemove)
 	mux.HandleFunc("POST /org/{org}/members/{user}/admin", h.submitOrgHandOver)
+	mux.HandleFunc("POST /org/{org}/invitations", h.submitOrgInvite)
+	mux.HandleFunc("POST /org/{org}/invitations/{invitation}/{action}", h.submitOrgInvitation)
 	mux.HandleFunc("POST /account/identities/unlink", h.submitUnlink)
 	mux.HandleFunc("POST /account/identities/link/{id}", h.startLink)
 	mux.HandleFunc("GET /login/code", h.showLoginCode)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
@@ -97,19 +98,25 @@ func (h *Handler) showOrg(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	p := h.accountPage(w, r, u)
+	if done := r.URL.Query().Get("done"); slices.Contains([]string{"roles", "removed", "handed_over", "last_admin", "invited", "resent", "revoked", "invitation_used"}, done) {
+		p.Notice = p.T("org.done." + done)
+	}
+	h.renderOrg(w, r, p, o, admin, u, http.StatusOK)
+}
+
+// renderOrg shows the organization page: its people and their roles, the
+// invite form and the pending invitations.
+func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, p *page, o orgs.Organization, admin orgs.Membership, u accounts.User, status int) {
 	ctx := r.Context()
 	roles, err := h.delegable(r, admin)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	p := h.accountPage(w, r, u)
 	p.Title = o.Name
 	p.Heading = o.Name
 	p.Action = "/org/" + url.PathEscape(o.ID)
-	if done := r.URL.Query().Get("done"); slices.Contains([]string{"roles", "removed", "handed_over", "last_admin"}, done) {
-		p.Notice = p.T("org.done." + done)
-	}
 	for after := ""; ; {
 		page, err := h.Orgs.Store.Members(ctx, o.ID, after, 500)
 		if err != nil {
@@ -140,7 +147,11 @@ func (h *Handler) showOrg(w http.ResponseWriter, r *http.Request) {
 		}
 		after = page[len(page)-1].UserID
 	}
-	h.render(w, r, http.StatusOK, "org", p)
+	if err := h.invitationExtras(r, p, o, roles); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, status, "org", p)
 }
 
 func joinName(u accounts.User) string {
@@ -279,4 +290,131 @@ func (h *Handler) submitOrgHandOver(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/account?done=org_handed_over", http.StatusSeeOther)
+}
+
+// orgInvitation is a pending invitation as the organization page shows it.
+type orgInvitation struct {
+	ID, Email, Roles, Expires string
+}
+
+// invitationExtras adds the invite form and the pending invitations to
+// the organization page.
+func (h *Handler) invitationExtras(r *http.Request, p *page, o orgs.Organization, roles []orgs.Role) error {
+	if h.Invitations == nil {
+		return nil
+	}
+	p.Extra["invite"] = "1"
+	for _, role := range roles {
+		p.InviteRoles = append(p.InviteRoles, orgRoleChoice{Key: role.App + "/" + role.Name, Name: role.Name, Description: role.Description,
+			Held: slices.Contains(r.PostForm["role"], role.App+"/"+role.Name)})
+	}
+	pending, err := h.Invitations.Store.Invitations(r.Context(), o.ID, orgs.InvitationPending)
+	if err != nil {
+		return err
+	}
+	for _, inv := range pending {
+		var names []string
+		for _, g := range inv.Roles {
+			names = append(names, g.Role)
+		}
+		p.Invitations = append(p.Invitations, orgInvitation{ID: inv.ID, Email: inv.Email, Roles: strings.Join(names, ", "),
+			Expires: inv.ExpiresAt.In(time.UTC).Format("2006-01-02")})
+	}
+	return nil
+}
+
+// submitOrgInvite invites someone to the organization with delegable
+// roles the admin holds.
+func (h *Handler) submitOrgInvite(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	o, admin, u, ok := h.orgAdmin(w, r)
+	if !ok {
+		return
+	}
+	if h.Invitations == nil {
+		h.notFound(w, r, u)
+		return
+	}
+	roles, err := h.delegable(r, admin)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	inv := orgs.Invitation{OrgID: o.ID, Email: r.PostFormValue("email"), GivenName: strings.TrimSpace(r.PostFormValue("given_name")),
+		FamilyName: strings.TrimSpace(r.PostFormValue("family_name")), Phone: strings.ReplaceAll(r.PostFormValue("phone"), " ", ""),
+		Locale: r.PostFormValue("locale")}
+	for _, role := range roles {
+		if slices.Contains(r.PostForm["role"], role.App+"/"+role.Name) {
+			inv.Roles = append(inv.Roles, orgs.Grant{App: role.App, Role: role.Name})
+		}
+	}
+	p := h.accountPage(w, r, u)
+	trial := accounts.User{Email: inv.Email, GivenName: inv.GivenName, FamilyName: inv.FamilyName, Phone: inv.Phone}
+	if err := trial.Validate(); err != nil {
+		h.fieldErrors(p, err)
+	}
+	if _, ok := h.Catalog.Supported(inv.Locale); !ok {
+		inv.Locale = p.Lang
+	}
+	if !p.HasErrors() {
+		if _, err := h.Invitations.Invite(r.Context(), inv, "user:"+u.ID); err != nil {
+			var fe orgs.FieldError
+			if !errors.As(err, &fe) {
+				h.fail(w, r, err)
+				return
+			}
+			p.Errors["email"] = p.T("field.email.invalid")
+		}
+	}
+	if p.HasErrors() {
+		p.Form["email"], p.Form["given_name"], p.Form["family_name"], p.Form["phone"] = inv.Email, inv.GivenName, inv.FamilyName, inv.Phone
+		p.Alert = p.T("form.has_errors")
+		h.renderOrg(w, r, p, o, admin, u, http.StatusBadRequest)
+		return
+	}
+	h.Wake()
+	http.Redirect(w, r, "/org/"+url.PathEscape(o.ID)+"?done=invited", http.StatusSeeOther)
+}
+
+// submitOrgInvitation resends or revokes one of the organization's pending
+// invitations.
+func (h *Handler) submitOrgInvitation(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	o, _, u, ok := h.orgAdmin(w, r)
+	if !ok {
+		return
+	}
+	if h.Invitations == nil {
+		h.notFound(w, r, u)
+		return
+	}
+	id, done := r.PathValue("invitation"), "resent"
+	var err error
+	switch action := r.PathValue("action"); {
+	case action != "revoke" && action != "resend":
+		h.notFound(w, r, u)
+		return
+	case action == "revoke":
+		err, done = h.Invitations.Revoke(r.Context(), o.ID, id, "user:"+u.ID), "revoked"
+	default:
+		_, err = h.Invitations.Resend(r.Context(), o.ID, id, "user:"+u.ID)
+	}
+	switch {
+	case errors.Is(err, orgs.ErrNotFound):
+		h.notFound(w, r, u)
+		return
+	case errors.Is(err, orgs.ErrInvitationUsed):
+		done = "invitation_used"
+	case err != nil:
+		h.fail(w, r, err)
+		return
+	}
+	h.Wake()
+	http.Redirect(w, r, "/org/"+url.PathEscape(o.ID)+"?done="+done, http.StatusSeeOther)
 }

@@ -56,8 +56,11 @@ type page struct {
 	// Orgs are the organizations the organization page offers, or the
 	// account page lists.
 	Orgs []OrgOption
-	// Members are an organization's people, for its admins.
-	Members []orgMember
+	// Members are an organization's people, for its admins; InviteRoles
+	// the roles they may invite with; Invitations the pending ones.
+	Members     []orgMember
+	InviteRoles []orgRoleChoice
+	Invitations []orgInvitation
 	// Extra carries page-specific values.
 	Extra map[string]string
 	// QR is a QR code image made by the server (a data: URL).

@@ -22,7 +22,7 @@ var assetFS embed.FS
 // pageNames are the pages; each must exist, or start-up fails.
 var pageNames = []string{
 	"login", "registration", "verification", "recovery", "reset", "message", "account", "error",
-	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code", "continue", "complete_profile", "organizations", "org",
+	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code", "continue", "complete_profile", "organizations", "org", "invitation",
 }
 
 // templates parses each page's set (the layout, the partials and the

@@ -281,6 +281,8 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 	switch r.URL.Query().Get("done") {
 	case "org_handed_over":
 		p.Notice = p.T("org.done.handed_over")
+	case "org_joined":
+		p.Notice = p.T("account.done.org_joined")
 	case "identity_linked":
 		p.Notice = p.T("upstream.linked")
 	case "identity_taken":
