@@ -18,7 +18,10 @@ import (
 // sentMail keeps the invitation mails the mailer would send.
 type sentMail struct{ msgs map[string]mail.Message }
 
-func (m *sentMail) Queued(_ context.Context, id string) (bool, error) { _, ok := m.msgs[id]; return ok, nil }
+func (m *sentMail) Queued(_ context.Context, id string) (bool, error) {
+	_, ok := m.msgs[id]
+	return ok, nil
+}
 func (m *sentMail) Deliver(_ context.Context, id string, msg mail.Message) error {
 	if _, ok := m.msgs[id]; !ok {
 		m.msgs[id] = msg
