@@ -13,6 +13,7 @@ const password = 'harbour-violet-engine-58';
 const anna = 'anna.admin@acme.test';
 const mats = 'mats.member@acme.test';
 const eva = 'eva.both@acme.test';
+const nils = 'nils.new@acme.test'; // invited by Anna
 
 const rp = await startRelyingParty();
 after(() => rp.close());
@@ -101,4 +102,48 @@ test('a person in two organizations picks one; a member who is not an admin gets
   const res = await rec.goto(`/org/${acme.id}`, 'org-not-found');
   assert.equal(res.status(), 404);
   await expectPage(rec, { h1: t('en', 'error.not_found.title') });
+});
+
+test('an org admin invites a colleague; the mail opens a pre-filled registration; the colleague lands in the organization', async ({ page, rec, open, mailbox, server }) => {
+  const { acme } = state.server.setup;
+  await signIn(rec, { email: anna, password });
+  await rec.goto(`/org/${acme.id}`, 'org');
+  const invite = page.locator('form', { has: page.getByRole('button', { name: t('en', 'org.invite.submit') }) });
+  await invite.getByLabel(t('en', 'field.email.label')).fill(nils);
+  await invite.getByLabel(new RegExp(`^${t('en', 'field.given_name.label')}`)).fill('Nils');
+  await invite.getByLabel(new RegExp(`^${t('en', 'field.family_name.label')}`)).fill('Nyström');
+  await invite.getByLabel(t('en', 'org.invite.language')).selectOption('sv');
+  await invite.getByLabel(/^viewer/).check();
+  await rec.click(invite.getByRole('button', { name: t('en', 'org.invite.submit') }), 'org-invited');
+  await expectPage(rec, { path: `/org/${acme.id}`, status: 200, text: [t('en', 'org.done.invited'), nils] });
+
+  // The mail, in Swedish, with the link.
+  const mail = await mailbox.waitFor({ to: nils, subjectIncludes: 'Acme Oy' });
+  assert.ok(mail.text.includes(t('sv', 'mail.invitation.button')), mail.text);
+  const link = mail.links.find((l) => l.startsWith(`${server.url}/invitation?token=`));
+  assert.ok(link, `an invitation link; links: ${mail.links.join(' ')}`);
+
+  // The registration form, pre-filled; the address fixed.
+  const n = await open({ label: 'nils' });
+  await n.rec.goto(link, 'invitation');
+  await expectPage(n.rec, { path: '/invitation', status: 200, lang: 'sv', h1: t('sv', 'invitation.title', { Organization: 'Acme Oy' }) });
+  const email = n.page.getByLabel(t('sv', 'field.email.label'));
+  assert.equal(await email.inputValue(), nils);
+  assert.equal(await email.getAttribute('readonly'), '');
+  assert.equal(await n.page.getByLabel(new RegExp(`^${t('sv', 'field.given_name.label')}`)).inputValue(), 'Nils');
+  assert.equal(await n.page.getByLabel(new RegExp(`^${t('sv', 'field.family_name.label')}`)).inputValue(), 'Nyström');
+  await n.page.getByLabel(t('sv', 'field.password.new_label'), { exact: true }).fill(password);
+  await n.rec.click(n.page.getByRole('button', { name: t('sv', 'invitation.register') }), 'account');
+  await expectPage(n.rec, { path: '/account', status: 200, text: [nils, 'Acme Oy', t('sv', 'account.done.org_joined')] });
+
+  // Signed in already, he goes to the portal: Acme, viewer.
+  await n.rec.goto(`${rp.url}/login`, 'rp-callback');
+  assert.equal(await idClaim(n.page, 'org_id'), acme.id);
+  assert.deepEqual(JSON.parse(await idClaim(n.page, 'roles')), ['viewer']);
+
+  // The link works once.
+  const again = await open({ label: 'again' });
+  const res = await again.rec.goto(link, 'invitation-used');
+  assert.equal(res.status(), 410);
+  await expectPage(again.rec, { h1: t('sv', 'invitation.invalid.title') });
 });
