@@ -94,27 +94,11 @@ func (s *Service) passwordProblem(password string, u User) error {
 // writes user.registration_repeated instead, so that the owner is told.
 func (s *Service) Register(ctx context.Context, in Registration) (Registered, error) {
 	now := s.now()
-	u := User{
-		ID: NewID(), Email: in.Email, GivenName: strings.TrimSpace(in.GivenName),
-		FamilyName: strings.TrimSpace(in.FamilyName), Locale: in.Locale, Phone: strings.ReplaceAll(in.Phone, " ", ""), Status: StatusActive,
-		CreatedAt: now, UpdatedAt: now,
-	}
-	var errs []error
-	if err := u.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := s.passwordProblem(in.Password, u); err != nil {
-		errs = append(errs, err)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Registered{}, err
-	}
-	// Hash before looking the email up, so both answers take as long.
-	hash, err := s.Hasher.Hash(ctx, in.Password)
+	// Hashed before the email is looked up, so both answers take as long.
+	u, err := s.newRegistered(ctx, in, false)
 	if err != nil {
 		return Registered{}, err
 	}
-	u.PasswordHash = hash
 	existing, err := s.Store.UserByEmail(ctx, u.EmailNormalized)
 	switch {
 	case err == nil:
@@ -438,10 +422,32 @@ func (s *Service) SignInWithCode(ctx context.Context, email, code string) (User,
 // ErrConflict if the address has an account already.
 func (s *Service) RegisterInvited(ctx context.Context, in Registration, invitationID string) (User, error) {
 	now := s.now()
+	u, err := s.newRegistered(ctx, in, true)
+	if err != nil {
+		return User{}, err
+	}
+	data := map[string]any{"locale": u.Locale, "method": "password", "source": "invitation", "invitation_id": invitationID, "email_verified": true}
+	if in.Terms != "" {
+		data["terms"] = in.Terms
+	}
+	ev, err := events.New("user.registered", u.Subject(), u.Subject(), now, data)
+	if err != nil {
+		return User{}, err
+	}
+	if err := s.Store.CreateUser(ctx, u, ev); err != nil {
+		return User{}, err
+	}
+	return u, nil
+}
+
+// newRegistered is the account a registration makes, checked (every
+// problem at once) and with its password hashed.
+func (s *Service) newRegistered(ctx context.Context, in Registration, verified bool) (User, error) {
+	now := s.now()
 	u := User{
-		ID: NewID(), Email: in.Email, EmailVerified: true, GivenName: strings.TrimSpace(in.GivenName),
-		FamilyName: strings.TrimSpace(in.FamilyName), Phone: strings.ReplaceAll(in.Phone, " ", ""), Locale: in.Locale,
-		Status: StatusActive, CreatedAt: now, UpdatedAt: now,
+		ID: NewID(), Email: in.Email, EmailVerified: verified, GivenName: strings.TrimSpace(in.GivenName),
+		FamilyName: strings.TrimSpace(in.FamilyName), Locale: in.Locale, Phone: strings.ReplaceAll(in.Phone, " ", ""), Status: StatusActive,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	var errs []error
 	if err := u.Validate(); err != nil {
@@ -458,16 +464,5 @@ func (s *Service) RegisterInvited(ctx context.Context, in Registration, invitati
 		return User{}, err
 	}
 	u.PasswordHash = hash
-	data := map[string]any{"locale": u.Locale, "method": "password", "source": "invitation", "invitation_id": invitationID, "email_verified": true}
-	if in.Terms != "" {
-		data["terms"] = in.Terms
-	}
-	ev, err := events.New("user.registered", u.Subject(), u.Subject(), now, data)
-	if err != nil {
-		return User{}, err
-	}
-	if err := s.Store.CreateUser(ctx, u, ev); err != nil {
-		return User{}, err
-	}
 	return u, nil
 }

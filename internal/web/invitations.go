@@ -53,10 +53,7 @@ func (h *Handler) showInvitation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	p := h.newPage(w, r, flows.Flow{}, inv.Locale)
-	p.Title = p.TF("invitation.title", "Organization", o.Name)
-	p.Heading = p.Title
-	p.Extra["email"], p.Extra["token"] = inv.Email, token
+	p := h.invitationPage(w, r, inv, o, token)
 	existing, err := h.Accounts.Store.UserByEmail(ctx, inv.Email)
 	switch {
 	case errors.Is(err, accounts.ErrNotFound):
@@ -85,6 +82,15 @@ func (h *Handler) showInvitation(w http.ResponseWriter, r *http.Request) {
 	h.render(w, r, http.StatusOK, "invitation", p)
 }
 
+// invitationPage is the page of an invitation to organization o.
+func (h *Handler) invitationPage(w http.ResponseWriter, r *http.Request, inv orgs.Invitation, o orgs.Organization, token string) *page {
+	p := h.newPage(w, r, flows.Flow{}, inv.Locale)
+	p.Title = p.TF("invitation.title", "Organization", o.Name)
+	p.Heading = p.Title
+	p.Extra["email"], p.Extra["token"] = inv.Email, token
+	return p
+}
+
 func (h *Handler) renderInvitationForm(w http.ResponseWriter, r *http.Request, p *page, status int) {
 	p.Action = "/invitation/register"
 	p.Text = p.TF("invitation.register_text", "Email", p.Extra["email"])
@@ -110,10 +116,7 @@ func (h *Handler) submitInvitationRegistration(w http.ResponseWriter, r *http.Re
 		return
 	}
 	ctx := r.Context()
-	p := h.newPage(w, r, flows.Flow{}, inv.Locale)
-	p.Title = p.TF("invitation.title", "Organization", o.Name)
-	p.Heading = p.Title
-	p.Extra["email"], p.Extra["token"] = inv.Email, token
+	p := h.invitationPage(w, r, inv, o, token)
 	in := accounts.Registration{Email: inv.Email, Password: r.PostFormValue("password"), GivenName: r.PostFormValue("given_name"),
 		FamilyName: r.PostFormValue("family_name"), Phone: r.PostFormValue("phone"), Locale: p.Lang}
 	p.Form["given_name"], p.Form["family_name"], p.Form["phone"], p.Form["terms"] = in.GivenName, in.FamilyName, in.Phone, r.PostFormValue("terms")

@@ -326,16 +326,8 @@ func (h *Handler) invitationExtras(r *http.Request, p *page, o orgs.Organization
 // submitOrgInvite invites someone to the organization with delegable
 // roles the admin holds.
 func (h *Handler) submitOrgInvite(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	o, admin, u, ok := h.orgAdmin(w, r)
+	o, admin, u, ok := h.postedInvitations(w, r)
 	if !ok {
-		return
-	}
-	if h.Invitations == nil {
-		h.notFound(w, r, u)
 		return
 	}
 	roles, err := h.delegable(r, admin)
@@ -382,16 +374,8 @@ func (h *Handler) submitOrgInvite(w http.ResponseWriter, r *http.Request) {
 // submitOrgInvitation resends or revokes one of the organization's pending
 // invitations.
 func (h *Handler) submitOrgInvitation(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	o, _, u, ok := h.orgAdmin(w, r)
+	o, _, u, ok := h.postedInvitations(w, r)
 	if !ok {
-		return
-	}
-	if h.Invitations == nil {
-		h.notFound(w, r, u)
 		return
 	}
 	id, done := r.PathValue("invitation"), "resent"
@@ -417,4 +401,19 @@ func (h *Handler) submitOrgInvitation(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Wake()
 	http.Redirect(w, r, "/org/"+url.PathEscape(o.ID)+"?done="+done, http.StatusSeeOther)
+}
+
+// postedInvitations is a posted change to the invitations of the admin's
+// organization: the form token checked, the admin found.
+func (h *Handler) postedInvitations(w http.ResponseWriter, r *http.Request) (orgs.Organization, orgs.Membership, accounts.User, bool) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return orgs.Organization{}, orgs.Membership{}, accounts.User{}, false
+	}
+	o, admin, u, ok := h.orgAdmin(w, r)
+	if ok && h.Invitations == nil {
+		h.notFound(w, r, u)
+		return o, admin, u, false
+	}
+	return o, admin, u, ok
 }
