@@ -41,15 +41,17 @@ func withOrgs(cmd *cobra.Command, e env, fn func(a *app, svc *orgs.Service) erro
 
 // orgOut is an organization as the commands print it.
 type orgOut struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Slug       string          `json:"slug"`
-	ExternalID string          `json:"external_id,omitempty"`
-	Domains    []string        `json:"domains"`
-	Metadata   json.RawMessage `json:"metadata"`
-	Status     orgs.Status     `json:"status"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	ID          string          `json:"id"`
+	Name        string          `json:"name"`
+	Slug        string          `json:"slug"`
+	ExternalID  string          `json:"external_id,omitempty"`
+	Domains     []string        `json:"domains"`
+	Metadata    json.RawMessage `json:"metadata"`
+	Status      orgs.Status     `json:"status"`
+	SSOProvider string          `json:"sso_provider,omitempty"`
+	SSORoles    []string        `json:"sso_roles,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	UpdatedAt   time.Time       `json:"updated_at"`
 }
 
 func orgView(o orgs.Organization) orgOut {
@@ -58,7 +60,7 @@ func orgView(o orgs.Organization) orgOut {
 		d = []string{}
 	}
 	return orgOut{ID: o.ID, Name: o.Name, Slug: o.Slug, ExternalID: o.ExternalID, Domains: d, Metadata: o.Metadata,
-		Status: o.Status, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		Status: o.Status, SSOProvider: o.SSOProvider, SSORoles: grantList(o.SSORoles), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
 
 func printOrg(e env, o orgs.Organization, asJSON bool) error {
@@ -75,7 +77,7 @@ func printOrg(e env, o orgs.Organization, asJSON bool) error {
 var orgFieldFlags = map[string]string{
 	"name": "--name", "slug": "--slug", "external_id": "--external-id", "domains": "--domain", "metadata": "--metadata",
 	"status": "--status", "app": "--app", "description": "--description", "permissions": "--permission", "roles": "--role",
-	"email": "EMAIL", "return_to": "--return-to",
+	"email": "EMAIL", "return_to": "--return-to", "sso_provider": "--sso-provider",
 }
 
 // orgProblem turns the organizations' errors into messages that name the
@@ -102,6 +104,7 @@ const orgRefHelp = "ORG is the organization's ID, its slug, or ext:<external ID>
 func newOrgCreateCmd(e env) *cobra.Command {
 	var o orgs.Organization
 	var metadata string
+	var ssoRoles []string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -119,7 +122,14 @@ Example:
 			if metadata != "" {
 				o.Metadata = json.RawMessage(metadata)
 			}
-			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+			var err error
+			if o.SSORoles, err = orgs.ParseGrants("", ssoRoles); err != nil {
+				return orgProblem(err, "")
+			}
+			return withOrgs(cmd, e, func(a *app, svc *orgs.Service) error {
+				if err := checkSSOProvider(cmd, a, o.SSOProvider); err != nil {
+					return err
+				}
 				o, err := svc.CreateOrganization(cmd.Context(), o, "system:cli")
 				if err != nil {
 					return orgProblem(err, "an organization with that slug, external ID or domain")
@@ -134,8 +144,22 @@ Example:
 	fl.StringVar(&o.ExternalID, "external-id", "", "the CRM's ID for the organization (unique)")
 	fl.StringSliceVar(&o.Domains, "domain", nil, "a verified email domain of the organization; repeat for more")
 	fl.StringVar(&metadata, "metadata", "", "a JSON object for the integrating systems")
+	fl.StringVar(&o.SSOProvider, "sso-provider", "", "an upstream identity provider (portvakt idp) that the people of the organization's domains sign in with")
+	fl.StringSliceVar(&ssoRoles, "sso-role", nil, "a role (app/role) people who sign in through --sso-provider join the organization with; repeat for more")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
+}
+
+// checkSSOProvider reports an organization's SSO provider that is not
+// registered.
+func checkSSOProvider(cmd *cobra.Command, a *app, id string) error {
+	if id == "" {
+		return nil
+	}
+	if _, err := a.store.ProviderByID(cmd.Context(), id); err != nil {
+		return usageError{fmt.Errorf("sso_provider (--sso-provider): no identity provider %q (see portvakt idp list)", id)}
+	}
+	return nil
 }
 
 func newOrgGetCmd(e env) *cobra.Command {
@@ -202,8 +226,8 @@ func newOrgListCmd(e env) *cobra.Command {
 }
 
 func newOrgUpdateCmd(e env) *cobra.Command {
-	var name, slug, externalID, metadata, status string
-	var domains []string
+	var name, slug, externalID, metadata, status, ssoProvider string
+	var domains, ssoRoles []string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "update ORG",
@@ -239,7 +263,20 @@ func newOrgUpdateCmd(e env) *cobra.Command {
 				st := orgs.Status(status)
 				c.Status = &st
 			}
-			return withOrgs(cmd, e, func(_ *app, svc *orgs.Service) error {
+			if set("sso-provider") {
+				c.SSOProvider = &ssoProvider
+			}
+			if set("sso-role") {
+				grants, err := orgs.ParseGrants("", ssoRoles)
+				if err != nil {
+					return orgProblem(err, "")
+				}
+				c.SSORoles = &grants
+			}
+			return withOrgs(cmd, e, func(a *app, svc *orgs.Service) error {
+				if err := checkSSOProvider(cmd, a, ssoProvider); err != nil {
+					return err
+				}
 				o, err := svc.Find(cmd.Context(), args[0])
 				if err != nil {
 					return orgProblem(err, "organization "+args[0])
@@ -259,6 +296,8 @@ func newOrgUpdateCmd(e env) *cobra.Command {
 	fl.StringSliceVar(&domains, "domain", nil, "the verified email domains, replacing the ones it has")
 	fl.StringVar(&metadata, "metadata", "", "a JSON object replacing the metadata")
 	fl.StringVar(&status, "status", "", "active or suspended")
+	fl.StringVar(&ssoProvider, "sso-provider", "", "the upstream identity provider its people sign in with ('' for none)")
+	fl.StringSliceVar(&ssoRoles, "sso-role", nil, "the roles people who sign in through it join with, replacing the ones set")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

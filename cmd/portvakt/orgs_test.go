@@ -86,6 +86,8 @@ func TestOrgCommands(t *testing.T) {
 		{[]string{"role", "create", "--app", "portvakt", "--name", "x"}, "Portvakt's own"},
 		{[]string{"role", "delete", "portal/buyer"}, "--yes"},
 		{[]string{"org", "frobnicate"}, "unknown command"},
+		{[]string{"org", "update", "acme", "--sso-provider", "nobody"}, "sso_provider (--sso-provider): no identity provider"},
+		{[]string{"org", "create", "--name", "NoDomain", "--slug", "nodomain", "--sso-provider", "entra"}, "sso_provider (--sso-provider)"},
 	} {
 		r := runPortvakt(t, dir, env, tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
@@ -123,6 +125,13 @@ func TestOrgCommands(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
 			t.Errorf("portvakt %s: exit %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
 		}
+	}
+	// An organization's own identity provider and the roles its people
+	// join with.
+	mustRun(t, dir, env, "idp", "create", "--id", "entra", "--name", "Acme Entra", "--issuer-url", "https://login.acme.example", "--client-id", "x")
+	sso := mustRun(t, dir, env, "org", "update", "acme", "--sso-provider", "entra", "--sso-role", "portal/viewer", "--json")
+	if !strings.Contains(sso.stdout, `"sso_provider":"entra"`) || !strings.Contains(sso.stdout, `"sso_roles":["portal/viewer"]`) {
+		t.Errorf("org update --sso-provider: %s", sso.stdout)
 	}
 	mustRun(t, dir, env, "role", "delete", "portal/viewer", "--yes")
 	if roles := mustRun(t, dir, env, "role", "list", "--app", "portal"); strings.Contains(roles.stdout, "viewer") || !strings.Contains(roles.stdout, "portal/buyer") {

@@ -44,10 +44,23 @@ type Organization struct {
 	// to one organization.
 	Domains []string
 	// Metadata is free-form JSON (an object) for the integrating systems.
-	Metadata  json.RawMessage
-	Status    Status
+	Metadata json.RawMessage
+	Status   Status
+	Settings
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Settings are how an organization's people sign in and join.
+type Settings struct {
+	// SSOProvider is the upstream identity provider (its ID) the people of
+	// the organization's domains sign in with: typing such an address on
+	// the sign-in page leads there (home-realm discovery), and a password
+	// is not asked.
+	SSOProvider string `json:"sso_provider,omitempty"`
+	// SSORoles are the roles someone who signs in through SSOProvider
+	// joins the organization with, just in time.
+	SSORoles []Grant `json:"sso_roles,omitempty"`
 }
 
 // Subject is the organization's name in events.
@@ -74,8 +87,8 @@ func (r Role) Key() string { return r.App + "/" + r.Name }
 
 // Grant is a role given to a person.
 type Grant struct {
-	App  string
-	Role string
+	App  string `json:"app"`
+	Role string `json:"role"`
 }
 
 // AdminApp and AdminRole name the built-in role of an organization's own
@@ -198,6 +211,10 @@ func (o *Organization) Validate() error {
 	if o.Status == "" {
 		o.Status = StatusActive
 	}
+	if o.SSOProvider != "" && len(o.Domains) == 0 {
+		bad("sso_provider", "needs the organization's email domains (--domain): they are what leads people to it")
+	}
+	sortGrants(o.SSORoles)
 	if o.Status != StatusActive && o.Status != StatusSuspended {
 		bad("status", "%q is not active or suspended", o.Status)
 	}

@@ -50,7 +50,8 @@ func (s *Service) CreateOrganization(ctx context.Context, o Organization, actor 
 
 // orgData is what an organization's events say of it.
 func orgData(o Organization) map[string]any {
-	return map[string]any{"name": o.Name, "slug": o.Slug, "external_id": o.ExternalID, "domains": o.Domains, "status": o.Status}
+	return map[string]any{"name": o.Name, "slug": o.Slug, "external_id": o.ExternalID, "domains": o.Domains, "status": o.Status,
+		"sso_provider": o.SSOProvider}
 }
 
 // Change is an update of some of an organization's fields; nil leaves a
@@ -62,6 +63,9 @@ type Change struct {
 	Domains    *[]string
 	Metadata   json.RawMessage
 	Status     *Status
+	// SSOProvider and SSORoles change the sign-in settings.
+	SSOProvider *string
+	SSORoles    *[]Grant
 }
 
 // UpdateOrganization applies c to the organization with id. Its event names
@@ -91,6 +95,12 @@ func (s *Service) UpdateOrganization(ctx context.Context, id string, c Change, a
 	if c.Status != nil {
 		o.Status = *c.Status
 	}
+	if c.SSOProvider != nil {
+		o.SSOProvider = *c.SSOProvider
+	}
+	if c.SSORoles != nil {
+		o.SSORoles = slices.Clone(*c.SSORoles)
+	}
 	if err := o.Validate(); err != nil {
 		return Organization{}, err
 	}
@@ -106,6 +116,8 @@ func (s *Service) UpdateOrganization(ctx context.Context, id string, c Change, a
 	diff("domains", old.Domains, o.Domains, slices.Equal(old.Domains, o.Domains))
 	diff("metadata", json.RawMessage(old.Metadata), json.RawMessage(o.Metadata), jsonEqual(old.Metadata, o.Metadata))
 	diff("status", old.Status, o.Status, old.Status == o.Status)
+	diff("sso_provider", old.SSOProvider, o.SSOProvider, old.SSOProvider == o.SSOProvider)
+	diff("sso_roles", grantNames(old.SSORoles), grantNames(o.SSORoles), slices.Equal(old.SSORoles, o.SSORoles))
 	if len(changes) == 0 {
 		return old, nil
 	}

@@ -35,9 +35,13 @@ func orgNotFound(what string) error {
 // CreateOrganization implements orgs.Store.
 func (s *Store) CreateOrganization(ctx context.Context, o orgs.Organization, evs ...events.Event) error {
 	return orgConflict(s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO organizations (id, name, slug, external_id, status, metadata, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			o.ID, o.Name, o.Slug, nullString(o.ExternalID), string(o.Status), orgMetadata(o), micros(o.CreatedAt), micros(o.UpdatedAt)); err != nil {
+		settings, err := json.Marshal(o.Settings)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO organizations (id, name, slug, external_id, status, metadata, created_at, updated_at, settings)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			o.ID, o.Name, o.Slug, nullString(o.ExternalID), string(o.Status), orgMetadata(o), micros(o.CreatedAt), micros(o.UpdatedAt), string(settings)); err != nil {
 			return fmt.Errorf("insert organization: %w", err)
 		}
 		if err := insertDomains(ctx, tx, o); err != nil {
@@ -51,9 +55,13 @@ func (s *Store) CreateOrganization(ctx context.Context, o orgs.Organization, evs
 // stored.
 func (s *Store) UpdateOrganization(ctx context.Context, o orgs.Organization, evs ...events.Event) error {
 	return orgConflict(s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE organizations SET name = $2, slug = $3, external_id = $4, status = $5, metadata = $6, updated_at = $7
-			WHERE id = $1`,
-			o.ID, o.Name, o.Slug, nullString(o.ExternalID), string(o.Status), orgMetadata(o), micros(o.UpdatedAt))
+		settings, err := json.Marshal(o.Settings)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE organizations SET name = $2, slug = $3, external_id = $4, status = $5, metadata = $6, updated_at = $7,
+			settings = $8 WHERE id = $1`,
+			o.ID, o.Name, o.Slug, nullString(o.ExternalID), string(o.Status), orgMetadata(o), micros(o.UpdatedAt), string(settings))
 		if err != nil {
 			return fmt.Errorf("update organization: %w", err)
 		}
@@ -114,8 +122,8 @@ func (s *Store) DeleteOrganization(ctx context.Context, id string, at time.Time,
 // from one state of the database: one row per domain, or one with a NULL
 // domain for an organization without any, in slug then domain order.
 func orgsQuery(cond string) string {
-	return `SELECT o.id, o.name, o.slug, o.external_id, o.status, o.metadata, o.created_at, o.updated_at, d.domain
-		FROM (SELECT id, name, slug, external_id, status, metadata, created_at, updated_at FROM organizations ` + cond + `) o
+	return `SELECT o.id, o.name, o.slug, o.external_id, o.status, o.metadata, o.created_at, o.updated_at, o.settings, d.domain
+		FROM (SELECT id, name, slug, external_id, status, metadata, created_at, updated_at, settings FROM organizations ` + cond + `) o
 		LEFT JOIN organization_domains d ON d.org_id = o.id
 		ORDER BY o.slug, d.domain`
 }
@@ -131,9 +139,9 @@ func (s *Store) readOrgs(ctx context.Context, query string, args ...any) ([]orgs
 	for rows.Next() {
 		var o orgs.Organization
 		var external, domain sql.NullString
-		var status, metadata string
+		var status, metadata, settings string
 		var created, updated int64
-		if err := rows.Scan(&o.ID, &o.Name, &o.Slug, &external, &status, &metadata, &created, &updated, &domain); err != nil {
+		if err := rows.Scan(&o.ID, &o.Name, &o.Slug, &external, &status, &metadata, &created, &updated, &settings, &domain); err != nil {
 			return nil, fmt.Errorf("scan organization: %w", err)
 		}
 		// An organization's rows are next to each other: the slug orders
@@ -141,6 +149,9 @@ func (s *Store) readOrgs(ctx context.Context, query string, args ...any) ([]orgs
 		if n := len(out); n == 0 || out[n-1].ID != o.ID {
 			o.ExternalID, o.Status, o.Metadata = external.String, orgs.Status(status), json.RawMessage(metadata)
 			o.CreatedAt, o.UpdatedAt = fromMicros(created), fromMicros(updated)
+			if err := json.Unmarshal([]byte(settings), &o.Settings); err != nil {
+				return nil, fmt.Errorf("organization %s settings: %w", o.ID, err)
+			}
 			out = append(out, o)
 		}
 		if domain.Valid {

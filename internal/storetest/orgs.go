@@ -34,6 +34,28 @@ func RunOrgs(t *testing.T, e Engine) {
 	t.Run("UserRoles", func(t *testing.T) { testUserRoles(t, e) })
 	t.Run("ConcurrentPuts", func(t *testing.T) { testOrgConcurrentPuts(t, e) })
 	t.Run("FailedEvents", func(t *testing.T) { testOrgFailedEvents(t, e) })
+	t.Run("Settings", func(t *testing.T) { testOrgSettings(t, e) })
+}
+
+// testOrgSettings: an organization's sign-in settings are kept, and
+// replaced by an update.
+func testOrgSettings(t *testing.T, e Engine) {
+	ctx := t.Context()
+	s := Open(t, e)
+	o := newOrg(t, "sso", "sso.example")
+	o.Settings = orgs.Settings{SSOProvider: "entra", SSORoles: []orgs.Grant{{App: "portal", Role: "viewer"}}}
+	must(t, s.CreateOrganization(ctx, o), "CreateOrganization")
+	got, err := s.OrganizationByDomain(ctx, "sso.example")
+	must(t, err, "OrganizationByDomain")
+	if got.SSOProvider != "entra" || !slices.Equal(got.SSORoles, o.SSORoles) {
+		t.Errorf("settings read back as %+v", got.Settings)
+	}
+	o.Settings = orgs.Settings{}
+	o.UpdatedAt = base.Add(time.Hour)
+	must(t, s.UpdateOrganization(ctx, o), "UpdateOrganization")
+	if got, err := s.OrganizationByID(ctx, o.ID); err != nil || got.SSOProvider != "" || len(got.SSORoles) != 0 {
+		t.Errorf("settings after clearing them: %+v, %v", got.Settings, err)
+	}
 }
 
 // newOrg returns a valid organization with slug and domains, created at

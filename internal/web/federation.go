@@ -52,7 +52,7 @@ func (h *Handler) startUpstream(w http.ResponseWriter, r *http.Request) {
 		h.showError(w, r, http.StatusForbidden, "error.csrf")
 		return
 	}
-	h.sendUpstream(w, r, flows.Flow{ReturnTo: safeReturn(r.PostFormValue("return_to")), UILocales: truncate(r.PostFormValue("ui_locales"), 64)})
+	h.sendUpstream(w, r, flows.Flow{ReturnTo: safeReturn(r.PostFormValue("return_to")), UILocales: truncate(r.PostFormValue("ui_locales"), 64)}, r.PathValue("id"))
 }
 
 // startLink sends a signed-in person to a provider to link an account
@@ -66,19 +66,19 @@ func (h *Handler) startLink(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 		return
 	}
-	h.sendUpstream(w, r, flows.Flow{State: flows.StateLink, UserID: s.UserID, ReturnTo: "/account"})
+	h.sendUpstream(w, r, flows.Flow{State: flows.StateLink, UserID: s.UserID, ReturnTo: "/account"}, r.PathValue("id"))
 }
 
 // sendUpstream starts a login flow from template and sends the browser to
-// the provider named in the path.
-func (h *Handler) sendUpstream(w http.ResponseWriter, r *http.Request, template flows.Flow) {
+// provider id.
+func (h *Handler) sendUpstream(w http.ResponseWriter, r *http.Request, template flows.Flow, id string) {
 	ctx := r.Context()
 	f, err := h.Flows.Start(ctx, flows.Login, template)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	to, sealed, err := h.Federation.Begin(ctx, r.PathValue("id"), f.ID, h.callbackURL())
+	to, sealed, err := h.Federation.Begin(ctx, id, f.ID, h.callbackURL())
 	if err != nil {
 		h.upstreamFailed(w, r, f, err)
 		return
@@ -222,6 +222,10 @@ func (h *Handler) signInUpstream(w http.ResponseWriter, r *http.Request, f flows
 		h.upstreamFailed(w, r, f, err)
 		return
 	}
+	if err := h.joinBySSO(ctx, u.ID, u.Email, c); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	h.firstFactorDone(w, r, f, u.ID, fedMethods(c), source(c))
 }
 
@@ -296,6 +300,10 @@ func (h *Handler) registerUpstream(w http.ResponseWriter, r *http.Request, f flo
 	}
 	if err := h.Federation.Proof(ctx, u.ID, c); err != nil {
 		h.upstreamFailed(w, r, f, err)
+		return
+	}
+	if err := h.joinBySSO(ctx, u.ID, u.Email, c); err != nil {
+		h.fail(w, r, err)
 		return
 	}
 	h.Wake()

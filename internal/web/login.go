@@ -59,6 +59,11 @@ func (h *Handler) submitLogin(w http.ResponseWriter, r *http.Request) {
 		h.throttled(w, r, page(), wait)
 		return
 	}
+	// An organization's own provider checks who its people are; not when
+	// they come back from it to prove an account here is theirs.
+	if email != "" && f.PendingLink == "" && h.homeRealm(w, r, f, email) {
+		return
+	}
 	if email == "" || password == "" {
 		p := page()
 		if email == "" {
