@@ -1331,15 +1331,27 @@ func TestStartupAndIdleFootprint(t *testing.T) {
 		t.Errorf("startup took %v, want at most %v", times[1], maxStartup)
 	}
 
-	time.Sleep(time.Second)
-	status := readFile(t, fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB$`).FindStringSubmatch(status)
-	if m == nil {
-		t.Fatalf("no VmRSS in /proc/%d/status", s.cmd.Process.Pid)
+	// Idle means once the start-up's work has settled: the garbage handed
+	// back (beside serving) and nothing running. On a machine busy with
+	// other work that can take a moment, so the smallest of the samples
+	// over five idle seconds counts.
+	rss := 0
+	var samples []string
+	for i := 0; i < 20; i++ {
+		time.Sleep(250 * time.Millisecond)
+		status := readFile(t, fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+		m := regexp.MustCompile(`(?m)^VmRSS:\s+(\d+) kB$`).FindStringSubmatch(status)
+		if m == nil {
+			t.Fatalf("no VmRSS in /proc/%d/status", s.cmd.Process.Pid)
+		}
+		kb, _ := strconv.Atoi(m[1])
+		samples = append(samples, m[1])
+		if rss == 0 || kb<<10 < rss {
+			rss = kb << 10
+		}
 	}
-	kb, _ := strconv.Atoi(m[1])
-	rss := kb << 10
-	t.Logf("idle RSS after ready and 1s idle: %.1f MiB", float64(rss)/(1<<20))
+	t.Logf("idle RSS samples (kB): %s", strings.Join(samples, " "))
+	t.Logf("idle RSS (the least over 5 s idle): %.1f MiB", float64(rss)/(1<<20))
 	if rss > maxRSS {
 		t.Errorf("idle RSS is %.1f MiB, want at most %d MiB", float64(rss)/(1<<20), maxRSS>>20)
 	}
