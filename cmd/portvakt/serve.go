@@ -114,6 +114,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Federation:         fed,
 		Orgs:               &orgs.Service{Store: a.store, Now: a.now},
 		Invitations:        invitations,
+		EventTimes:         a.store,
 		Flows:              svc.flows,
 		Sessions:           svc.sessions,
 		Limits:             svc.limits,

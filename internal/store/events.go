@@ -142,3 +142,13 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+// LastEventAt returns when the last event of type typ about subject
+// occurred; the zero time if there was none.
+func (s *Store) LastEventAt(ctx context.Context, subject, typ string) (time.Time, error) {
+	var at sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, `SELECT MAX(occurred_at) FROM events WHERE subject = $1 AND type = $2`, subject, typ).Scan(&at); err != nil {
+		return time.Time{}, fmt.Errorf("read the last %s of %s: %w", typ, subject, err)
+	}
+	return fromNullMicros(at), nil
+}

@@ -177,6 +177,34 @@ func testEvents(t *testing.T, e Engine) {
 			})
 		}
 	})
+
+	t.Run("LastEventAt", func(t *testing.T) {
+		ctx := t.Context()
+		s := Open(t, e)
+		at := func(typ, subject string, when time.Time) {
+			ev, err := events.New(typ, subject, "system:test", when, nil)
+			must(t, err, "new event")
+			must(t, s.AppendEvents(ctx, ev), "AppendEvents")
+		}
+		at("user.login_succeeded", "user:a", base.Add(2*time.Hour))
+		at("user.login_succeeded", "user:a", base.Add(time.Hour)) // appended later, happened earlier
+		at("user.updated", "user:a", base.Add(3*time.Hour))
+		at("user.login_succeeded", "user:b", base.Add(5*time.Hour))
+		for _, tc := range []struct {
+			subject, typ string
+			want         time.Time
+		}{
+			{"user:a", "user.login_succeeded", stored(base.Add(2 * time.Hour))},
+			{"user:a", "user.deleted", time.Time{}},
+			{"user:none", "user.login_succeeded", time.Time{}},
+		} {
+			got, err := s.LastEventAt(ctx, tc.subject, tc.typ)
+			must(t, err, "LastEventAt")
+			if !got.Equal(tc.want) {
+				t.Errorf("LastEventAt(%s, %s) = %v, want %v", tc.subject, tc.typ, got, tc.want)
+			}
+		}
+	})
 }
 
 // testEventOrder checks the property consumers rely on: positions grow in

@@ -48,6 +48,9 @@ type Handler struct {
 	// Orgs are the organizations their own admins manage here
 	// (delegated administration); nil offers none.
 	Orgs *orgs.Service
+	// EventTimes shows organization admins their members' last sign-in;
+	// nil leaves it out.
+	EventTimes EventTimes
 	// Invitations are accepted on /invitation; nil offers none.
 	Invitations *orgs.Invitations
 	// Authn checks second factors and levels of assurance.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -21,12 +22,20 @@ import (
 // an admin, an admin of another organization, or for an organization that
 // does not exist — so nothing tells them apart.
 
+// EventTimes tells when something last happened to someone (their last
+// sign-in, for the organization page).
+type EventTimes interface {
+	LastEventAt(ctx context.Context, subject, typ string) (time.Time, error)
+}
+
 // orgMember is a member as the organization page shows them.
 type orgMember struct {
 	UserID string
 	Email  string
 	Name   string
 	Since  string
+	// LastSignIn is the date of their last sign-in, "" if unknown.
+	LastSignIn string
 	Admin  bool
 	Self   bool
 	// Roles are the roles the admin may give or take, with whether the
@@ -131,6 +140,16 @@ func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, p *page, o o
 			}
 			om := orgMember{UserID: m.UserID, Email: mu.Email, Name: joinName(mu), Since: m.CreatedAt.In(time.UTC).Format("2006-01-02"),
 				Admin: m.Holds(orgs.Admin), Self: m.UserID == u.ID}
+			if h.EventTimes != nil {
+				last, err := h.EventTimes.LastEventAt(ctx, mu.Subject(), "user.login_succeeded")
+				if err != nil {
+					h.fail(w, r, err)
+					return
+				}
+				if !last.IsZero() {
+					om.LastSignIn = last.In(time.UTC).Format("2006-01-02")
+				}
+			}
 			for _, role := range roles {
 				g := orgs.Grant{App: role.App, Role: role.Name}
 				om.Roles = append(om.Roles, orgRoleChoice{Key: g.App + "/" + g.Role, Name: role.Name, Description: role.Description, Held: m.Holds(g)})

@@ -24,7 +24,7 @@ func (s *stack) withOrgs(t *testing.T) orgWorld {
 	t.Helper()
 	ctx := context.Background()
 	svc := &orgs.Service{Store: s.store, Now: func() time.Time { return *s.clock }}
-	s.pages.Orgs = svc
+	s.pages.Orgs, s.pages.EventTimes = svc, s.store
 	var w orgWorld
 	var err error
 	if w.acme, err = svc.CreateOrganization(ctx, orgs.Organization{Name: "Acme Oy", Slug: "acme"}, "system:test"); err != nil {
@@ -120,6 +120,10 @@ func TestOrgAdminPages(t *testing.T) {
 			t.Fatalf("the account page lacks the organization link:\n%s", acct.body)
 		}
 		page := b.get("/org/" + w.acme.ID)
+		// Anna signed in just now; Mats never has.
+		if !strings.Contains(page.body, "last signed in 2026-11-25") || !strings.Contains(page.body, "not signed in yet") {
+			t.Errorf("the page lacks the members' last sign-in:\n%s", page.body)
+		}
 		if page.status != http.StatusOK || !strings.Contains(page.body, "<h1>Acme Oy</h1>") ||
 			!strings.Contains(page.body, "mats@acme.example") || strings.Contains(page.body, "bo@beta.example") {
 			t.Fatalf("the organization page (%d):\n%s", page.status, page.body)
