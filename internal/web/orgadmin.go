@@ -36,8 +36,8 @@ type orgMember struct {
 	Since  string
 	// LastSignIn is the date of their last sign-in, "" if unknown.
 	LastSignIn string
-	Admin  bool
-	Self   bool
+	Admin      bool
+	Self       bool
 	// Roles are the roles the admin may give or take, with whether the
 	// member holds them; Others are the ones they hold that the admin
 	// cannot change.
