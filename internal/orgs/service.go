@@ -351,8 +351,9 @@ func (s *Service) Contexts(ctx context.Context, userID, app string) ([]Context, 
 // organization.
 func (s *Service) PersonalContext(ctx context.Context, userID, app string) (Context, error) {
 	grants, err := s.Store.UserRoles(ctx, userID)
-	if err != nil {
-		return Context{}, err
+	if err != nil || !slices.ContainsFunc(grants, func(g Grant) bool { return g.App == app }) {
+		// Most people hold none: one query on the token path.
+		return Context{Roles: []string{}, Permissions: []string{}}, err
 	}
 	declared, err := s.Store.Roles(ctx, app)
 	if err != nil {

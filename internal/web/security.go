@@ -278,25 +278,27 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 			p.Orgs = append(p.Orgs, opt)
 		}
 	}
-	switch r.URL.Query().Get("done") {
-	case "org_handed_over":
-		p.Notice = p.T("org.done.handed_over")
-	case "org_joined":
-		p.Notice = p.T("account.done.org_joined")
-	case "identity_linked":
-		p.Notice = p.T("upstream.linked")
-	case "identity_taken":
-		p.Alert = p.T("upstream.taken")
-	case "identity_unlinked":
-		p.Notice = p.T("upstream.unlinked")
-	case "identity_last":
-		p.Alert = p.T("upstream.last_method")
-	case "totp_removed":
-		p.Notice = p.T("totp.removed")
-	case "passkey_added":
-		p.Notice = p.T("passkey.added")
-	case "passkey_removed":
-		p.Notice = p.T("passkey.removed")
+	if d, ok := accountDone[r.URL.Query().Get("done")]; ok && d.alert {
+		p.Alert = p.T(d.message)
+	} else if ok {
+		p.Notice = p.T(d.message)
 	}
 	return nil
+}
+
+// accountDone are the account page's messages after a change (?done=…):
+// a notice, or an alert for what did not happen.
+var accountDone = map[string]struct {
+	message string
+	alert   bool
+}{
+	"org_handed_over":   {"org.done.handed_over", false},
+	"org_joined":        {"account.done.org_joined", false},
+	"identity_linked":   {"upstream.linked", false},
+	"identity_taken":    {"upstream.taken", true},
+	"identity_unlinked": {"upstream.unlinked", false},
+	"identity_last":     {"upstream.last_method", true},
+	"totp_removed":      {"totp.removed", false},
+	"passkey_added":     {"passkey.added", false},
+	"passkey_removed":   {"passkey.removed", false},
 }
