@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/orgs"
 )
 
@@ -36,7 +38,15 @@ func withOrgs(cmd *cobra.Command, e env, fn func(a *app, svc *orgs.Service) erro
 		return err
 	}
 	defer a.close()
-	return fn(a, &orgs.Service{Store: a.store, Now: a.now})
+	return fn(a, newOrgsService(a))
+}
+
+// newOrgsService is the organizations service, holding organizations'
+// minimum levels to the deployment's ladder (checked when the
+// configuration was loaded).
+func newOrgsService(a *app) *orgs.Service {
+	ladder, _ := authn.ParseLadder(a.cfg.LoALadder)
+	return &orgs.Service{Store: a.store, Levels: ladder.ACRs(), Now: a.now}
 }
 
 // orgOut is an organization as the commands print it.
@@ -50,8 +60,15 @@ type orgOut struct {
 	Status      orgs.Status     `json:"status"`
 	SSOProvider string          `json:"sso_provider,omitempty"`
 	SSORoles    []string        `json:"sso_roles,omitempty"`
-	CreatedAt   time.Time       `json:"created_at"`
-	UpdatedAt   time.Time       `json:"updated_at"`
+	// Joining by domain.
+	AutoJoin  bool     `json:"auto_join"`
+	JoinRoles []string `json:"join_roles,omitempty"`
+	// The sign-in policy.
+	RequireMFA    bool      `json:"require_mfa"`
+	MinACR        string    `json:"min_acr,omitempty"`
+	SignInMethods []string  `json:"sign_in_methods,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func orgView(o orgs.Organization) orgOut {
@@ -60,7 +77,9 @@ func orgView(o orgs.Organization) orgOut {
 		d = []string{}
 	}
 	return orgOut{ID: o.ID, Name: o.Name, Slug: o.Slug, ExternalID: o.ExternalID, Domains: d, Metadata: o.Metadata,
-		Status: o.Status, SSOProvider: o.SSOProvider, SSORoles: grantList(o.SSORoles), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		Status: o.Status, SSOProvider: o.SSOProvider, SSORoles: grantList(o.SSORoles),
+		AutoJoin: o.AutoJoin, JoinRoles: grantList(o.JoinRoles), RequireMFA: o.RequireMFA, MinACR: o.MinACR, SignInMethods: o.SignInMethods,
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
 
 func printOrg(e env, o orgs.Organization, asJSON bool) error {
@@ -70,6 +89,16 @@ func printOrg(e env, o orgs.Organization, asJSON bool) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "ID\t%s\nName\t%s\nSlug\t%s\nExternal ID\t%s\nDomains\t%s\nStatus\t%s\nMetadata\t%s\n",
 		o.ID, o.Name, o.Slug, o.ExternalID, strings.Join(o.Domains, ", "), o.Status, o.Metadata)
+	if o.SSOProvider != "" {
+		fmt.Fprintf(tw, "SSO provider\t%s\nSSO roles\t%s\n", o.SSOProvider, strings.Join(grantList(o.SSORoles), ", "))
+	}
+	join := "admins approve requests"
+	if o.AutoJoin {
+		join = "admitted at once"
+	}
+	fmt.Fprintf(tw, "Joining by domain\t%s; roles: %s\n", join, orNone(grantList(o.JoinRoles)))
+	fmt.Fprintf(tw, "Second factor required\t%t\nMinimum level\t%s\nSign-in methods\t%s\n",
+		o.RequireMFA, orAny(o.MinACR), orAny(strings.Join(o.SignInMethods, ", ")))
 	return tw.Flush()
 }
 
@@ -78,6 +107,73 @@ var orgFieldFlags = map[string]string{
 	"name": "--name", "slug": "--slug", "external_id": "--external-id", "domains": "--domain", "metadata": "--metadata",
 	"status": "--status", "app": "--app", "description": "--description", "permissions": "--permission", "roles": "--role",
 	"email": "EMAIL", "return_to": "--return-to", "sso_provider": "--sso-provider",
+	"auto_join": "--auto-join", "join_roles": "--join-role", "min_acr": "--min-acr", "sign_in_methods": "--sign-in-method",
+}
+
+func orNone(list []string) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	return strings.Join(list, ", ")
+}
+
+func orAny(s string) string {
+	if s == "" {
+		return "any"
+	}
+	return s
+}
+
+// policyFlags are the flags of an organization's joining and sign-in
+// settings, shared by create and update.
+type policyFlags struct {
+	autoJoin, requireMFA bool
+	joinRoles, methods   []string
+	minACR               string
+}
+
+func (p *policyFlags) add(fl *pflag.FlagSet) {
+	fl.BoolVar(&p.autoJoin, "auto-join", false, "admit people with a verified address in the organization's domains at once when they ask to join (otherwise its admins approve each request)")
+	fl.StringSliceVar(&p.joinRoles, "join-role", nil, "a role (app/role) people who join by domain get; repeat for more")
+	fl.BoolVar(&p.requireMFA, "require-mfa", false, "its people must use a second factor to sign in to applications for the organization")
+	fl.StringVar(&p.minACR, "min-acr", "", "the lowest level of assurance (an acr value of loa_ladder) for signing in to applications for the organization")
+	fl.StringSliceVar(&p.methods, "sign-in-method", nil, "a way of signing in that counts for the organization: "+strings.Join(orgs.SignInMethods, ", ")+"; repeat for more (none given: all)")
+}
+
+// change sets in c what the command line set.
+func (p *policyFlags) change(set func(string) bool, c *orgs.Change) error {
+	if set("auto-join") {
+		c.AutoJoin = &p.autoJoin
+	}
+	if set("join-role") {
+		grants, err := orgs.ParseGrants("", nonEmpty(p.joinRoles))
+		if err != nil {
+			return orgProblem(err, "")
+		}
+		c.JoinRoles = &grants
+	}
+	if set("require-mfa") {
+		c.RequireMFA = &p.requireMFA
+	}
+	if set("min-acr") {
+		c.MinACR = &p.minACR
+	}
+	if set("sign-in-method") {
+		m := nonEmpty(p.methods)
+		c.SignInMethods = &m
+	}
+	return nil
+}
+
+// nonEmpty drops empty values, so that --flag '' clears a list.
+func nonEmpty(list []string) []string {
+	out := []string{}
+	for _, x := range list {
+		if strings.TrimSpace(x) != "" {
+			out = append(out, strings.TrimSpace(x))
+		}
+	}
+	return out
 }
 
 // orgProblem turns the organizations' errors into messages that name the
@@ -105,6 +201,7 @@ func newOrgCreateCmd(e env) *cobra.Command {
 	var o orgs.Organization
 	var metadata string
 	var ssoRoles []string
+	var policy policyFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -126,6 +223,17 @@ Example:
 			if o.SSORoles, err = orgs.ParseGrants("", ssoRoles); err != nil {
 				return orgProblem(err, "")
 			}
+			var c orgs.Change
+			if err := policy.change(cmd.Flags().Changed, &c); err != nil {
+				return err
+			}
+			o.AutoJoin, o.RequireMFA, o.MinACR = policy.autoJoin, policy.requireMFA, policy.minACR
+			if c.JoinRoles != nil {
+				o.JoinRoles = *c.JoinRoles
+			}
+			if c.SignInMethods != nil {
+				o.SignInMethods = *c.SignInMethods
+			}
 			return withOrgs(cmd, e, func(a *app, svc *orgs.Service) error {
 				if err := checkSSOProvider(cmd, a, o.SSOProvider); err != nil {
 					return err
@@ -146,6 +254,7 @@ Example:
 	fl.StringVar(&metadata, "metadata", "", "a JSON object for the integrating systems")
 	fl.StringVar(&o.SSOProvider, "sso-provider", "", "an upstream identity provider (portvakt idp) that the people of the organization's domains sign in with")
 	fl.StringSliceVar(&ssoRoles, "sso-role", nil, "a role (app/role) people who sign in through --sso-provider join the organization with; repeat for more")
+	policy.add(fl)
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }
@@ -228,11 +337,13 @@ func newOrgListCmd(e env) *cobra.Command {
 func newOrgUpdateCmd(e env) *cobra.Command {
 	var name, slug, externalID, metadata, status, ssoProvider string
 	var domains, ssoRoles []string
+	var policy policyFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "update ORG",
 		Short: "Change an organization",
-		Long: "Change an organization's name, slug, external ID, domains (--domain replaces them all; --domain '' removes them), metadata or status (active, or suspended: its people cannot use it). " +
+		Long: "Change an organization's name, slug, external ID, domains (--domain replaces them all; --domain '' removes them), metadata or status (active, or suspended: its people cannot use it); how people join by domain (--auto-join, --join-role); " +
+			"and its sign-in policy for applications used for it (--require-mfa, --min-acr, --sign-in-method; --sign-in-method '' allows all again). " +
 			orgRefHelp + " The change is recorded in organization.updated with the old and new values.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -273,6 +384,9 @@ func newOrgUpdateCmd(e env) *cobra.Command {
 				}
 				c.SSORoles = &grants
 			}
+			if err := policy.change(set, &c); err != nil {
+				return err
+			}
 			return withOrgs(cmd, e, func(a *app, svc *orgs.Service) error {
 				if err := checkSSOProvider(cmd, a, ssoProvider); err != nil {
 					return err
@@ -298,6 +412,7 @@ func newOrgUpdateCmd(e env) *cobra.Command {
 	fl.StringVar(&status, "status", "", "active or suspended")
 	fl.StringVar(&ssoProvider, "sso-provider", "", "the upstream identity provider its people sign in with ('' for none)")
 	fl.StringSliceVar(&ssoRoles, "sso-role", nil, "the roles people who sign in through it join with, replacing the ones set")
+	policy.add(fl)
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

@@ -112,7 +112,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Accounts:           svc.accounts,
 		Authn:              svc.authn,
 		Federation:         fed,
-		Orgs:               &orgs.Service{Store: a.store, Now: a.now},
+		Orgs:               newOrgsService(a),
 		Invitations:        invitations,
 		EventTimes:         a.store,
 		Flows:              svc.flows,

@@ -61,7 +61,39 @@ type Settings struct {
 	// SSORoles are the roles someone who signs in through SSOProvider
 	// joins the organization with, just in time.
 	SSORoles []Grant `json:"sso_roles,omitempty"`
+
+	// AutoJoin admits at once a person with a verified address in one of
+	// the organization's domains who asks to join; otherwise the
+	// organization's admins approve or decline the request.
+	AutoJoin bool `json:"auto_join,omitempty"`
+	// JoinRoles are the roles a person joins with by domain (admitted at
+	// once or approved).
+	JoinRoles []Grant `json:"join_roles,omitempty"`
+
+	// The sign-in policy for the organization's people, applied when they
+	// sign in to an application for the organization.
+	//
+	// RequireMFA asks for a second factor.
+	RequireMFA bool `json:"require_mfa,omitempty"`
+	// MinACR is the lowest level of assurance (a value of the
+	// deployment's ladder), "" for any.
+	MinACR string `json:"min_acr,omitempty"`
+	// SignInMethods are the ways of signing in that count (see
+	// SignInMethods); none means all.
+	SignInMethods []string `json:"sign_in_methods,omitempty"`
 }
+
+// The ways of signing in an organization's policy can allow.
+const (
+	SignInPassword  = "password"   // a password
+	SignInEmailCode = "email_code" // a code sent by email
+	SignInPasskey   = "passkey"    // a passkey
+	SignInFederated = "federated"  // any upstream identity provider, eID brokers included
+	SignInEID       = "eid"        // an upstream provider marked as an identity-proofing source
+)
+
+// SignInMethods lists the ways of signing in, in the order shown.
+var SignInMethods = []string{SignInPassword, SignInEmailCode, SignInPasskey, SignInFederated, SignInEID}
 
 // Subject is the organization's name in events.
 func (o Organization) Subject() string { return "org:" + o.ID }
@@ -215,6 +247,27 @@ func (o *Organization) Validate() error {
 		bad("sso_provider", "needs the organization's email domains (--domain): they are what leads people to it")
 	}
 	sortGrants(o.SSORoles)
+	sortGrants(o.JoinRoles)
+	if (o.AutoJoin || len(o.JoinRoles) > 0) && len(o.Domains) == 0 {
+		bad("auto_join", "needs the organization's email domains (--domain): joining is by domain")
+	}
+	o.MinACR = strings.TrimSpace(o.MinACR)
+	if len(o.MinACR) > 255 {
+		bad("min_acr", "is longer than 255 characters")
+	}
+	seenMethod := map[string]bool{}
+	for _, m := range o.SignInMethods {
+		switch {
+		case !slices.Contains(SignInMethods, m):
+			bad("sign_in_methods", "%q is not one of %s", m, strings.Join(SignInMethods, ", "))
+		case seenMethod[m]:
+			bad("sign_in_methods", "%q is given twice", m)
+		}
+		seenMethod[m] = true
+	}
+	slices.SortFunc(o.SignInMethods, func(a, b string) int {
+		return slices.Index(SignInMethods, a) - slices.Index(SignInMethods, b)
+	})
 	if o.Status != StatusActive && o.Status != StatusSuspended {
 		bad("status", "%q is not active or suspended", o.Status)
 	}

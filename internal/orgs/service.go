@@ -20,7 +20,19 @@ import (
 // membership.added|roles_changed|removed, user.roles_changed.
 type Service struct {
 	Store Store
-	Now   func() time.Time
+	// Levels are the deployment's levels of assurance (acr values), which
+	// an organization's minimum must be one of; nil accepts any.
+	Levels []string
+	Now    func() time.Time
+}
+
+// validate checks o, and its minimum level against the deployment's.
+func (s *Service) validate(o *Organization) error {
+	err := o.Validate()
+	if o.MinACR != "" && s.Levels != nil && !slices.Contains(s.Levels, o.MinACR) {
+		err = errors.Join(err, FieldError{"min_acr", fmt.Sprintf("%q is not a level of assurance of this deployment (%s)", o.MinACR, strings.Join(s.Levels, ", "))})
+	}
+	return err
 }
 
 func (s *Service) now() time.Time {
@@ -36,7 +48,7 @@ func (s *Service) event(typ, subject, actor string, data map[string]any) (events
 
 // CreateOrganization validates and stores a new organization.
 func (s *Service) CreateOrganization(ctx context.Context, o Organization, actor string) (Organization, error) {
-	if err := o.Validate(); err != nil {
+	if err := s.validate(&o); err != nil {
 		return Organization{}, err
 	}
 	now := s.now()
@@ -51,7 +63,7 @@ func (s *Service) CreateOrganization(ctx context.Context, o Organization, actor 
 // orgData is what an organization's events say of it.
 func orgData(o Organization) map[string]any {
 	return map[string]any{"name": o.Name, "slug": o.Slug, "external_id": o.ExternalID, "domains": o.Domains, "status": o.Status,
-		"sso_provider": o.SSOProvider}
+		"sso_provider": o.SSOProvider, "auto_join": o.AutoJoin, "require_mfa": o.RequireMFA, "min_acr": o.MinACR, "sign_in_methods": o.SignInMethods}
 }
 
 // Change is an update of some of an organization's fields; nil leaves a
@@ -66,6 +78,13 @@ type Change struct {
 	// SSOProvider and SSORoles change the sign-in settings.
 	SSOProvider *string
 	SSORoles    *[]Grant
+	// AutoJoin and JoinRoles change how people join by domain.
+	AutoJoin  *bool
+	JoinRoles *[]Grant
+	// RequireMFA, MinACR and SignInMethods change the sign-in policy.
+	RequireMFA    *bool
+	MinACR        *string
+	SignInMethods *[]string
 }
 
 // UpdateOrganization applies c to the organization with id. Its event names
@@ -101,7 +120,20 @@ func (s *Service) UpdateOrganization(ctx context.Context, id string, c Change, a
 	if c.SSORoles != nil {
 		o.SSORoles = slices.Clone(*c.SSORoles)
 	}
-	if err := o.Validate(); err != nil {
+	if c.AutoJoin != nil {
+		o.AutoJoin = *c.AutoJoin
+	}
+	if c.JoinRoles != nil {
+		o.JoinRoles = slices.Clone(*c.JoinRoles)
+	}
+	if c.RequireMFA != nil {
+		o.RequireMFA = *c.RequireMFA
+	}
+	set(&o.MinACR, c.MinACR)
+	if c.SignInMethods != nil {
+		o.SignInMethods = slices.Clone(*c.SignInMethods)
+	}
+	if err := s.validate(&o); err != nil {
 		return Organization{}, err
 	}
 	changes := map[string]any{}
@@ -118,6 +150,11 @@ func (s *Service) UpdateOrganization(ctx context.Context, id string, c Change, a
 	diff("status", old.Status, o.Status, old.Status == o.Status)
 	diff("sso_provider", old.SSOProvider, o.SSOProvider, old.SSOProvider == o.SSOProvider)
 	diff("sso_roles", grantNames(old.SSORoles), grantNames(o.SSORoles), slices.Equal(old.SSORoles, o.SSORoles))
+	diff("auto_join", old.AutoJoin, o.AutoJoin, old.AutoJoin == o.AutoJoin)
+	diff("join_roles", grantNames(old.JoinRoles), grantNames(o.JoinRoles), slices.Equal(old.JoinRoles, o.JoinRoles))
+	diff("require_mfa", old.RequireMFA, o.RequireMFA, old.RequireMFA == o.RequireMFA)
+	diff("min_acr", old.MinACR, o.MinACR, old.MinACR == o.MinACR)
+	diff("sign_in_methods", old.SignInMethods, o.SignInMethods, slices.Equal(old.SignInMethods, o.SignInMethods))
 	if len(changes) == 0 {
 		return old, nil
 	}
