@@ -165,7 +165,7 @@ func (p *policyFlags) change(set func(string) bool, c *orgs.Change) error {
 	return nil
 }
 
-// nonEmpty drops empty values, so that --flag '' clears a list.
+// nonEmpty drops empty values, so that --flag ” clears a list.
 func nonEmpty(list []string) []string {
 	out := []string{}
 	for _, x := range list {
