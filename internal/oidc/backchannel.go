@@ -82,6 +82,10 @@ type BackchannelStore interface {
 	// tokens that are live (neither used, revoked nor expired) at at, in
 	// order.
 	LiveGrants(ctx context.Context, userID string, at time.Time) ([]SessionGrant, error)
+	// OrgSessionGrants returns each distinct client and session (never
+	// "") of the user's tokens issued in the organization that were live
+	// at at (revoked at at itself included), in order.
+	OrgSessionGrants(ctx context.Context, userID, orgID string, at time.Time) ([]SessionGrant, error)
 	// BackchannelDeliveries returns the deliveries recorded for an event.
 	BackchannelDeliveries(ctx context.Context, eventUUID string) ([]BackchannelDelivery, error)
 	// RecordBackchannelDelivery records d and appends ev, in one
@@ -129,10 +133,16 @@ func (t logoutTarget) key() string { return t.client.ID + "\x00" + t.sid }
 
 // Handle sends the logout tokens an event calls for: on session.ended to
 // the clients of that session, on user.disabled to the clients holding
-// the user's live tokens. Other events are ignored. It returns an error
-// only when storage fails or ctx ends, so that the event is retried;
-// deliveries already recorded are not repeated.
+// the user's live tokens, on membership.removed to the clients of the
+// sessions in which the person held tokens for that organization (each
+// with its sid: the person's sessions for other organizations, or none,
+// go on). Other events are ignored. It returns an error only when storage
+// fails or ctx ends, so that the event is retried; deliveries already
+// recorded are not repeated.
 func (b *BackchannelLogout) Handle(ctx context.Context, e events.Event) error {
+	if e.Type == "membership.removed" {
+		return b.handleLeaver(ctx, e)
+	}
 	userID, ok := strings.CutPrefix(e.Subject, "user:")
 	if !ok || userID == "" {
 		return nil
@@ -161,6 +171,39 @@ func (b *BackchannelLogout) Handle(ctx context.Context, e events.Event) error {
 	if err != nil {
 		return fmt.Errorf("back-channel logout: %w", err)
 	}
+	return b.deliverAll(ctx, e, userID, targets)
+}
+
+// handleLeaver ends the sessions a person removed from an organization
+// had at its applications.
+func (b *BackchannelLogout) handleLeaver(ctx context.Context, e events.Event) error {
+	orgID, ok := strings.CutPrefix(e.Subject, "org:")
+	var data struct {
+		UserID string `json:"user_id"`
+	}
+	if !ok || orgID == "" || json.Unmarshal(e.Data, &data) != nil || data.UserID == "" {
+		b.logger().WarnContext(ctx, "back-channel logout: unreadable membership.removed event", "event", e.UUID)
+		return nil
+	}
+	grants, err := b.Store.OrgSessionGrants(ctx, data.UserID, orgID, e.Time)
+	if err != nil {
+		return fmt.Errorf("back-channel logout: %w", err)
+	}
+	var targets []logoutTarget
+	for _, g := range grants {
+		c, ok, err := b.client(ctx, g.ClientID)
+		if err != nil {
+			return fmt.Errorf("back-channel logout: %w", err)
+		}
+		if ok {
+			targets = append(targets, logoutTarget{client: c, sid: g.SessionID})
+		}
+	}
+	return b.deliverAll(ctx, e, data.UserID, targets)
+}
+
+// deliverAll sends the logout tokens of targets not yet recorded for e.
+func (b *BackchannelLogout) deliverAll(ctx context.Context, e events.Event, userID string, targets []logoutTarget) error {
 	if len(targets) == 0 {
 		return nil
 	}

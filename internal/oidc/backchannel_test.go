@@ -545,3 +545,63 @@ func TestBackchannelLogoutEndSession(t *testing.T) {
 		}
 	})
 }
+
+// TestBackchannelLogoutLeaver: a person removed from an organization is
+// signed out of the applications' sessions in which they held tokens for
+// it — each named by sid — and of no other.
+func TestBackchannelLogoutLeaver(t *testing.T) {
+	ctx := context.Background()
+	portal, shop := newLogoutRP(t, nil), newLogoutRP(t, nil)
+	f := newBCLFixture(t, storetest.SQLite(),
+		oidc.Client{ID: "portal", BackchannelLogoutURI: portal.URL},
+		oidc.Client{ID: "shop", BackchannelLogoutURI: shop.URL},
+	)
+	inOrg := func(id, client, user, sid, org string) {
+		t.Helper()
+		tk := oidc.Token{
+			ID: id, Kind: oidc.KindAccess, FamilyID: "family-" + id, ClientID: client, UserID: user, SessionID: sid, OrgID: org,
+			Scopes: []string{"openid"}, CreatedAt: f.now.Add(-time.Minute), ExpiresAt: f.now.Add(time.Hour),
+		}
+		if err := f.store.SaveGrantTokens(ctx, []oidc.Token{tk}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inOrg("t1", "portal", "u1", "s1", "acme")
+	inOrg("t2", "portal", "u1", "s2", "globex") // the same person's session for another organization
+	inOrg("t3", "shop", "u1", "s3", "")         // outside any organization
+	inOrg("t4", "portal", "u2", "s4", "acme")   // a colleague who stays
+
+	removed, err := events.New("membership.removed", "org:acme", "user:admin", f.now, map[string]any{"user_id": "u1", "roles": []string{"portal/buyer"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.b.Handle(ctx, removed); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	jwks := publicJWKS(t, f.keys)
+	got := portal.received()
+	if len(got) != 1 {
+		t.Fatalf("portal received %d logout tokens, want 1 (the session for acme only)", len(got))
+	}
+	checkLogoutClaims(t, verifyLogoutToken(t, got[0].token, jwks), bclIssuer, "portal", "u1", "s1", f.now)
+	if n := len(shop.received()); n != 0 {
+		t.Errorf("a client with no tokens for the organization received %d logout tokens, want none", n)
+	}
+	if got := f.outcomes(t, "u1"); len(got) != 1 || !strings.HasPrefix(got[0], "oidc.backchannel_logout_delivered portal") {
+		t.Errorf("outcomes: got %v, want one delivery to portal", got)
+	}
+
+	// Handled again (a replay), nothing is sent twice.
+	if err := f.b.Handle(ctx, removed); err != nil {
+		t.Fatalf("Handle again: %v", err)
+	}
+	if n := len(portal.received()); n != 1 {
+		t.Errorf("after a replay portal received %d logout tokens, want still 1", n)
+	}
+
+	// A malformed event is skipped, not retried forever.
+	bad, _ := events.New("membership.removed", "org:acme", "user:admin", f.now, map[string]any{"roles": []string{}})
+	if err := f.b.Handle(ctx, bad); err != nil {
+		t.Errorf("Handle(without user_id): %v, want nil", err)
+	}
+}

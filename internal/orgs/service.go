@@ -296,11 +296,14 @@ func (s *Service) RemoveMember(ctx context.Context, orgID, userID, actor string)
 	if err != nil {
 		return err
 	}
-	ev, err := s.event("membership.removed", "org:"+orgID, actor, map[string]any{"user_id": userID, "roles": grantNames(m.Roles)})
+	// The event has the time the tokens are revoked at: back-channel
+	// logout finds the sessions to end by it.
+	at := s.now()
+	ev, err := events.New("membership.removed", "org:"+orgID, actor, at, map[string]any{"user_id": userID, "roles": grantNames(m.Roles)})
 	if err != nil {
 		return err
 	}
-	return s.Store.RemoveMembership(ctx, orgID, userID, s.now(), ev)
+	return s.Store.RemoveMembership(ctx, orgID, userID, at, ev)
 }
 
 // SetUserRoles gives userID these roles outside any organization, instead

@@ -45,6 +45,23 @@ func (s *Store) LiveGrants(ctx context.Context, userID string, at time.Time) ([]
 	})
 }
 
+// OrgSessionGrants implements oidc.BackchannelStore. Tokens revoked, used
+// or ended at at itself count as live: the membership's removal revokes
+// them at the time of its event.
+func (s *Store) OrgSessionGrants(ctx context.Context, userID, orgID string, at time.Time) ([]oidc.SessionGrant, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT client_id, session_id FROM oidc_tokens
+		WHERE user_id = $1 AND org_id = $2 AND org_id <> '' AND session_id <> '' AND expires_at > $3
+			AND (used_at IS NULL OR used_at >= $3) AND (revoked_at IS NULL OR revoked_at >= $3)
+		ORDER BY client_id, session_id`, userID, orgID, micros(at))
+	if err != nil {
+		return nil, fmt.Errorf("read organization grants: %w", err)
+	}
+	return collect(rows, func(row scanner) (oidc.SessionGrant, error) {
+		var g oidc.SessionGrant
+		return g, row.Scan(&g.ClientID, &g.SessionID)
+	})
+}
+
 // BackchannelDeliveries implements oidc.BackchannelStore.
 func (s *Store) BackchannelDeliveries(ctx context.Context, eventUUID string) ([]oidc.BackchannelDelivery, error) {
 	rows, err := s.read.QueryContext(ctx, `SELECT event_uuid, client_id, sid, delivered, attempts, created_at

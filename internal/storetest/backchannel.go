@@ -18,6 +18,7 @@ import (
 func RunBackchannel(t *testing.T, e Engine) {
 	t.Run("SessionClients", func(t *testing.T) { testBackchannelSessionClients(t, e) })
 	t.Run("LiveGrants", func(t *testing.T) { testBackchannelLiveGrants(t, e) })
+	t.Run("OrgSessionGrants", func(t *testing.T) { testBackchannelOrgSessionGrants(t, e) })
 	t.Run("Deliveries", func(t *testing.T) { testBackchannelDeliveries(t, e) })
 }
 
@@ -155,5 +156,46 @@ func testBackchannelDeliveries(t *testing.T, e Engine) {
 	}
 	if got, err := s.BackchannelDeliveries(ctx, "no-such-event"); err != nil || len(got) != 0 {
 		t.Errorf("BackchannelDeliveries of another event: got %v, %v, want none", got, err)
+	}
+}
+
+func testBackchannelOrgSessionGrants(t *testing.T, e Engine) {
+	ctx := t.Context()
+	s := Open(t, e)
+	at := oidcBase.Add(30 * time.Minute)
+	inOrg := func(id, client, user, sid, org string) oidc.Token {
+		tk := grantToken(id, client, user, sid)
+		tk.OrgID = org
+		return tk
+	}
+	revokedNow := inOrg("t2", "portal", "u1", "s2", "acme")
+	revokedNow.RevokedAt = at // revoked by the removal itself: counts
+	revokedBefore := inOrg("t3", "old", "u1", "s1", "acme")
+	revokedBefore.RevokedAt = oidcBase.Add(time.Minute)
+	usedBefore := inOrg("t4", "rotated", "u1", "s1", "acme")
+	usedBefore.Kind, usedBefore.Hash, usedBefore.UsedAt = oidc.KindRefresh, "rt-org-digest", oidcBase.Add(time.Minute)
+	expired := inOrg("t5", "expired", "u1", "s1", "acme")
+	expired.ExpiresAt = at
+	must(t, s.SaveGrantTokens(ctx, []oidc.Token{
+		inOrg("t1", "portal", "u1", "s1", "acme"),
+		inOrg("t1b", "portal", "u1", "s1", "acme"),
+		revokedNow, revokedBefore, usedBefore, expired,
+		inOrg("t6", "portal", "u1", "", "acme"),     // no session: nothing to name
+		inOrg("t7", "portal", "u1", "s3", "globex"), // another organization
+		inOrg("t8", "portal", "u1", "s4", ""),       // outside any organization
+		inOrg("t9", "portal", "u2", "s5", "acme"),   // another person
+	}), "SaveGrantTokens")
+
+	got, err := s.OrgSessionGrants(ctx, "u1", "acme", at)
+	must(t, err, "OrgSessionGrants")
+	want := []oidc.SessionGrant{{ClientID: "portal", SessionID: "s1"}, {ClientID: "portal", SessionID: "s2"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("OrgSessionGrants(u1, acme) (-want +got):\n%s", d)
+	}
+	if got, err := s.OrgSessionGrants(ctx, "u1", "", at); err != nil || len(got) != 0 {
+		t.Errorf("OrgSessionGrants(u1, \"\"): got %v, %v, want none (no organization is not an organization)", got, err)
+	}
+	if got, err := s.OrgSessionGrants(ctx, "u1", "acme", oidcBase.Add(2*time.Hour)); err != nil || len(got) != 0 {
+		t.Errorf("OrgSessionGrants after every token expired: got %v, %v, want none", got, err)
 	}
 }
