@@ -53,6 +53,7 @@ var clientFieldFlags = map[string]string{
 	"app":                                 "--app",
 	"backchannel_logout_uri":              "--backchannel-logout-uri",
 	"backchannel_logout_session_required": "--backchannel-logout-session-required",
+	"initiate_login_uri":                  "--initiate-login-uri",
 	"overlap":                             "--overlap",
 }
 
@@ -61,6 +62,7 @@ var clientFieldFlags = map[string]string{
 type clientFlags struct {
 	name, typ, appType, authMethod, jwksFile, jwksURI, idTokenAlg string
 	tokenFormat, subjectType, sector, backchannelURI, minACR, app string
+	initiateLoginURI                                              string
 	grants, redirects, postLogout, scopes, audience, release      []string
 	firstParty, requirePAR, requireMFA, backchannelSession        bool
 	accessTTL, idTTL, refreshTTL                                  time.Duration
@@ -95,6 +97,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.app, "app", "", "the application whose roles the tokens carry (see portvakt role); clients of one application share it (default: the client ID)")
 	fs.StringVar(&f.backchannelURI, "backchannel-logout-uri", "", "https URL that receives back-channel logout tokens")
 	fs.BoolVar(&f.backchannelSession, "backchannel-logout-session-required", false, "logout tokens must carry the session ID (sid)")
+	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "https URL that opens the application signed in (it starts an authorization request; OpenID Connect third-party-initiated login); invitations can send people there")
 }
 
 // load reads what the flags point to (the key set file), before anything
@@ -140,6 +143,7 @@ func (f *clientFlags) apply(fs *pflag.FlagSet, c *clients.Client) {
 	str("min-acr", &c.MinACR, f.minACR)
 	str("app", &c.App, f.app)
 	str("backchannel-logout-uri", &c.BackchannelLogoutURI, f.backchannelURI)
+	str("initiate-login-uri", &c.InitiateLoginURI, f.initiateLoginURI)
 	if set("grant-type") {
 		c.GrantTypes = nil
 		for _, g := range splitWords(f.grants) {
@@ -587,6 +591,7 @@ type clientOut struct {
 	App                              string          `json:"app,omitempty"`
 	BackchannelLogoutURI             string          `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
+	InitiateLoginURI                 string          `json:"initiate_login_uri,omitempty"`
 	HasSecret                        bool            `json:"has_secret"`
 	PreviousSecretValidUntil         *time.Time      `json:"previous_secret_valid_until,omitempty"`
 	CreatedAt                        time.Time       `json:"created_at"`
@@ -617,7 +622,8 @@ func clientView(c clients.Client, secret string) clientOut {
 		ReleaseVerified:      orEmpty(c.ReleaseVerified),
 		App:                  c.App,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
-		HasSecret: c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		InitiateLoginURI: c.InitiateLoginURI,
+		HasSecret:        c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if c.PreviousSecretHash != "" {
 		t := c.PreviousSecretExpiresAt
@@ -677,6 +683,9 @@ func printClient(e env, c clients.Client, asJSON bool) error {
 	if v.BackchannelLogoutURI != "" {
 		row("backchannel_logout_uri", v.BackchannelLogoutURI)
 		row("backchannel_logout_session_required", v.BackchannelLogoutSessionRequired)
+	}
+	if v.InitiateLoginURI != "" {
+		row("initiate_login_uri", v.InitiateLoginURI)
 	}
 	row("has_secret", v.HasSecret)
 	if v.PreviousSecretValidUntil != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/orgs"
 )
 
@@ -106,7 +107,7 @@ func printOrg(e env, o orgs.Organization, asJSON bool) error {
 var orgFieldFlags = map[string]string{
 	"name": "--name", "slug": "--slug", "external_id": "--external-id", "domains": "--domain", "metadata": "--metadata",
 	"status": "--status", "app": "--app", "description": "--description", "permissions": "--permission", "roles": "--role",
-	"email": "EMAIL", "return_to": "--return-to", "sso_provider": "--sso-provider",
+	"email": "EMAIL", "return_to": "--return-to", "client_id": "--client", "sso_provider": "--sso-provider",
 	"auto_join": "--auto-join", "join_roles": "--join-role", "min_acr": "--min-acr", "sign_in_methods": "--sign-in-method",
 }
 
@@ -709,7 +710,7 @@ func withInvitations(cmd *cobra.Command, e env, fn func(svc *orgs.Invitations) e
 		return err
 	}
 	defer a.close()
-	return fn(&orgs.Invitations{Store: a.store, TTL: a.cfg.InvitationTTL, Now: a.now})
+	return fn(&orgs.Invitations{Store: a.store, Apps: clients.Launcher{Store: a.store}, TTL: a.cfg.InvitationTTL, Now: a.now})
 }
 
 // invitationOut is an invitation as the commands print it (never its
@@ -724,6 +725,7 @@ type invitationOut struct {
 	Locale     string    `json:"locale,omitempty"`
 	Roles      []string  `json:"roles"`
 	ReturnTo   string    `json:"return_to,omitempty"`
+	ClientID   string    `json:"client_id,omitempty"`
 	Status     string    `json:"status"`
 	InvitedBy  string    `json:"invited_by"`
 	CreatedAt  time.Time `json:"created_at"`
@@ -732,7 +734,7 @@ type invitationOut struct {
 
 func invitationView(inv orgs.Invitation) invitationOut {
 	return invitationOut{ID: inv.ID, OrgID: inv.OrgID, Email: inv.Email, GivenName: inv.GivenName, FamilyName: inv.FamilyName,
-		Phone: inv.Phone, Locale: inv.Locale, Roles: grantList(inv.Roles), ReturnTo: inv.ReturnTo, Status: inv.Status,
+		Phone: inv.Phone, Locale: inv.Locale, Roles: grantList(inv.Roles), ReturnTo: inv.ReturnTo, ClientID: inv.ClientID, Status: inv.Status,
 		InvitedBy: inv.InvitedBy, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
 }
 
@@ -788,6 +790,7 @@ Example:
 	fl.StringVar(&inv.Phone, "phone", "", "pre-fills the registration form (E.164, e.g. +46701234567)")
 	fl.StringVar(&inv.Locale, "locale", "", "language of the mail and pages: en, sv or fi")
 	fl.StringVar(&inv.ReturnTo, "return-to", "", "a path on this server to go to after joining (default the account page)")
+	fl.StringVar(&inv.ClientID, "client", "", "the application (a client ID; the client needs --initiate-login-uri) to open after joining, before --return-to")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")
 	return cmd
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/federation"
@@ -93,7 +94,8 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		return err
 	}
 	workers.Add(events.Consumer{Name: oidc.BackchannelConsumer, Handle: logout.Handle})
-	invitations := &orgs.Invitations{Store: a.store, TTL: cfg.InvitationTTL, Now: a.now}
+	apps := clients.Launcher{Store: a.store}
+	invitations := &orgs.Invitations{Store: a.store, Apps: apps, TTL: cfg.InvitationTTL, Now: a.now}
 	inviteMail := &orgs.InvitationMailer{Invitations: invitations, Mail: svc.outbox, BaseURL: cfg.issuerURL()}
 	workers.Add(events.Consumer{Name: orgs.MailerName, Handle: inviteMail.Handle})
 
@@ -114,6 +116,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Federation:         fed,
 		Orgs:               newOrgsService(a),
 		Invitations:        invitations,
+		Apps:               apps,
 		EventTimes:         a.store,
 		Flows:              svc.flows,
 		Sessions:           svc.sessions,

@@ -4,7 +4,8 @@
 // follows real redirects to and from it; nothing is intercepted.
 //
 //   GET /           home page with a "Sign in" link
-//   GET /login      starts the code flow: PKCE S256, state and nonce kept in
+//   GET /login      starts the code flow (also the initiate login URI: an
+//                   iss other than the issuer is refused): PKCE S256, state and nonce kept in
 //                   the RP's own session (cookie rp_sid); ui_locales,
 //                   login_hint, resource, acr_values, claims and organization in the query
 //                   are passed on; with
@@ -93,6 +94,11 @@ export async function startRelyingParty({ par = false, metadata, verifySignature
 
       case '/login': {
         await configure();
+        // Third-party-initiated login (OpenID Connect Core, section 4):
+        // an iss that is not this RP's issuer is refused.
+        if (here.searchParams.has('iss') && here.searchParams.get('iss') !== config.serverMetadata().issuer) {
+          return page(res, 400, 'Unknown issuer', `<p>${esc(here.searchParams.get('iss'))} is not this application's issuer.</p>`);
+        }
         const id = randomBytes(16).toString('base64url');
         s = {
           codeVerifier: client.randomPKCECodeVerifier(),

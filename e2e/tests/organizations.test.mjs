@@ -24,7 +24,8 @@ const { test, state } = suite({
       const app = JSON.parse((await cli([
         'client', 'create', '--name', 'Portal', '--type', 'confidential', '--app', 'portal',
         '--redirect-uri', rp.callbackURL, '--grant-type', 'authorization_code,refresh_token',
-        '--scope', 'openid profile email offline_access', '--first-party', '--json',
+        '--scope', 'openid profile email offline_access', '--first-party',
+        '--initiate-login-uri', `${rp.url}/login`, '--json',
       ])).stdout);
       rp.register({ issuer: url, clientId: app.client_id, clientSecret: app.client_secret });
       await cli(['role', 'create', '--app', 'portal', '--name', 'buyer', '--permission', 'orders:create', '--permission', 'orders:read',
@@ -114,6 +115,7 @@ test('an org admin invites a colleague; the mail opens a pre-filled registration
   await invite.getByLabel(new RegExp(`^${t('en', 'field.family_name.label')}`)).fill('Nyström');
   await invite.getByLabel(t('en', 'org.invite.language')).selectOption('sv');
   await invite.getByLabel(/^viewer/).check();
+  await invite.getByLabel(t('en', 'org.invite.app')).selectOption({ label: 'Portal' });
   await rec.click(invite.getByRole('button', { name: t('en', 'org.invite.submit') }), 'org-invited');
   await expectPage(rec, { path: `/org/${acme.id}`, status: 200, text: [t('en', 'org.done.invited'), nils] });
 
@@ -133,13 +135,13 @@ test('an org admin invites a colleague; the mail opens a pre-filled registration
   assert.equal(await n.page.getByLabel(new RegExp(`^${t('sv', 'field.given_name.label')}`)).inputValue(), 'Nils');
   assert.equal(await n.page.getByLabel(new RegExp(`^${t('sv', 'field.family_name.label')}`)).inputValue(), 'Nyström');
   await n.page.getByLabel(t('sv', 'field.password.new_label'), { exact: true }).fill(password);
-  await n.rec.click(n.page.getByRole('button', { name: t('sv', 'invitation.register') }), 'account');
-  await expectPage(n.rec, { path: '/account', status: 200, text: [nils, 'Acme Oy', t('sv', 'account.done.org_joined')] });
-
-  // Signed in already, he goes to the portal: Acme, viewer.
-  await n.rec.goto(`${rp.url}/login`, 'rp-callback');
+  // Registered, he is sent on to the portal (its initiate login URI, with
+  // this issuer), which signs him in at once: Acme, viewer.
+  await n.rec.click(n.page.getByRole('button', { name: t('sv', 'invitation.register') }), 'rp-callback');
+  assert.equal(new URL(n.page.url()).origin, new URL(rp.url).origin, `landed on ${n.page.url()}`);
   assert.equal(await idClaim(n.page, 'org_id'), acme.id);
   assert.deepEqual(JSON.parse(await idClaim(n.page, 'roles')), ['viewer']);
+  assert.equal(await n.page.locator('[data-userinfo-claim="email"]').innerText(), nils);
 
   // The link works once.
   const again = await open({ label: 'again' });

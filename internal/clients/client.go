@@ -198,6 +198,11 @@ type Client struct {
 	// ends (OpenID Connect Back-Channel Logout).
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
+	// InitiateLoginURI is where a person is sent to open the application
+	// signed in (OpenID Connect Core, section 4, third-party-initiated
+	// login): the application starts an authorization request from it.
+	// Invitations lead there once accepted. "" for none.
+	InitiateLoginURI string
 	// SecretHash is the SHA-256 digest (hex) of the current secret; empty
 	// for clients that authenticate without one. Only the Service sets it.
 	SecretHash string
@@ -584,6 +589,11 @@ func (c *Client) validateURIs(v *validator) {
 		}
 	} else if c.BackchannelLogoutSessionRequired {
 		v.add("backchannel_logout_session_required", "without_uri", "needs backchannel_logout_uri")
+	}
+	if c.InitiateLoginURI != "" {
+		if code, msg := checkServerURI(c.InitiateLoginURI); code != "" {
+			v.add("initiate_login_uri", code, "%s", msg)
+		}
 	}
 }
 

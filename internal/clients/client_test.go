@@ -193,6 +193,8 @@ func TestValidate(t *testing.T) {
 			c.SubjectType, c.SectorIdentifier = SubjectPairwise, "https://example.com/"
 		}, []string{"sector_identifier"}, ""},
 		{"http back-channel logout", webClient, func(c *Client) { c.BackchannelLogoutURI = "http://shop.example.com/logout" }, []string{"backchannel_logout_uri"}, ""},
+		{"http initiate login URI", webClient, func(c *Client) { c.InitiateLoginURI = "http://shop.example.com/start" }, []string{"initiate_login_uri"}, "must use https"},
+		{"relative initiate login URI", webClient, func(c *Client) { c.InitiateLoginURI = "/start" }, []string{"initiate_login_uri"}, ""},
 		{"back-channel session without URI", webClient, func(c *Client) { c.BackchannelLogoutSessionRequired = true }, []string{"backchannel_logout_session_required"}, ""},
 		{"a bad application name", webClient, func(c *Client) { c.App = "Portal App" }, []string{"app"}, `"Portal App" is not an application name`},
 		{"unknown verified attribute", webClient, func(c *Client) { c.ReleaseVerified = []string{"legal_name", "ssn"} },

@@ -196,6 +196,7 @@ func changedFields(a, b Client) []string {
 	add("release_verified", slices.Equal(a.ReleaseVerified, b.ReleaseVerified))
 	add("app", a.App == b.App)
 	add("backchannel_logout_uri", a.BackchannelLogoutURI == b.BackchannelLogoutURI)
+	add("initiate_login_uri", a.InitiateLoginURI == b.InitiateLoginURI)
 	add("backchannel_logout_session_required", a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired)
 	add("client_secret", a.SecretHash == b.SecretHash && a.PreviousSecretHash == b.PreviousSecretHash &&
 		a.PreviousSecretExpiresAt.Equal(b.PreviousSecretExpiresAt))

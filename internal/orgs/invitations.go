@@ -47,7 +47,11 @@ type Invitation struct {
 	Roles      []Grant
 	// ReturnTo is where the person goes once they have joined (a path on
 	// this server, such as an authorization request), or "".
-	ReturnTo  string
+	ReturnTo string
+	// ClientID is the application (an OIDC client with an initiate login
+	// URI) the person is sent on to once they have joined, or "". It
+	// comes before ReturnTo.
+	ClientID  string
 	TokenHash string
 	Status    string
 	// InvitedBy is who invited (user:<id>, system:cli, …).
@@ -103,9 +107,20 @@ type Invitations struct {
 		Store
 		InvitationStore
 	}
+	// Apps tells which applications an invitation may lead to; nil allows
+	// none.
+	Apps Applications
 	// TTL is how long an invitation can be accepted (default 7 days).
 	TTL time.Duration
 	Now func() time.Time
+}
+
+// Applications are the applications an accepted invitation can send a
+// person on to.
+type Applications interface {
+	// InitiateLoginURI returns where the client (by ID) is opened signed
+	// in: its initiate login URI, "" when it has none or does not exist.
+	InitiateLoginURI(ctx context.Context, clientID string) (string, error)
 }
 
 func (s *Invitations) now() time.Time {
@@ -138,7 +153,11 @@ func TokenHash(token string) string {
 }
 
 func invitationData(inv Invitation) map[string]any {
-	return map[string]any{"invitation_id": inv.ID, "email": inv.Email, "roles": grantNames(inv.Roles), "expires_at": inv.ExpiresAt.Format(time.RFC3339)}
+	d := map[string]any{"invitation_id": inv.ID, "email": inv.Email, "roles": grantNames(inv.Roles), "expires_at": inv.ExpiresAt.Format(time.RFC3339)}
+	if inv.ClientID != "" {
+		d["client_id"] = inv.ClientID
+	}
+	return d
 }
 
 // Invite invites inv.Email to inv.OrgID with inv.Roles. An organization
@@ -161,6 +180,17 @@ func (s *Invitations) Invite(ctx context.Context, inv Invitation, actor string) 
 	sortGrants(inv.Roles)
 	if inv.ReturnTo != "" && (!strings.HasPrefix(inv.ReturnTo, "/") || strings.HasPrefix(inv.ReturnTo, "//")) {
 		return Invitation{}, FieldError{"return_to", "is not a path on this server"}
+	}
+	if inv.ClientID != "" {
+		uri := ""
+		if s.Apps != nil {
+			if uri, err = s.Apps.InitiateLoginURI(ctx, inv.ClientID); err != nil {
+				return Invitation{}, err
+			}
+		}
+		if uri == "" {
+			return Invitation{}, FieldError{"client_id", fmt.Sprintf("%q is not an application people can be sent on to (a client with an initiate login URI)", inv.ClientID)}
+		}
 	}
 	now := s.now()
 	_, hash := NewInvitationToken() // nobody holds this token: the mail gets a new one

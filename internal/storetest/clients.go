@@ -80,6 +80,7 @@ func fullClientFixture(t testing.TB, id string) clients.Client {
 		App:                              "portal",
 		BackchannelLogoutURI:             "https://shop.example.com/logout?from=portvakt",
 		BackchannelLogoutSessionRequired: true,
+		InitiateLoginURI:                 "https://shop.example.com/start?from=portvakt",
 		SecretHash:                       clients.HashSecret("current"),
 		PreviousSecretHash:               clients.HashSecret("previous"),
 		PreviousSecretExpiresAt:          clientBase.Add(24*time.Hour + time.Nanosecond),

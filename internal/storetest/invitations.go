@@ -103,6 +103,7 @@ func testInvitationRoundTrip(t *testing.T, e Engine) {
 		Locale:     "sv",
 		Roles:      grants("shop/orders", "crm/viewer"),
 		ReturnTo:   "/oauth2/authorize?client_id=shop&state=x",
+		ClientID:   "shop",
 		TokenHash:  "0c4f…hash",
 		Status:     orgs.InvitationPending,
 		InvitedBy:  "user:u-admin",
@@ -285,6 +286,7 @@ func testInvitationUpdate(t *testing.T, e Engine) {
 	resent.CreatedAt = later
 	resent.TokenHash, resent.ExpiresAt, resent.UpdatedAt = "hash-resent", later.Add(invitationTTL), later
 	resent.GivenName, resent.Locale, resent.Roles, resent.ReturnTo, resent.InvitedBy = "Anna", "fi", grants("crm/viewer"), "/account", "user:u2"
+	resent.ClientID = "portal"
 	must(t, s.UpdateInvitation(ctx, resent, invitationEvent(t, "invitation.resent", resent)), "UpdateInvitation")
 	want := resent
 	want.OrgID, want.CreatedAt = inv.OrgID, inv.CreatedAt

@@ -53,6 +53,9 @@ type Handler struct {
 	EventTimes EventTimes
 	// Invitations are accepted on /invitation; nil offers none.
 	Invitations *orgs.Invitations
+	// Apps are the applications an invitation can send people on to; nil
+	// offers none.
+	Apps Apps
 	// Authn checks second factors and levels of assurance.
 	Authn    *authn.Service
 	Flows    *flows.Service
@@ -120,6 +123,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /invitation", h.showInvitation)
 	mux.HandleFunc("POST /invitation/register", h.submitInvitationRegistration)
 	mux.HandleFunc("POST /invitation/accept", h.submitInvitationAccept)
+	mux.HandleFunc("GET /apps/{client}", h.openApp)
 	mux.HandleFunc("GET /org/{org}", h.showOrg)
 	mux.HandleFunc("POST /org/{org}/members/{user}/roles", h.submitOrgRoles)
 	mux.HandleFunc("POST /org/{org}/members/{user}/remove", h.submitOrgRemove)

@@ -215,8 +215,12 @@ func (h *Handler) invitationFailed(w http.ResponseWriter, r *http.Request, inv o
 	h.fail(w, r, err)
 }
 
-// invitationNext is where an accepted invitation leads.
+// invitationNext is where an accepted invitation leads: the application
+// it names, its path on this server, or the account page.
 func invitationNext(inv orgs.Invitation) string {
+	if inv.ClientID != "" {
+		return "/apps/" + url.PathEscape(inv.ClientID)
+	}
 	if next := safeReturn(inv.ReturnTo); next != "" {
 		return next
 	}

@@ -316,6 +316,12 @@ type orgInvitation struct {
 	ID, Email, Roles, Expires string
 }
 
+// inviteApp is an application the invite form offers to land in.
+type inviteApp struct {
+	ID, Name string
+	Selected bool
+}
+
 // invitationExtras adds the invite form and the pending invitations to
 // the organization page.
 func (h *Handler) invitationExtras(r *http.Request, p *page, o orgs.Organization, roles []orgs.Role) error {
@@ -326,6 +332,15 @@ func (h *Handler) invitationExtras(r *http.Request, p *page, o orgs.Organization
 	for _, role := range roles {
 		p.InviteRoles = append(p.InviteRoles, orgRoleChoice{Key: role.App + "/" + role.Name, Name: role.Name, Description: role.Description,
 			Held: slices.Contains(r.PostForm["role"], role.App+"/"+role.Name)})
+	}
+	if h.Apps != nil {
+		apps, err := h.Apps.LaunchableApps(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			p.InviteApps = append(p.InviteApps, inviteApp{ID: a.ID, Name: a.Name, Selected: r.PostFormValue("client_id") == a.ID})
+		}
 	}
 	pending, err := h.Invitations.Store.Invitations(r.Context(), o.ID, orgs.InvitationPending)
 	if err != nil {
@@ -356,7 +371,7 @@ func (h *Handler) submitOrgInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	inv := orgs.Invitation{OrgID: o.ID, Email: r.PostFormValue("email"), GivenName: strings.TrimSpace(r.PostFormValue("given_name")),
 		FamilyName: strings.TrimSpace(r.PostFormValue("family_name")), Phone: strings.ReplaceAll(r.PostFormValue("phone"), " ", ""),
-		Locale: r.PostFormValue("locale")}
+		Locale: r.PostFormValue("locale"), ClientID: r.PostFormValue("client_id")}
 	for _, role := range roles {
 		if slices.Contains(r.PostForm["role"], role.App+"/"+role.Name) {
 			inv.Roles = append(inv.Roles, orgs.Grant{App: role.App, Role: role.Name})
@@ -377,7 +392,11 @@ func (h *Handler) submitOrgInvite(w http.ResponseWriter, r *http.Request) {
 				h.fail(w, r, err)
 				return
 			}
-			p.Errors["email"] = p.T("field.email.invalid")
+			if fe.Field == "client_id" {
+				p.Errors["client_id"] = p.T("org.invite.app.invalid")
+			} else {
+				p.Errors["email"] = p.T("field.email.invalid")
+			}
 		}
 	}
 	if p.HasErrors() {

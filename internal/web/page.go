@@ -61,6 +61,8 @@ type page struct {
 	Members     []orgMember
 	InviteRoles []orgRoleChoice
 	Invitations []orgInvitation
+	// InviteApps are the applications an invitation can lead to.
+	InviteApps []inviteApp
 	// Extra carries page-specific values.
 	Extra map[string]string
 	// QR is a QR code image made by the server (a data: URL).
