@@ -27,14 +27,16 @@ import { outputDir, slug } from './env.mjs';
  * server.setup runs before `portvakt serve` starts, with the CLI on the
  * server's data directory and environment (see server.mjs), e.g. to
  * register a client and create users; its result is `server.setup`.
- * @param {{server?: {env?: Record<string,string>, setup?: import('./server.mjs').Setup, host?: string}, context?: object}} [opts]
+ * @param {{server?: {env?: Record<string,string>, setup?: import('./server.mjs').Setup, host?: string, engine?: 'sqlite' | 'postgres'}, context?: object}} [opts]
  */
 export function suite(opts = {}) {
   const state = { failed: [] };
 
   before(async () => {
     state.mailbox = await startMailbox();
-    state.server = await startPortvakt({ smtpPort: state.mailbox.port, env: opts.server?.env, setup: opts.server?.setup, host: opts.server?.host });
+    state.server = await startPortvakt({
+      smtpPort: state.mailbox.port, env: opts.server?.env, setup: opts.server?.setup, host: opts.server?.host, engine: opts.server?.engine,
+    });
     state.browser = await launchBrowser();
   });
 

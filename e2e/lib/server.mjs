@@ -27,9 +27,12 @@ import { freePort, sleep } from './env.mjs';
 
 /**
  * Starts `portvakt serve`. Resolves once GET /readyz answers 200.
- * @param {{smtpPort: number, env?: Record<string,string>, readyTimeoutMs?: number, setup?: Setup, host?: string}} opts
+ * @param {{smtpPort: number, env?: Record<string,string>, readyTimeoutMs?: number, setup?: Setup, host?: string, engine?: 'sqlite' | 'postgres'}} opts
  *   setup runs before serve, once per data directory (again if the port
- *   was taken and serve is started anew).
+ *   was taken and serve is started anew). engine 'postgres' gives the
+ *   server a fresh database on the PostgreSQL server that
+ *   PORTVAKT_TEST_POSTGRES_URL names (dropped on stop); the default is
+ *   SQLite in the data directory.
  */
 export async function startPortvakt(opts) {
   // The free port is only free when probed; if another program takes it
@@ -43,7 +46,8 @@ export async function startPortvakt(opts) {
   }
 }
 
-async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host = '127.0.0.1' }) {
+async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host = '127.0.0.1', engine = 'sqlite' }) {
+  const db = engine === 'postgres' ? await createDatabase() : null;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'portvakt-e2e-'));
   const logPath = path.join(dataDir, 'portvakt.log');
   const port = await freePort();
@@ -64,6 +68,7 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
     PORTVAKT_LOG_FORMAT: 'text',
     PORTVAKT_LOG_LEVEL: 'debug',
     PORTVAKT_SHUTDOWN_TIMEOUT: '5s',
+    ...(db ? { PORTVAKT_DATABASE_URL: db.url } : {}),
     ...env,
   };
   /** @type {Cli} */
@@ -74,6 +79,7 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
       setupResult = await setup({ cli, url, dataDir });
     } catch (err) {
       rmSync(dataDir, { recursive: true, force: true });
+      await db?.drop();
       throw err;
     }
   }
@@ -100,6 +106,7 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
       await new Promise((r) => log.end(r));
       const text = readLog();
       rmSync(dataDir, { recursive: true, force: true });
+      await db?.drop();
       throw new Error(`portvakt serve exited (${JSON.stringify(exit)}) before it was ready; its log:\n${text}`);
     }
     try {
@@ -110,6 +117,7 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
+      await db?.drop();
       throw new Error(`portvakt serve was not ready within ${readyTimeoutMs} ms; its log:\n${readLog()}`);
     }
     await sleep(100);
@@ -119,6 +127,7 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
     url,
     port,
     dataDir,
+    engine,
     logPath,
     pid: child.pid,
     /** What the setup hook returned (undefined without one). */
@@ -139,7 +148,36 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
       }
       await new Promise((r) => log.end(r));
       if (!keep) rmSync(dataDir, { recursive: true, force: true });
+      await db?.drop();
       return exit;
+    },
+  };
+}
+
+/**
+ * Creates a fresh database on the PostgreSQL server PORTVAKT_TEST_POSTGRES_URL
+ * names (with psql), and returns its URL and a function that drops it.
+ */
+async function createDatabase() {
+  const base = process.env.PORTVAKT_TEST_POSTGRES_URL;
+  if (!base) throw new Error('engine postgres needs PORTVAKT_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)');
+  const name = `portvakt_e2e_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const psql = (sql) => new Promise((resolve, reject) => {
+    execFile('psql', [base, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { timeout: 30_000 }, (err, _out, stderr) => {
+      if (err) reject(new Error(`psql ${sql}: ${stderr || err.message}`));
+      else resolve();
+    });
+  });
+  await psql(`CREATE DATABASE ${name}`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  let dropped = false;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      if (dropped) return;
+      dropped = true;
+      await psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
     },
   };
 }
