@@ -54,6 +54,7 @@ var clientFieldFlags = map[string]string{
 	"backchannel_logout_uri":              "--backchannel-logout-uri",
 	"backchannel_logout_session_required": "--backchannel-logout-session-required",
 	"initiate_login_uri":                  "--initiate-login-uri",
+	"organizations":                       "--organizations",
 	"overlap":                             "--overlap",
 }
 
@@ -62,7 +63,7 @@ var clientFieldFlags = map[string]string{
 type clientFlags struct {
 	name, typ, appType, authMethod, jwksFile, jwksURI, idTokenAlg string
 	tokenFormat, subjectType, sector, backchannelURI, minACR, app string
-	initiateLoginURI                                              string
+	initiateLoginURI, orgMode                                     string
 	grants, redirects, postLogout, scopes, audience, release      []string
 	firstParty, requirePAR, requireMFA, backchannelSession        bool
 	accessTTL, idTTL, refreshTTL                                  time.Duration
@@ -97,6 +98,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.app, "app", "", "the application whose roles the tokens carry (see portvakt role); clients of one application share it (default: the client ID)")
 	fs.StringVar(&f.backchannelURI, "backchannel-logout-uri", "", "https URL that receives back-channel logout tokens")
 	fs.BoolVar(&f.backchannelSession, "backchannel-logout-session-required", false, "logout tokens must carry the session ID (sid)")
+	fs.StringVar(&f.orgMode, "organizations", "", "how the application is used in organizations: optional (default: members sign in for one, others on their own), required (only members of an organization), off (a consumer application: no organization chooser, none in its tokens)")
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "https URL that opens the application signed in (it starts an authorization request; OpenID Connect third-party-initiated login); invitations can send people there")
 }
 
@@ -144,6 +146,9 @@ func (f *clientFlags) apply(fs *pflag.FlagSet, c *clients.Client) {
 	str("app", &c.App, f.app)
 	str("backchannel-logout-uri", &c.BackchannelLogoutURI, f.backchannelURI)
 	str("initiate-login-uri", &c.InitiateLoginURI, f.initiateLoginURI)
+	if set("organizations") {
+		c.Organizations = clients.OrgMode(strings.TrimSpace(f.orgMode))
+	}
 	if set("grant-type") {
 		c.GrantTypes = nil
 		for _, g := range splitWords(f.grants) {
@@ -592,6 +597,7 @@ type clientOut struct {
 	BackchannelLogoutURI             string          `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
 	InitiateLoginURI                 string          `json:"initiate_login_uri,omitempty"`
+	Organizations                    string          `json:"organizations"`
 	HasSecret                        bool            `json:"has_secret"`
 	PreviousSecretValidUntil         *time.Time      `json:"previous_secret_valid_until,omitempty"`
 	CreatedAt                        time.Time       `json:"created_at"`
@@ -622,8 +628,8 @@ func clientView(c clients.Client, secret string) clientOut {
 		ReleaseVerified:      orEmpty(c.ReleaseVerified),
 		App:                  c.App,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
-		InitiateLoginURI: c.InitiateLoginURI,
-		HasSecret:        c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		InitiateLoginURI: c.InitiateLoginURI, Organizations: string(c.Organizations),
+		HasSecret: c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if c.PreviousSecretHash != "" {
 		t := c.PreviousSecretExpiresAt
@@ -687,6 +693,7 @@ func printClient(e env, c clients.Client, asJSON bool) error {
 	if v.InitiateLoginURI != "" {
 		row("initiate_login_uri", v.InitiateLoginURI)
 	}
+	row("organizations", v.Organizations)
 	row("has_secret", v.HasSecret)
 	if v.PreviousSecretValidUntil != nil {
 		row("previous_secret_valid_until", v.PreviousSecretValidUntil.Format(time.RFC3339))

@@ -84,6 +84,7 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 		RequireMFA:             c.RequireMFA,
 		ReleaseVerified:        c.ReleaseVerified,
 		App:                    c.App,
+		Organizations:          string(c.Organizations),
 		JWKS:                   c.JWKS,
 		JWKSURI:                c.JWKSURI,
 

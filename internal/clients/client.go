@@ -198,6 +198,9 @@ type Client struct {
 	// ends (OpenID Connect Back-Channel Logout).
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
+	// Organizations is how the client is used in organizations (B2B):
+	// OrgOptional, OrgRequired or OrgOff.
+	Organizations OrgMode
 	// InitiateLoginURI is where a person is sent to open the application
 	// signed in (OpenID Connect Core, section 4, third-party-initiated
 	// login): the application starts an authorization request from it.
@@ -669,7 +672,32 @@ func (c *Client) validateSubject(v *validator) {
 	}
 }
 
+// OrgMode is how a client is used in organizations.
+type OrgMode string
+
+// Organization modes.
+const (
+	// OrgOptional: a member of organizations signs in for one (the one the
+	// request names, their only one, or the one they pick); others sign in
+	// on their own.
+	OrgOptional OrgMode = "optional"
+	// OrgRequired: only members of an organization sign in; others are
+	// refused (access_denied).
+	OrgRequired OrgMode = "required"
+	// OrgOff: a consumer application. Nobody is asked for an
+	// organization and tokens carry none, only the roles people hold on
+	// their own.
+	OrgOff OrgMode = "off"
+)
+
 func (c *Client) validateRelease(v *validator) {
+	switch c.Organizations {
+	case "":
+		c.Organizations = OrgOptional
+	case OrgOptional, OrgRequired, OrgOff:
+	default:
+		v.add("organizations", "invalid", "%q is not optional, required or off", c.Organizations)
+	}
 	c.App = strings.TrimSpace(c.App)
 	if c.App != "" && !appName.MatchString(c.App) {
 		v.add("app", "invalid", "%q is not an application name of lower-case letters, digits and _ . : - (up to 64, starting with a letter)", c.App)

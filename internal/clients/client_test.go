@@ -193,6 +193,7 @@ func TestValidate(t *testing.T) {
 			c.SubjectType, c.SectorIdentifier = SubjectPairwise, "https://example.com/"
 		}, []string{"sector_identifier"}, ""},
 		{"http back-channel logout", webClient, func(c *Client) { c.BackchannelLogoutURI = "http://shop.example.com/logout" }, []string{"backchannel_logout_uri"}, ""},
+		{"unknown organization mode", webClient, func(c *Client) { c.Organizations = "sometimes" }, []string{"organizations"}, "not optional, required or off"},
 		{"http initiate login URI", webClient, func(c *Client) { c.InitiateLoginURI = "http://shop.example.com/start" }, []string{"initiate_login_uri"}, "must use https"},
 		{"relative initiate login URI", webClient, func(c *Client) { c.InitiateLoginURI = "/start" }, []string{"initiate_login_uri"}, ""},
 		{"back-channel session without URI", webClient, func(c *Client) { c.BackchannelLogoutSessionRequired = true }, []string{"backchannel_logout_session_required"}, ""},
@@ -259,7 +260,7 @@ func TestValidateDefaults(t *testing.T) {
 			GrantTypes: []GrantType{GrantAuthorizationCode}, RedirectURIs: []string{"https://x.example/cb"}, Scopes: []string{"openid"},
 			TokenEndpointAuthMethod: tc.wantMethod, IDTokenAlg: AlgRS256, AccessTokenFormat: TokenFormatJWT,
 			AccessTokenLifetime: 10 * time.Minute, IDTokenLifetime: 10 * time.Minute, RefreshTokenLifetime: 30 * 24 * time.Hour,
-			SubjectType: SubjectPublic,
+			SubjectType: SubjectPublic, Organizations: OrgOptional,
 		}
 		if diff := cmp.Diff(want, c); diff != "" {
 			t.Errorf("%s client after Validate (-want +got):\n%s", tc.typ, diff)

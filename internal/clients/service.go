@@ -195,6 +195,7 @@ func changedFields(a, b Client) []string {
 	add("require_mfa", a.RequireMFA == b.RequireMFA)
 	add("release_verified", slices.Equal(a.ReleaseVerified, b.ReleaseVerified))
 	add("app", a.App == b.App)
+	add("organizations", a.Organizations == b.Organizations)
 	add("backchannel_logout_uri", a.BackchannelLogoutURI == b.BackchannelLogoutURI)
 	add("initiate_login_uri", a.InitiateLoginURI == b.InitiateLoginURI)
 	add("backchannel_logout_session_required", a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired)

@@ -54,6 +54,9 @@ type Client struct {
 	// App is the application whose roles the client's tokens carry ("":
 	// the client's own ID).
 	App string
+	// Organizations is how the client is used in organizations:
+	// "optional" (or ""), "required" or "off".
+	Organizations string
 	// JWKS is the client's public key set (JSON) and JWKSURI where it
 	// publishes one: the keys of private_key_jwt.
 	JWKS    []byte

@@ -39,6 +39,12 @@ type Organizations interface {
 	Find(ctx context.Context, ref string) (orgs.Organization, error)
 }
 
+// A client's organization modes (Client.Organizations); "" is optional.
+const (
+	orgModeRequired = "required"
+	orgModeOff      = "off"
+)
+
 // errNotMember means the person is not (or no longer) a member of the
 // organization a grant is for.
 var errNotMember = errors.New("the person is not a member of the organization")
@@ -95,6 +101,14 @@ func (h *Handler) pickOrganization(w http.ResponseWriter, r *http.Request, c Cli
 	if h.cfg.Organizations == nil {
 		return ar, true
 	}
+	if c.Organizations == orgModeOff {
+		// A consumer application: never for an organization, whatever
+		// the request asked.
+		if ar.Params.Organization != "" {
+			return h.setOrganization(w, r, ar, "")
+		}
+		return ar, true
+	}
 	ctx := r.Context()
 	cs, err := h.cfg.Organizations.Contexts(ctx, s.UserID, c.app())
 	if err != nil {
@@ -122,6 +136,10 @@ func (h *Handler) pickOrganization(w http.ResponseWriter, r *http.Request, c Cli
 			return ar, false
 		}
 		return h.setOrganization(w, r, ar, o.ID)
+	case len(cs) == 0 && c.Organizations == orgModeRequired:
+		h.cfg.Logger.InfoContext(ctx, "not a member of any organization, which the client requires", "client_id", c.ID, "user", s.UserID)
+		op.AuthRequestError(h.issWriter(w), r, &ar, zoidc.ErrAccessDenied().WithDescription("the application is for members of an organization"), h.provider)
+		return ar, false
 	case len(cs) == 0:
 		return ar, true
 	case len(cs) == 1:

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/storetest"
 )
@@ -181,4 +182,58 @@ func sameList(claim any, want ...string) bool {
 	slices.Sort(got)
 	slices.Sort(want)
 	return slices.Equal(got, want)
+}
+
+// TestClientOrganizationModes: a consumer application (organizations off)
+// never asks for an organization and its tokens carry none, whatever the
+// request names; an application that requires one refuses a person in
+// none.
+func TestClientOrganizationModes(t *testing.T) {
+	s := newStack(t, storetest.SQLite(), func(c *oidc.Config) {
+		clients := c.Clients.(testClients)
+		for id, mode := range map[string]string{"b2c": "off", "b2b": "required"} {
+			e := clients[clientID]
+			e.c.ID, e.c.App, e.c.Organizations = id, clientID, mode
+			clients[id] = e
+		}
+	})
+	ctx := context.Background()
+	acme, beta, ada := orgFixture(t, s)
+	if err := s.orgs.SetUserRoles(ctx, ada, []orgs.Grant{{App: clientID, Role: "viewer"}}, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.orgs.AddMember(ctx, beta.ID, ada, nil, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+
+	// In two organizations, yet no chooser for the consumer application:
+	// her own roles, no organization, also when the request names one.
+	for _, params := range []url.Values{nil, {"organization": {"acme"}}} {
+		tok := flowFor(t, s, "b2c", params)
+		_, id := jwtParts(t, tok.Extra("id_token").(string))
+		if _, ok := id["org_id"]; ok || !sameList(id["roles"], "viewer") {
+			t.Errorf("consumer application (%v): org_id %v, roles %v; want no organization, her own viewer role", params, id["org_id"], id["roles"])
+		}
+	}
+
+	// The business application, for Acme; once she is in no organization,
+	// refused.
+	tok := flowFor(t, s, "b2b", url.Values{"organization": {"acme"}})
+	if _, id := jwtParts(t, tok.Extra("id_token").(string)); id["org_id"] != acme.ID {
+		t.Errorf("business application: org_id %v, want Acme", id["org_id"])
+	}
+	for _, o := range []string{acme.ID, beta.ID} {
+		if err := s.orgs.RemoveMember(ctx, o, ada, "system:test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := s.clientConfig(ctx, "b2b", clientSecret, "/callback", "openid")
+	cb := s.browser().authorize(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())), true)
+	if cb.Query().Get("error") != "access_denied" || cb.Query().Get("code") != "" {
+		t.Errorf("business application, no organization: %v, want error=access_denied", cb)
+	}
+	// The default (optional) lets her in on her own.
+	if _, id := jwtParts(t, flowFor(t, s, clientID, nil).Extra("id_token").(string)); id["org_id"] != nil {
+		t.Errorf("default mode, no organization: org_id %v", id["org_id"])
+	}
 }

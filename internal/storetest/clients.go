@@ -81,6 +81,7 @@ func fullClientFixture(t testing.TB, id string) clients.Client {
 		BackchannelLogoutURI:             "https://shop.example.com/logout?from=portvakt",
 		BackchannelLogoutSessionRequired: true,
 		InitiateLoginURI:                 "https://shop.example.com/start?from=portvakt",
+		Organizations:                    clients.OrgRequired,
 		SecretHash:                       clients.HashSecret("current"),
 		PreviousSecretHash:               clients.HashSecret("previous"),
 		PreviousSecretExpiresAt:          clientBase.Add(24*time.Hour + time.Nanosecond),
