@@ -114,6 +114,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Federation:         fed,
 		Orgs:               newOrgsService(a),
 		Invitations:        invitations,
+		Joins:              &orgs.Joins{Store: a.store, Emails: svc.accounts, Now: a.now},
 		EventTimes:         a.store,
 		Flows:              svc.flows,
 		Sessions:           svc.sessions,

@@ -53,6 +53,9 @@ type Handler struct {
 	EventTimes EventTimes
 	// Invitations are accepted on /invitation; nil offers none.
 	Invitations *orgs.Invitations
+	// Joins lets people join organizations by their address's domain;
+	// nil offers none.
+	Joins *orgs.Joins
 	// Authn checks second factors and levels of assurance.
 	Authn    *authn.Service
 	Flows    *flows.Service
@@ -126,6 +129,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /org/{org}/members/{user}/admin", h.submitOrgHandOver)
 	mux.HandleFunc("POST /org/{org}/invitations", h.submitOrgInvite)
 	mux.HandleFunc("POST /org/{org}/invitations/{invitation}/{action}", h.submitOrgInvitation)
+	mux.HandleFunc("POST /org/{org}/join-requests/{request}/{action}", h.submitOrgJoinRequest)
+	mux.HandleFunc("POST /account/organizations/{org}/join", h.submitJoin)
 	mux.HandleFunc("POST /account/identities/unlink", h.submitUnlink)
 	mux.HandleFunc("POST /account/identities/link/{id}", h.startLink)
 	mux.HandleFunc("GET /login/code", h.showLoginCode)
