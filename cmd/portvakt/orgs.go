@@ -22,7 +22,7 @@ func newOrgCmd(e env) *cobra.Command {
 	member := groupCmd("member", "Manage the people of an organization and their roles")
 	member.AddCommand(newOrgMemberAddCmd(e), newOrgMemberRemoveCmd(e), newOrgMemberListCmd(e))
 	cmd.AddCommand(newOrgCreateCmd(e), newOrgGetCmd(e), newOrgListCmd(e), newOrgUpdateCmd(e), newOrgDeleteCmd(e), member,
-		newOrgInviteCmd(e), newOrgInvitationCmd(e))
+		newOrgInviteCmd(e), newOrgInvitationCmd(e), newOrgJoinRequestCmd(e))
 	return cmd
 }
 
@@ -862,6 +862,111 @@ func newOrgInvitationCmd(e env) *cobra.Command {
 		}),
 		act("revoke", "Withdraw a pending invitation: its link stops working", "withdrew", func(svc *orgs.Invitations, c *cobra.Command, orgID, id string) error {
 			return svc.Revoke(c.Context(), orgID, id, "system:cli")
+		}))
+	return cmd
+}
+
+// withJoins runs fn with the joining-by-domain service.
+func withJoins(cmd *cobra.Command, e env, fn func(svc *orgs.Joins) error) error {
+	a, err := openApp(cmd.Context(), cmd, e)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return fn(&orgs.Joins{Store: a.store, Emails: &accounts.Service{Store: a.store}, Now: a.now})
+}
+
+// joinRequestOut is a request to join as the commands print it.
+type joinRequestOut struct {
+	ID        string     `json:"id"`
+	OrgID     string     `json:"org_id"`
+	UserID    string     `json:"user_id"`
+	Email     string     `json:"email"`
+	Status    string     `json:"status"`
+	CreatedAt time.Time  `json:"created_at"`
+	DecidedAt *time.Time `json:"decided_at,omitempty"`
+	DecidedBy string     `json:"decided_by,omitempty"`
+}
+
+func joinRequestView(jr orgs.JoinRequest) joinRequestOut {
+	out := joinRequestOut{ID: jr.ID, OrgID: jr.OrgID, UserID: jr.UserID, Email: jr.Email, Status: jr.Status, CreatedAt: jr.CreatedAt, DecidedBy: jr.DecidedBy}
+	if !jr.DecidedAt.IsZero() {
+		out.DecidedAt = &jr.DecidedAt
+	}
+	return out
+}
+
+func newOrgJoinRequestCmd(e env) *cobra.Command {
+	cmd := groupCmd("join-request", "List, approve or decline requests to join an organization by domain")
+	var status string
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list ORG",
+		Short: "List the requests to join an organization, oldest first",
+		Long: `List the requests to join an organization, oldest first. People whose
+verified address is in one of the organization's domains ask to join on
+their account page; unless the organization admits its domain
+(--auto-join), its admins, or this command, approve or decline. ` + orgRefHelp,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withJoins(cmd, e, func(svc *orgs.Joins) error {
+				o, err := (&orgs.Service{Store: svc.Store}).Find(cmd.Context(), args[0])
+				if err != nil {
+					return orgProblem(err, "organization "+args[0])
+				}
+				list, err := svc.Store.JoinRequests(cmd.Context(), o.ID, status)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					enc := json.NewEncoder(e.stdout)
+					for _, jr := range list {
+						if err := enc.Encode(joinRequestView(jr)); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "EMAIL\tSTATUS\tASKED\tID")
+				for _, jr := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", jr.Email, jr.Status, jr.CreatedAt.Format(time.RFC3339), jr.ID)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().StringVar(&status, "status", "", "only pending, approved or declined ones")
+	list.Flags().BoolVar(&asJSON, "json", false, "print one JSON object a line")
+	act := func(use, short, done string, do func(svc *orgs.Joins, c *cobra.Command, orgID, id string) error) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ORG ID", Short: short, Args: exactArgs(2),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return withJoins(cmd, e, func(svc *orgs.Joins) error {
+					o, err := (&orgs.Service{Store: svc.Store}).Find(cmd.Context(), args[0])
+					if err != nil {
+						return orgProblem(err, "organization "+args[0])
+					}
+					if err := do(svc, cmd, o.ID, args[1]); err != nil {
+						if errors.Is(err, orgs.ErrJoinRequestDecided) {
+							return usageError{fmt.Errorf("join request %s: %w", args[1], err)}
+						}
+						return orgProblem(err, "join request "+args[1])
+					}
+					fmt.Fprintf(e.stdout, "%s join request %s\n", done, args[1])
+					return nil
+				})
+			},
+		}
+	}
+	cmd.AddCommand(list,
+		act("approve", "Approve a pending request: the person joins with the organization's join roles", "approved", func(svc *orgs.Joins, c *cobra.Command, orgID, id string) error {
+			_, err := svc.Approve(c.Context(), orgID, id, "system:cli")
+			return err
+		}),
+		act("decline", "Decline a pending request", "declined", func(svc *orgs.Joins, c *cobra.Command, orgID, id string) error {
+			_, err := svc.Decline(c.Context(), orgID, id, "system:cli")
+			return err
 		}))
 	return cmd
 }

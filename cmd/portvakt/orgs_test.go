@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/orgs"
+	"github.com/portvakt/portvakt/internal/store"
 )
 
 func TestOrgCommands(t *testing.T) {
@@ -139,5 +145,79 @@ func TestOrgCommands(t *testing.T) {
 	}
 	if del := mustRun(t, dir, env, "org", "delete", "ext:crm-1042", "--yes"); !strings.Contains(del.stdout, "deleted organization acme") {
 		t.Errorf("org delete: %s", del.stdout)
+	}
+}
+
+func TestOrgJoinRequestCommands(t *testing.T) {
+	dir := t.TempDir()
+	env := childEnv(t, "PORTVAKT_LOG_LEVEL=error")
+	mustRun(t, dir, env, "role", "create", "--app", "portal", "--name", "viewer", "--permission", "orders:read")
+	mustRun(t, dir, env, "org", "create", "--name", "Acme Oy", "--slug", "acme", "--domain", "acme.example", "--join-role", "portal/viewer")
+	mustRun(t, dir, env, "org", "create", "--name", "Beta AB", "--slug", "beta")
+	for _, email := range []string{"eva@acme.example", "fred@acme.example"} {
+		if r := runWithStdin(t, dir, env, "tangerine-orbit-velvet-42\n", "user", "create", "--email", email, "--password-stdin", "--verified"); r.code != 0 {
+			t.Fatalf("user create: %s", r.stderr)
+		}
+	}
+	// People ask on their account page; here, through the service.
+	ids := map[string]string{}
+	func() {
+		ctx := context.Background()
+		st, err := store.Open(ctx, "sqlite://"+filepath.Join(dir, "portvakt-data", "portvakt.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		joins := &orgs.Joins{Store: st, Emails: &accounts.Service{Store: st}}
+		o, err := st.OrganizationBySlug(ctx, "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, email := range []string{"eva@acme.example", "fred@acme.example"} {
+			u, err := st.UserByEmail(ctx, email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jr, err := joins.Ask(ctx, o.ID, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids[email] = jr.ID
+		}
+	}()
+
+	if l := mustRun(t, dir, env, "org", "join-request", "list", "acme"); !strings.Contains(l.stdout, "eva@acme.example") ||
+		!strings.Contains(l.stdout, "fred@acme.example") || strings.Count(l.stdout, "pending") != 2 {
+		t.Errorf("org join-request list:\n%s", l.stdout)
+	}
+	if r := mustRun(t, dir, env, "org", "join-request", "approve", "acme", ids["eva@acme.example"]); !strings.Contains(r.stdout, "approved join request") {
+		t.Errorf("org join-request approve: %s", r.stdout)
+	}
+	if m := mustRun(t, dir, env, "org", "member", "list", "acme"); !strings.Contains(m.stdout, "eva@acme.example") || !strings.Contains(m.stdout, "portal/viewer") {
+		t.Errorf("after approving, org member list:\n%s", m.stdout)
+	}
+	mustRun(t, dir, env, "org", "join-request", "decline", "acme", ids["fred@acme.example"])
+	l := mustRun(t, dir, env, "org", "join-request", "list", "acme", "--status", "declined", "--json")
+	var out map[string]any
+	if err := json.Unmarshal([]byte(l.stdout), &out); err != nil || out["email"] != "fred@acme.example" || out["status"] != "declined" || out["decided_by"] != "system:cli" {
+		t.Errorf("org join-request list --status declined --json: %s", l.stdout)
+	}
+	if m := mustRun(t, dir, env, "org", "member", "list", "acme"); strings.Contains(m.stdout, "fred") {
+		t.Errorf("a declined person is a member:\n%s", m.stdout)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"org", "join-request", "approve", "acme", ids["eva@acme.example"]}, "decided already"},
+		{[]string{"org", "join-request", "decline", "acme", ids["fred@acme.example"]}, "decided already"},
+		{[]string{"org", "join-request", "approve", "beta", ids["eva@acme.example"]}, "not found"},
+		{[]string{"org", "join-request", "approve", "acme", "no-such-request"}, "not found"},
+		{[]string{"org", "join-request", "list", "nobody"}, "not found"},
+	} {
+		r := runPortvakt(t, dir, env, tc.args...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("portvakt %s: exit %d, stderr %q; want 2 and %q", strings.Join(tc.args, " "), r.code, r.stderr, tc.want)
+		}
 	}
 }

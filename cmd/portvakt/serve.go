@@ -117,6 +117,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		Orgs:               newOrgsService(a),
 		Invitations:        invitations,
 		Apps:               apps,
+		Joins:              &orgs.Joins{Store: a.store, Emails: svc.accounts, Now: a.now},
 		EventTimes:         a.store,
 		Flows:              svc.flows,
 		Sessions:           svc.sessions,

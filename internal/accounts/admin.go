@@ -67,6 +67,16 @@ func (s *Service) Find(ctx context.Context, idOrEmail string) (User, error) {
 	return s.Store.UserByID(ctx, idOrEmail)
 }
 
+// UserEmail returns the user's address, normalized, and whether they
+// proved it is theirs.
+func (s *Service) UserEmail(ctx context.Context, id string) (string, bool, error) {
+	u, err := s.Store.UserByID(ctx, id)
+	if err != nil {
+		return "", false, err
+	}
+	return u.EmailNormalized, u.EmailVerified, nil
+}
+
 // SetStatus enables or disables an account. Disabling signs the user out
 // everywhere.
 func (s *Service) SetStatus(ctx context.Context, id string, st Status, actor string) (User, error) {

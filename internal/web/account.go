@@ -33,6 +33,10 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if err := h.joinExtras(r, p); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	h.render(w, r, http.StatusOK, "account", p)
 }
 

@@ -56,6 +56,9 @@ type Handler struct {
 	// Apps are the applications an invitation can send people on to; nil
 	// offers none.
 	Apps Apps
+	// Joins lets people join organizations by their address's domain;
+	// nil offers none.
+	Joins *orgs.Joins
 	// Authn checks second factors and levels of assurance.
 	Authn    *authn.Service
 	Flows    *flows.Service
@@ -130,6 +133,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /org/{org}/members/{user}/admin", h.submitOrgHandOver)
 	mux.HandleFunc("POST /org/{org}/invitations", h.submitOrgInvite)
 	mux.HandleFunc("POST /org/{org}/invitations/{invitation}/{action}", h.submitOrgInvitation)
+	mux.HandleFunc("POST /org/{org}/join-requests/{request}/{action}", h.submitOrgJoinRequest)
+	mux.HandleFunc("POST /account/organizations/{org}/join", h.submitJoin)
 	mux.HandleFunc("POST /account/identities/unlink", h.submitUnlink)
 	mux.HandleFunc("POST /account/identities/link/{id}", h.startLink)
 	mux.HandleFunc("GET /login/code", h.showLoginCode)

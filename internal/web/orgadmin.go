@@ -108,14 +108,15 @@ func (h *Handler) showOrg(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := h.accountPage(w, r, u)
-	if done := r.URL.Query().Get("done"); slices.Contains([]string{"roles", "removed", "handed_over", "last_admin", "invited", "resent", "revoked", "invitation_used"}, done) {
+	if done := r.URL.Query().Get("done"); slices.Contains([]string{"roles", "removed", "handed_over", "last_admin", "invited", "resent", "revoked", "invitation_used",
+		"join_approved", "join_declined", "join_decided"}, done) {
 		p.Notice = p.T("org.done." + done)
 	}
 	h.renderOrg(w, r, p, o, admin, u, http.StatusOK)
 }
 
 // renderOrg shows the organization page: its people and their roles, the
-// invite form and the pending invitations.
+// invite form, the pending invitations and the requests to join.
 func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, p *page, o orgs.Organization, admin orgs.Membership, u accounts.User, status int) {
 	ctx := r.Context()
 	roles, err := h.delegable(r, admin)
@@ -167,6 +168,10 @@ func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, p *page, o o
 		after = page[len(page)-1].UserID
 	}
 	if err := h.invitationExtras(r, p, o, roles); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.joinRequestExtras(r, p, o); err != nil {
 		h.fail(w, r, err)
 		return
 	}

@@ -63,6 +63,11 @@ type page struct {
 	Invitations []orgInvitation
 	// InviteApps are the applications an invitation can lead to.
 	InviteApps []inviteApp
+	// JoinRequests are an organization's pending requests to join, for
+	// its admins; Joinable the organizations the account page offers to
+	// join.
+	JoinRequests []orgJoinRequest
+	Joinable     []joinableOrg
 	// Extra carries page-specific values.
 	Extra map[string]string
 	// QR is a QR code image made by the server (a data: URL).

@@ -292,13 +292,14 @@ var accountDone = map[string]struct {
 	message string
 	alert   bool
 }{
-	"org_handed_over":   {"org.done.handed_over", false},
-	"org_joined":        {"account.done.org_joined", false},
-	"identity_linked":   {"upstream.linked", false},
-	"identity_taken":    {"upstream.taken", true},
-	"identity_unlinked": {"upstream.unlinked", false},
-	"identity_last":     {"upstream.last_method", true},
-	"totp_removed":      {"totp.removed", false},
-	"passkey_added":     {"passkey.added", false},
-	"passkey_removed":   {"passkey.removed", false},
+	"org_handed_over":    {"org.done.handed_over", false},
+	"org_joined":         {"account.done.org_joined", false},
+	"org_join_requested": {"account.done.org_join_requested", false},
+	"identity_linked":    {"upstream.linked", false},
+	"identity_taken":     {"upstream.taken", true},
+	"identity_unlinked":  {"upstream.unlinked", false},
+	"identity_last":      {"upstream.last_method", true},
+	"totp_removed":       {"totp.removed", false},
+	"passkey_added":      {"passkey.added", false},
+	"passkey_removed":    {"passkey.removed", false},
 }
