@@ -100,6 +100,10 @@ type Flow struct {
 	// MFA means the sign-in needs a second factor (the deployment's or the
 	// application's policy).
 	MFA bool `json:"mfa,omitempty"`
+	// Org is the organization (its ID) whose sign-in policy did not
+	// allow the way the person had signed in: the sign-in page says which
+	// ways it allows.
+	Org string `json:"org,omitempty"`
 	// Challenge is the pending passkey ceremony (sealed), taken out when
 	// it is answered.
 	Challenge string `json:"challenge,omitempty"`

@@ -207,7 +207,7 @@ func (h *Handler) handOff(w http.ResponseWriter, r *http.Request) {
 	if satisfied && !has(ar.Params.Prompt, "login") && !has(ar.Params.Prompt, "select_account") {
 		switch {
 		case !h.meets(s.ACR, want):
-			h.stepUp(w, r, ar, s, want)
+			h.stepUp(w, r, ar, s, want, false)
 		case h.needsMFA(c, s):
 			h.toSecondFactor(w, r, ar, s, want)
 		default:
@@ -240,9 +240,10 @@ func (h *Handler) meets(have, want string) bool {
 }
 
 // stepUp sends a person whose session is below the level wanted to give
-// the factor that is missing, if they have one; otherwise the application
-// hears unmet_authentication_requirements.
-func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, ar AuthRequest, s session.Session, want string) {
+// the factor that is missing, if they have one (mfa: a second factor is
+// required as well); otherwise the application hears
+// unmet_authentication_requirements.
+func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, ar AuthRequest, s session.Session, want string, mfa bool) {
 	reach, err := h.cfg.Levels.ReachableLevel(r.Context(), s.UserID, s.Methods)
 	if err != nil {
 		h.fail(w, r, err)
@@ -253,7 +254,7 @@ func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, ar AuthRequest,
 		op.AuthRequestError(h.issWriter(w), r, &ar, errUnmet("the user cannot reach the level of assurance "+want), h.provider)
 		return
 	}
-	h.toLogin(w, r, ar, want, false)
+	h.toLogin(w, r, ar, want, mfa)
 }
 
 // toLogin sends the browser to the sign-in (or registration) page, which
@@ -261,19 +262,7 @@ func (h *Handler) stepUp(w http.ResponseWriter, r *http.Request, ar AuthRequest,
 // as does mfa when a second factor is required, so that a signed-in
 // person is asked only for what is missing.
 func (h *Handler) toLogin(w http.ResponseWriter, r *http.Request, ar AuthRequest, want string, mfa bool) {
-	q := url.Values{"return_to": {callbackPath(ar)}}
-	if mfa {
-		q.Set("mfa", "1")
-	}
-	if len(ar.Params.UILocales) > 0 {
-		q.Set("ui_locales", strings.Join(ar.Params.UILocales, " "))
-	}
-	if ar.Params.LoginHint != "" {
-		q.Set("login_hint", ar.Params.LoginHint)
-	}
-	if want != "" && h.cfg.Levels.Levels().Rank(want) > 0 {
-		q.Set("acr", want)
-	}
+	q := h.loginQuery(ar, callbackPath(ar), want, mfa)
 	page := "/login?"
 	if has(ar.Params.Prompt, "create") {
 		page = "/registration?"
@@ -336,7 +325,7 @@ func (h *Handler) signedInFor(w http.ResponseWriter, r *http.Request, ar AuthReq
 		return s, false
 	}
 	if !h.meets(s.ACR, want) {
-		h.stepUp(w, r, ar, s, want)
+		h.stepUp(w, r, ar, s, want, false)
 		return s, false
 	}
 	if h.needsMFA(c, s) {
@@ -357,9 +346,11 @@ func (h *Handler) satisfies(ar AuthRequest, s session.Session) bool {
 	return h.now().Sub(s.AuthTime) <= time.Duration(*ar.Params.MaxAge)*time.Second
 }
 
-// complete finishes an authorization request for the signed-in person: a
-// third-party client needs their consent first (asked on the consent
-// page, or refused with consent_required under prompt=none).
+// complete finishes an authorization request for the signed-in person:
+// once the organization is settled, the session must meet its sign-in
+// policy (policy.go); a third-party client needs their consent first
+// (asked on the consent page, or refused with consent_required under
+// prompt=none).
 func (h *Handler) complete(w http.ResponseWriter, r *http.Request, ar AuthRequest, s session.Session) {
 	c, err := h.cfg.Clients.LookupClient(r.Context(), ar.ClientID)
 	if err != nil {
@@ -367,7 +358,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, ar AuthReques
 		return
 	}
 	ar, ok := h.pickOrganization(w, r, c, ar, s)
-	if !ok {
+	if !ok || !h.followsPolicy(w, r, c, ar, s) {
 		return
 	}
 	ask, err := h.mustAsk(r.Context(), c, ar, s.UserID)

@@ -212,7 +212,8 @@ func newStack(t *testing.T, e storetest.Engine, adjust ...func(*oidc.Config)) *s
 	s.proofing = &federation.Service{Store: st, Cipher: kr, Now: s.clock.Now}
 	s.orgs = &orgs.Service{Store: st, Now: s.clock.Now}
 	pages := &web.Handler{Catalog: cat, Accounts: acc, Authn: s.authn, Flows: &flows.Service{Store: st, Now: s.clock.Now}, Sessions: sessions,
-		Brand: web.Branding{ProductName: "Portvakt"}, Issuer: issuer, MinPasswordLength: 8, Now: s.clock.Now}
+		Brand: web.Branding{ProductName: "Portvakt"}, Issuer: issuer, MinPasswordLength: 8, Now: s.clock.Now,
+		Orgs: s.orgs, Federation: s.proofing}
 	if err := pages.Init(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/events"
 )
 
@@ -94,6 +95,42 @@ const (
 
 // SignInMethods lists the ways of signing in, in the order shown.
 var SignInMethods = []string{SignInPassword, SignInEmailCode, SignInPasskey, SignInFederated, SignInEID}
+
+// signInWays are the ways of signing in each first-factor method of a
+// session (an amr value) stands for. A sign-in through an eID broker
+// records both fed and eid, so "federated" admits it too. Second factors
+// (otp), user verification and the mfa marker stand for none: they add to
+// a sign-in, they do not make one.
+var signInWays = map[string]string{
+	authn.MethodPassword:    SignInPassword,
+	authn.MethodEmail:       SignInEmailCode,
+	authn.MethodHardwareKey: SignInPasskey,
+	authn.MethodSoftwareKey: SignInPasskey,
+	authn.MethodFederated:   SignInFederated,
+	authn.MethodEID:         SignInEID,
+}
+
+// HasPolicy reports whether the settings ask anything of how the
+// organization's people sign in.
+func (s Settings) HasPolicy() bool {
+	return s.RequireMFA || s.MinACR != "" || len(s.SignInMethods) > 0
+}
+
+// AllowsSignIn reports whether a sign-in with the authentication methods
+// amr (RFC 8176 values, as sessions record them) is one of the ways
+// SignInMethods allows: one of its first factors must be. Without
+// SignInMethods every way is.
+func (s Settings) AllowsSignIn(amr []string) bool {
+	if len(s.SignInMethods) == 0 {
+		return true
+	}
+	for _, m := range amr {
+		if way, ok := signInWays[m]; ok && slices.Contains(s.SignInMethods, way) {
+			return true
+		}
+	}
+	return false
+}
 
 // Subject is the organization's name in events.
 func (o Organization) Subject() string { return "org:" + o.ID }

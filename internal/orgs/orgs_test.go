@@ -63,3 +63,53 @@ func TestRoleValidateAndGrants(t *testing.T) {
 		t.Error("a role without an application was accepted")
 	}
 }
+
+func TestAllowsSignIn(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		methods []string
+		amr     []string
+		want    bool
+	}{
+		{"no policy, password", nil, []string{"pwd"}, true},
+		{"no policy, nothing recorded", nil, nil, true},
+		{"password allowed", []string{orgs.SignInPassword}, []string{"pwd"}, true},
+		{"password with a second factor", []string{orgs.SignInPassword}, []string{"pwd", "otp", "mfa"}, true},
+		{"passkey only, password", []string{orgs.SignInPasskey}, []string{"pwd"}, false},
+		{"passkey only, password and app code", []string{orgs.SignInPasskey}, []string{"pwd", "otp", "mfa"}, false},
+		{"passkey only, hardware key", []string{orgs.SignInPasskey}, []string{"hwk", "user"}, true},
+		{"passkey only, software key", []string{orgs.SignInPasskey}, []string{"swk", "user"}, true},
+		{"email code", []string{orgs.SignInEmailCode}, []string{"email"}, true},
+		{"email code only, password", []string{orgs.SignInEmailCode}, []string{"pwd"}, false},
+		{"federated, upstream", []string{orgs.SignInFederated}, []string{"fed"}, true},
+		{"federated admits an eID broker", []string{orgs.SignInFederated}, []string{"fed", "eid"}, true},
+		{"eid, plain upstream", []string{orgs.SignInEID}, []string{"fed"}, false},
+		{"eid, eID broker", []string{orgs.SignInEID}, []string{"fed", "eid"}, true},
+		{"second factors are not sign-ins", []string{orgs.SignInPasskey}, []string{"otp", "user", "mfa"}, false},
+		{"one of several", []string{orgs.SignInPasskey, orgs.SignInFederated}, []string{"fed"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := orgs.Settings{SignInMethods: tc.methods}
+			if got := s.AllowsSignIn(tc.amr); got != tc.want {
+				t.Errorf("AllowsSignIn(%v) with %v = %v, want %v", tc.amr, tc.methods, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestHasPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		s    orgs.Settings
+		want bool
+	}{
+		{orgs.Settings{}, false},
+		{orgs.Settings{AutoJoin: true, SSOProvider: "okta"}, false},
+		{orgs.Settings{RequireMFA: true}, true},
+		{orgs.Settings{MinACR: "urn:portvakt:loa:substantial"}, true},
+		{orgs.Settings{SignInMethods: []string{orgs.SignInPasskey}}, true},
+	} {
+		if got := tc.s.HasPolicy(); got != tc.want {
+			t.Errorf("HasPolicy(%+v) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}

@@ -143,8 +143,9 @@ func flowData(f flows.Flow) (string, error) {
 		Link       string   `json:"pending_link,omitempty"`
 		Proofed    string   `json:"proofed,omitempty"`
 		Profile    string   `json:"pending_profile,omitempty"`
+		Org        string   `json:"org,omitempty"`
 	}{f.ReturnTo, f.UILocales, f.Email, f.GivenName, f.FamilyName, f.UserID, f.Attempts, f.SignInOnVerify, f.ACR, f.Methods, f.Binding, f.Challenge, f.MFA,
-		f.Upstream, f.PendingLink, f.Proofed, f.PendingProfile})
+		f.Upstream, f.PendingLink, f.Proofed, f.PendingProfile, f.Org})
 	return string(b), err
 }
 

@@ -212,6 +212,7 @@ func (h *Handler) flowFor(w http.ResponseWriter, r *http.Request, kind flows.Kin
 		FamilyName: truncate(q.Get("family_name"), 200),
 		ACR:        truncate(q.Get("acr"), 200),
 		MFA:        q.Get("mfa") == "1",
+		Org:        truncate(q.Get("org"), 64),
 	})
 	if err != nil {
 		h.fail(w, r, err)

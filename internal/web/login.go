@@ -13,7 +13,9 @@ import (
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.flowFor(w, r, flows.Login, "/login")
-	if !ok || h.stepUp(w, r, f) {
+	// A flow for an organization's policy asks for a new sign-in, not for
+	// more on top of the one it did not allow.
+	if !ok || (f.Org == "" && h.stepUp(w, r, f)) {
 		return
 	}
 	p := h.newPage(w, r, f, "")
@@ -33,6 +35,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, p *page, s
 		p.Notice = p.T("upstream.link_notice")
 	}
 	h.providerButtons(r.Context(), p)
+	h.policyNotice(r.Context(), p)
 	if err := h.offerPasskeyLogin(r, p); err != nil {
 		// The password still works; passkeys wait for the next page.
 		h.Logger.ErrorContext(r.Context(), "passkey sign-in challenge", "error", err)
