@@ -14,7 +14,9 @@ type NewUser struct {
 	Password   string
 	GivenName  string
 	FamilyName string
+	Phone      string
 	Locale     string
+	ExternalID string
 	Verified   bool
 }
 
@@ -24,7 +26,8 @@ func (s *Service) Create(ctx context.Context, in NewUser, actor string) (User, e
 	now := s.now()
 	u := User{
 		ID: NewID(), Email: in.Email, EmailVerified: in.Verified, GivenName: strings.TrimSpace(in.GivenName),
-		FamilyName: strings.TrimSpace(in.FamilyName), Locale: in.Locale, Status: StatusActive, CreatedAt: now, UpdatedAt: now,
+		FamilyName: strings.TrimSpace(in.FamilyName), Phone: in.Phone, Locale: in.Locale, ExternalID: strings.TrimSpace(in.ExternalID),
+		Status: StatusActive, CreatedAt: now, UpdatedAt: now,
 	}
 	var errs []error
 	if err := u.Validate(); err != nil {
@@ -45,7 +48,11 @@ func (s *Service) Create(ctx context.Context, in NewUser, actor string) (User, e
 		}
 		u.PasswordHash = h
 	}
-	ev, err := events.New("user.created", u.Subject(), actor, now, map[string]any{"email_verified": u.EmailVerified})
+	data := map[string]any{"email_verified": u.EmailVerified}
+	if u.ExternalID != "" {
+		data["external_id"] = u.ExternalID
+	}
+	ev, err := events.New("user.created", u.Subject(), actor, now, data)
 	if err != nil {
 		return User{}, err
 	}

@@ -175,6 +175,8 @@ type Store interface {
 	// ListUsers returns up to limit users with IDs after the cursor, in ID
 	// order.
 	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
+	// QueryUsers returns up to q.Limit users q selects, in ID order.
+	QueryUsers(ctx context.Context, q Query) ([]User, error)
 	// UpdateUser applies fn to the user atomically; ErrNotFound if none,
 	// ErrConflict if the new email or external ID is taken.
 	UpdateUser(ctx context.Context, id string, fn func(User) (Change, error)) (User, error)

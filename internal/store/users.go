@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
@@ -55,6 +56,31 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]accou
 	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return collect(rows, scanUser)
+}
+
+// QueryUsers implements accounts.Store.
+func (s *Store) QueryUsers(ctx context.Context, q accounts.Query) ([]accounts.User, error) {
+	where, args := []string{"id > $1"}, []any{q.After}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if q.Email != "" {
+		add("email_normalized = $%d", q.Email)
+	}
+	if q.ExternalID != "" {
+		add("external_id = $%d", q.ExternalID)
+	}
+	if !q.UpdatedSince.IsZero() {
+		add("updated_at >= $%d", micros(q.UpdatedSince))
+	}
+	args = append(args, q.Limit)
+	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
+		fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query users: %w", err)
 	}
 	return collect(rows, scanUser)
 }

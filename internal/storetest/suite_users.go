@@ -229,3 +229,65 @@ func testUsers(t *testing.T, e Engine) {
 		}
 	})
 }
+
+func testQueryUsers(t *testing.T, e Engine) {
+	ctx := t.Context()
+	s := Open(t, e)
+	var ids []string
+	for i, x := range []struct {
+		email, ext string
+		updated    time.Duration
+	}{
+		{"ada@example.com", "crm-1", 0},
+		{"bo@example.com", "", time.Hour},
+		{"cy@example.com", "crm-3", 2 * time.Hour},
+	} {
+		u := newUser(t, x.email, x.ext)
+		u.UpdatedAt = base.Add(x.updated)
+		must(t, s.CreateUser(ctx, u, userEvent(t, u)), "CreateUser %d", i)
+		ids = append(ids, u.ID)
+	}
+	slices.Sort(ids)
+	emails := func(us []accounts.User) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, u.EmailNormalized)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		q    accounts.Query
+		want []string
+	}{
+		{"all", accounts.Query{Limit: 10}, []string{"ada@example.com", "bo@example.com", "cy@example.com"}},
+		{"by email", accounts.Query{Email: "bo@example.com", Limit: 10}, []string{"bo@example.com"}},
+		{"by external ID", accounts.Query{ExternalID: "crm-3", Limit: 10}, []string{"cy@example.com"}},
+		{"updated since", accounts.Query{UpdatedSince: base.Add(time.Hour), Limit: 10}, []string{"bo@example.com", "cy@example.com"}},
+		{"two filters", accounts.Query{ExternalID: "crm-1", UpdatedSince: base.Add(time.Hour), Limit: 10}, nil},
+		{"no such address", accounts.Query{Email: "nobody@example.com", Limit: 10}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.QueryUsers(ctx, tc.q)
+			must(t, err, "QueryUsers")
+			slices.Sort(tc.want)
+			g := emails(got)
+			slices.Sort(g)
+			if !slices.Equal(g, tc.want) {
+				t.Errorf("QueryUsers(%+v) = %v, want %v", tc.q, g, tc.want)
+			}
+		})
+	}
+	// Pages: in ID order, after the cursor, up to the limit.
+	first, err := s.QueryUsers(ctx, accounts.Query{Limit: 2})
+	must(t, err, "QueryUsers page 1")
+	rest, err := s.QueryUsers(ctx, accounts.Query{After: first[len(first)-1].ID, Limit: 2})
+	must(t, err, "QueryUsers page 2")
+	var got []string
+	for _, u := range append(first, rest...) {
+		got = append(got, u.ID)
+	}
+	if !slices.Equal(got, ids) {
+		t.Errorf("paged IDs %v, want %v", got, ids)
+	}
+}

@@ -1,0 +1,108 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/events"
+)
+
+// ErrStale means the user changed after the version the caller based its
+// change on (a lost update).
+var ErrStale = errors.New("the user changed since it was read")
+
+// Version names the state of a user a change can be based on: it changes
+// with every write.
+func Version(u User) string { return strconv.FormatInt(u.UpdatedAt.UnixMicro(), 36) }
+
+// Update is a change of some of a user's profile fields by an operator or
+// an integrating system; nil leaves a field as it is, "" clears it (names,
+// phone, locale and external ID may be empty).
+type Update struct {
+	GivenName  *string
+	FamilyName *string
+	Phone      *string
+	Locale     *string
+	ExternalID *string
+}
+
+// Update applies up to the user with id on behalf of actor, if the user is
+// still at version ifVersion ("" for any); ErrStale otherwise. The
+// user.updated event names each changed field with its old and new value;
+// a change that changes nothing writes nothing.
+func (s *Service) Update(ctx context.Context, id string, up Update, ifVersion, actor string) (User, error) {
+	return s.Store.UpdateUser(ctx, id, func(cur User) (Change, error) {
+		if ifVersion != "" && Version(cur) != ifVersion {
+			return Change{}, ErrStale
+		}
+		next := cur
+		set := func(dst *string, v *string) {
+			if v != nil {
+				*dst = strings.TrimSpace(*v)
+			}
+		}
+		set(&next.GivenName, up.GivenName)
+		set(&next.FamilyName, up.FamilyName)
+		set(&next.Phone, up.Phone)
+		set(&next.Locale, up.Locale)
+		set(&next.ExternalID, up.ExternalID)
+		if err := next.Validate(); err != nil {
+			return Change{}, err
+		}
+		changes := map[string]any{}
+		for _, f := range []struct {
+			name     string
+			old, new string
+		}{
+			{"given_name", cur.GivenName, next.GivenName},
+			{"family_name", cur.FamilyName, next.FamilyName},
+			{"phone", cur.Phone, next.Phone},
+			{"locale", cur.Locale, next.Locale},
+			{"external_id", cur.ExternalID, next.ExternalID},
+		} {
+			if f.old != f.new {
+				changes[f.name] = map[string]any{"old": f.old, "new": f.new}
+			}
+		}
+		if len(changes) == 0 {
+			return Change{User: cur}, nil
+		}
+		now := s.now()
+		if !now.After(cur.UpdatedAt) {
+			// Versions must differ: never the same time twice.
+			now = cur.UpdatedAt.Add(time.Microsecond)
+		}
+		next.UpdatedAt = now
+		ev, err := events.New("user.updated", next.Subject(), actor, now, map[string]any{"changes": changes})
+		if err != nil {
+			return Change{}, err
+		}
+		return Change{User: next, Events: []events.Event{ev}}, nil
+	})
+}
+
+// Query selects users to list. Every field set must match; results are in
+// ID order (creation order), after the ID After.
+type Query struct {
+	// Email matches the normalized address.
+	Email        string
+	ExternalID   string
+	UpdatedSince time.Time
+	After        string
+	Limit        int
+}
+
+// Users lists the users q selects.
+func (s *Service) Users(ctx context.Context, q Query) ([]User, error) {
+	if q.Email != "" {
+		norm, err := NormalizeEmail(q.Email)
+		if err != nil {
+			return nil, nil // no user has an address that is not one
+		}
+		q.Email = norm
+	}
+	return s.Store.QueryUsers(ctx, q)
+}
