@@ -26,6 +26,12 @@ const (
 	InvitationExpired  = "expired"
 )
 
+// How an invitation's link reaches the person.
+const (
+	DeliveryEmail = "email"
+	DeliveryLink  = "link"
+)
+
 // ErrInvitationUsed means the invitation was accepted, revoked or has
 // expired.
 var ErrInvitationUsed = errors.New("the invitation is no longer valid")
@@ -51,7 +57,13 @@ type Invitation struct {
 	// ClientID is the application (an OIDC client with an initiate login
 	// URI) the person is sent on to once they have joined, or "". It
 	// comes before ReturnTo.
-	ClientID  string
+	ClientID string
+	// Reference is the inviting system's own ID for the invitation (the
+	// CRM's), carried in its events.
+	Reference string
+	// Delivery is how the link reaches the person: DeliveryEmail (mailed
+	// from here) or DeliveryLink (the inviter got it, to send itself).
+	Delivery  string
 	TokenHash string
 	Status    string
 	// InvitedBy is who invited (user:<id>, system:cli, …).
@@ -157,6 +169,12 @@ func invitationData(inv Invitation) map[string]any {
 	if inv.ClientID != "" {
 		d["client_id"] = inv.ClientID
 	}
+	if inv.Reference != "" {
+		d["reference"] = inv.Reference
+	}
+	if inv.Delivery != "" {
+		d["delivery"] = inv.Delivery
+	}
 	return d
 }
 
@@ -192,9 +210,21 @@ func (s *Invitations) Invite(ctx context.Context, inv Invitation, actor string) 
 			return Invitation{}, FieldError{"client_id", fmt.Sprintf("%q is not an application people can be sent on to (a client with an initiate login URI)", inv.ClientID)}
 		}
 	}
+	if len(inv.Reference) > 255 {
+		return Invitation{}, FieldError{"reference", "is longer than 255 characters"}
+	}
+	switch inv.Delivery {
+	case "":
+		inv.Delivery = DeliveryEmail
+	case DeliveryEmail, DeliveryLink:
+	default:
+		return Invitation{}, FieldError{"delivery", fmt.Sprintf("%q is not email or link", inv.Delivery)}
+	}
 	now := s.now()
-	_, hash := NewInvitationToken() // nobody holds this token: the mail gets a new one
-	inv.TokenHash, inv.Status, inv.InvitedBy, inv.UpdatedAt, inv.ExpiresAt = hash, InvitationPending, actor, now, now.Add(s.ttl())
+	if inv.TokenHash == "" {
+		_, inv.TokenHash = NewInvitationToken() // nobody holds this token: the mail gets a new one
+	}
+	inv.Status, inv.InvitedBy, inv.UpdatedAt, inv.ExpiresAt = InvitationPending, actor, now, now.Add(s.ttl())
 	old, err := s.Store.PendingInvitation(ctx, inv.OrgID, email)
 	switch {
 	case err == nil:
@@ -213,6 +243,19 @@ func (s *Invitations) Invite(ctx context.Context, inv Invitation, actor string) 
 		return Invitation{}, err
 	}
 	return inv, s.Store.CreateInvitation(ctx, inv, ev)
+}
+
+// InviteWithLink invites as Invite does, but mails nothing: it returns the
+// link's token for the inviter to send through its own channel (only its
+// hash is kept). Inviting the address again replaces the link.
+func (s *Invitations) InviteWithLink(ctx context.Context, inv Invitation, actor string) (Invitation, string, error) {
+	token, hash := NewInvitationToken()
+	inv.Delivery, inv.TokenHash = DeliveryLink, hash
+	inv, err := s.Invite(ctx, inv, actor)
+	if err != nil {
+		return Invitation{}, "", err
+	}
+	return inv, token, nil
 }
 
 // checkRoles reports roles that no application declares.

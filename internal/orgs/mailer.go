@@ -64,6 +64,9 @@ func (m *InvitationMailer) Handle(ctx context.Context, e events.Event) error {
 	if inv.Status != InvitationPending || !m.Invitations.now().Before(inv.ExpiresAt) {
 		return nil // revoked, accepted or expired since: no mail
 	}
+	if inv.Delivery == DeliveryLink {
+		return nil // the inviter sends the link
+	}
 	o, err := store.OrganizationByID(ctx, inv.OrgID)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ const invitationTTL = 7 * 24 * time.Hour
 // ("app/role"), created at at and valid for invitationTTL; its token hash
 // is "hash-" + id.
 func newInvitation(o orgs.Organization, id, email string, at time.Time, roles ...string) orgs.Invitation {
-	return orgs.Invitation{ID: id, OrgID: o.ID, Email: email, Roles: grants(roles...), TokenHash: "hash-" + id,
+	return orgs.Invitation{ID: id, OrgID: o.ID, Email: email, Roles: grants(roles...), TokenHash: "hash-" + id, Delivery: orgs.DeliveryEmail,
 		Status: orgs.InvitationPending, InvitedBy: "system:test", CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(invitationTTL)}
 }
 
@@ -104,6 +104,8 @@ func testInvitationRoundTrip(t *testing.T, e Engine) {
 		Roles:      grants("shop/orders", "crm/viewer"),
 		ReturnTo:   "/oauth2/authorize?client_id=shop&state=x",
 		ClientID:   "shop",
+		Reference:  "crm-invite-77",
+		Delivery:   orgs.DeliveryLink,
 		TokenHash:  "0c4f…hash",
 		Status:     orgs.InvitationPending,
 		InvitedBy:  "user:u-admin",
@@ -111,7 +113,7 @@ func testInvitationRoundTrip(t *testing.T, e Engine) {
 		UpdatedAt:  base.Add(time.Second + 999*time.Nanosecond),
 		ExpiresAt:  base.Add(invitationTTL),
 	}
-	minimal := orgs.Invitation{ID: "inv_min", OrgID: o.ID, Email: "min@example.com", TokenHash: "hash-min",
+	minimal := orgs.Invitation{ID: "inv_min", OrgID: o.ID, Email: "min@example.com", TokenHash: "hash-min", Delivery: orgs.DeliveryEmail,
 		Status: orgs.InvitationPending, CreatedAt: base, UpdatedAt: base, ExpiresAt: base.Add(time.Hour)}
 	createInvitations(t, s, full, minimal)
 

@@ -231,3 +231,36 @@ func TestInvitationAuthorization(t *testing.T) {
 		t.Errorf("Acme has %d invitations, want 1", len(list))
 	}
 }
+
+// TestInvitationByLink: an invitation whose link the inviter sends itself
+// is not mailed, and its link opens the pre-filled registration once.
+func TestInvitationByLink(t *testing.T) {
+	s := newStackOn(t, storetest.SQLite())
+	w := s.withOrgs(t)
+	inv, mails := s.withInvitations(t)
+	ctx := context.Background()
+	created, token, err := inv.InviteWithLink(ctx, orgs.Invitation{OrgID: w.acme.ID, Email: "Kim@Acme.example", GivenName: "Kim", Reference: "crm-9"}, "client:crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created.Delivery != orgs.DeliveryLink || created.Reference != "crm-9" || token == "" || orgs.TokenHash(token) != created.TokenHash {
+		t.Fatalf("InviteWithLink = %+v, token %q", created, token)
+	}
+	if sent := mails(); len(sent) != 0 {
+		t.Errorf("an invitation sent by link was mailed too: %+v", sent)
+	}
+	b := s.browser()
+	form := b.get("/invitation?token=" + url.QueryEscape(token))
+	if form.status != http.StatusOK || !strings.Contains(form.body, `value="kim@acme.example" readonly`) || !strings.Contains(form.body, `value="Kim"`) {
+		t.Fatalf("the invitation page (%d):\n%s", form.status, form.body)
+	}
+	if joined := b.submit(form, map[string]string{"password": goodPassword, "given_name": "Kim"}); joined.url != "/account?done=org_joined" {
+		t.Fatalf("after registering: %s (%d)", joined.url, joined.status)
+	}
+	if res := s.browser().get("/invitation?token=" + url.QueryEscape(token)); res.status != http.StatusGone {
+		t.Errorf("the used link = %d, want 410", res.status)
+	}
+	if types := eventTypes(t, s, "org:"+w.acme.ID); !slices.Contains(types, "invitation.accepted") {
+		t.Errorf("events about Acme: %v", types)
+	}
+}
