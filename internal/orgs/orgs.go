@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict means the slug, external ID, domain or role is taken.
 	ErrConflict = errors.New("already exists")
+	// ErrStale means the organization changed after the version a change
+	// was based on.
+	ErrStale = errors.New("the organization changed since it was read")
 )
 
 // Status is whether an organization's people may use it.
@@ -135,6 +139,10 @@ func (s Settings) AllowsSignIn(amr []string) bool {
 // Subject is the organization's name in events.
 func (o Organization) Subject() string { return "org:" + o.ID }
 
+// Version names the state of an organization a change can be based on: it
+// changes with every update.
+func (o Organization) Version() string { return strconv.FormatInt(o.UpdatedAt.UnixMicro(), 36) }
+
 // Role is a role an application declares: what it is called and the
 // permissions it grants.
 type Role struct {
@@ -187,8 +195,10 @@ type Membership struct {
 // with its events in one transaction.
 type Store interface {
 	CreateOrganization(ctx context.Context, o Organization, evs ...events.Event) error
-	// UpdateOrganization replaces o (by ID), domains included.
-	UpdateOrganization(ctx context.Context, o Organization, evs ...events.Event) error
+	// UpdateOrganization replaces o (by ID), domains included. With prev
+	// set, only if the stored organization was last updated at prev;
+	// ErrStale otherwise (a lost update).
+	UpdateOrganization(ctx context.Context, o Organization, prev time.Time, evs ...events.Event) error
 	// DeleteOrganization removes the organization and its memberships, and
 	// revokes (at the time given) the tokens issued in it.
 	DeleteOrganization(ctx context.Context, id string, at time.Time, evs ...events.Event) error

@@ -85,6 +85,9 @@ type Change struct {
 	RequireMFA    *bool
 	MinACR        *string
 	SignInMethods *[]string
+	// IfVersion, when set, applies the change only to the organization at
+	// that version (Organization.Version); ErrStale otherwise.
+	IfVersion string
 }
 
 // UpdateOrganization applies c to the organization with id. Its event names
@@ -94,6 +97,9 @@ func (s *Service) UpdateOrganization(ctx context.Context, id string, c Change, a
 	old, err := s.Store.OrganizationByID(ctx, id)
 	if err != nil {
 		return Organization{}, err
+	}
+	if c.IfVersion != "" && c.IfVersion != old.Version() {
+		return Organization{}, ErrStale
 	}
 	o := old
 	o.Domains = slices.Clone(old.Domains)
@@ -163,7 +169,7 @@ func (s *Service) UpdateOrganization(ctx context.Context, id string, c Change, a
 	if err != nil {
 		return Organization{}, err
 	}
-	return o, s.Store.UpdateOrganization(ctx, o, ev)
+	return o, s.Store.UpdateOrganization(ctx, o, old.UpdatedAt, ev)
 }
 
 func jsonEqual(a, b json.RawMessage) bool {

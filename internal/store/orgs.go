@@ -53,20 +53,27 @@ func (s *Store) CreateOrganization(ctx context.Context, o orgs.Organization, evs
 
 // UpdateOrganization implements orgs.Store. The creation time stays as
 // stored.
-func (s *Store) UpdateOrganization(ctx context.Context, o orgs.Organization, evs ...events.Event) error {
+func (s *Store) UpdateOrganization(ctx context.Context, o orgs.Organization, prev time.Time, evs ...events.Event) error {
 	return orgConflict(s.inTx(ctx, func(tx *sql.Tx) error {
 		settings, err := json.Marshal(o.Settings)
 		if err != nil {
 			return err
 		}
+		var was int64 // 0: any
+		if !prev.IsZero() {
+			was = micros(prev)
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE organizations SET name = $2, slug = $3, external_id = $4, status = $5, metadata = $6, updated_at = $7,
-			settings = $8 WHERE id = $1`,
-			o.ID, o.Name, o.Slug, nullString(o.ExternalID), string(o.Status), orgMetadata(o), micros(o.UpdatedAt), string(settings))
+			settings = $8 WHERE id = $1 AND (CAST($9 AS BIGINT) = 0 OR updated_at = CAST($9 AS BIGINT))`,
+			o.ID, o.Name, o.Slug, nullString(o.ExternalID), string(o.Status), orgMetadata(o), micros(o.UpdatedAt), string(settings), was)
 		if err != nil {
 			return fmt.Errorf("update organization: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return orgNotFound("organization " + o.ID)
+			if err := exists(ctx, tx, "organization "+o.ID, `SELECT 1 FROM organizations WHERE id = $1`, o.ID); err != nil {
+				return err
+			}
+			return orgs.ErrStale
 		}
 		// The domains are replaced as a set; one kept is deleted and
 		// inserted again, which no other organization can take meanwhile.

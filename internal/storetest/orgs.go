@@ -52,7 +52,7 @@ func testOrgSettings(t *testing.T, e Engine) {
 	}
 	o.Settings = orgs.Settings{}
 	o.UpdatedAt = base.Add(time.Hour)
-	must(t, s.UpdateOrganization(ctx, o), "UpdateOrganization")
+	must(t, s.UpdateOrganization(ctx, o, time.Time{}), "UpdateOrganization")
 	if got, err := s.OrganizationByID(ctx, o.ID); err != nil || got.SSOProvider != "" || len(got.SSORoles) != 0 {
 		t.Errorf("settings after clearing them: %+v, %v", got.Settings, err)
 	}
@@ -288,7 +288,7 @@ func testOrgConflicts(t *testing.T, e Engine) {
 			u.Domains = slices.Clone(c.Domains)
 			tc.edit(&u)
 			u.UpdatedAt = base.Add(time.Hour)
-			if err := s.UpdateOrganization(ctx, u, orgEvent(t, "org.updated", u)); !isOrgConflict(err) {
+			if err := s.UpdateOrganization(ctx, u, time.Time{}, orgEvent(t, "org.updated", u)); !isOrgConflict(err) {
 				t.Fatalf("UpdateOrganization to a taken %s: got %v, want orgs.ErrConflict and store.ErrConflict", tc.name, err)
 			}
 			got, err := s.OrganizationByID(ctx, c.ID)
@@ -319,7 +319,7 @@ func testOrgUpdate(t *testing.T, e Engine) {
 	u.Metadata = json.RawMessage(`{"b": [true, null]}`)
 	u.CreatedAt, u.UpdatedAt = base.Add(2*time.Hour), base.Add(time.Hour)
 	must(t, u.Validate(), "validate")
-	must(t, s.UpdateOrganization(ctx, u, orgEvent(t, "org.updated", u)), "UpdateOrganization")
+	must(t, s.UpdateOrganization(ctx, u, time.Time{}, orgEvent(t, "org.updated", u)), "UpdateOrganization")
 
 	want := orgAsStored(u)
 	want.CreatedAt = stored(base) // kept from the creation
@@ -358,7 +358,7 @@ func testOrgUpdate(t *testing.T, e Engine) {
 
 	// No domains at all.
 	u.Domains = nil
-	must(t, s.UpdateOrganization(ctx, u), "UpdateOrganization(no domains)")
+	must(t, s.UpdateOrganization(ctx, u, time.Time{}), "UpdateOrganization(no domains)")
 	if got, err := s.OrganizationByID(ctx, o.ID); err != nil || got.Domains != nil {
 		t.Errorf("OrganizationByID after removing every domain: got domains %v, %v; want none", got.Domains, err)
 	}
@@ -366,8 +366,23 @@ func testOrgUpdate(t *testing.T, e Engine) {
 		t.Errorf("OrganizationByDomain(keep.example) after removing every domain: got %v, want not found", err)
 	}
 
+	// Based on a version that is no longer the stored one: a lost update,
+	// refused, nothing written.
+	cur, err := s.OrganizationByID(ctx, o.ID)
+	must(t, err, "OrganizationByID")
+	late := cur
+	late.Name, late.UpdatedAt = "Late AB", cur.UpdatedAt.Add(time.Hour)
+	if err := s.UpdateOrganization(ctx, late, cur.UpdatedAt.Add(-time.Second), orgEvent(t, "org.updated", late)); !errors.Is(err, orgs.ErrStale) {
+		t.Errorf("UpdateOrganization based on an old version: got %v, want orgs.ErrStale", err)
+	}
+	if got, _ := s.OrganizationByID(ctx, o.ID); got.Name != cur.Name {
+		t.Errorf("a refused update changed the name to %q", got.Name)
+	}
+	late.UpdatedAt = cur.UpdatedAt.Add(2 * time.Hour)
+	must(t, s.UpdateOrganization(ctx, late, cur.UpdatedAt, orgEvent(t, "org.updated", late)), "UpdateOrganization based on the stored version")
+
 	ghost := newOrg(t, "ghost", "ghost.example")
-	if err := s.UpdateOrganization(ctx, ghost, orgEvent(t, "org.updated", ghost)); !isOrgNotFound(err) {
+	if err := s.UpdateOrganization(ctx, ghost, time.Time{}, orgEvent(t, "org.updated", ghost)); !isOrgNotFound(err) {
 		t.Errorf("UpdateOrganization of a missing organization: got %v, want not found", err)
 	}
 	if _, err := s.OrganizationByDomain(ctx, "ghost.example"); !isOrgNotFound(err) {
@@ -376,8 +391,9 @@ func testOrgUpdate(t *testing.T, e Engine) {
 	if got := eventTypesAbout(t, s, ghost.Subject()); len(got) != 0 {
 		t.Errorf("events about a missing organization: got %v, want none", got)
 	}
-	if got := eventTypesAbout(t, s, o.Subject()); !slices.Equal(got, []string{"org.created", "org.updated"}) {
-		t.Errorf("events: got %v, want org.created, org.updated", got)
+	// The refused update wrote no event.
+	if got := eventTypesAbout(t, s, o.Subject()); !slices.Equal(got, []string{"org.created", "org.updated", "org.updated"}) {
+		t.Errorf("events: got %v, want org.created and two org.updated", got)
 	}
 }
 
@@ -931,7 +947,7 @@ func testOrgFailedEvents(t *testing.T, e Engine) {
 		write func() error
 	}{
 		{"CreateOrganization", func() error { return s.CreateOrganization(ctx, fresh, bad) }},
-		{"UpdateOrganization", func() error { return s.UpdateOrganization(ctx, renamed, bad) }},
+		{"UpdateOrganization", func() error { return s.UpdateOrganization(ctx, renamed, time.Time{}, bad) }},
 		{"DeleteOrganization", func() error { return s.DeleteOrganization(ctx, o.ID, base, bad) }},
 		{"CreateRole", func() error { return s.CreateRole(ctx, newRole(t, "crm", "viewer"), bad) }},
 		{"DeleteRole", func() error { return s.DeleteRole(ctx, "shop", "admin", bad) }},
