@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/api"
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/events"
@@ -144,7 +145,9 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return err
 	}
-	surfaces := []server.Mounter{provider, pages}
+	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store,
+		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Wake: workers.Wake, Now: a.now}
+	surfaces := []server.Mounter{provider, pages, management}
 	if withDemo {
 		secret, err := a.registerDemo(ctx, svc)
 		if err != nil {

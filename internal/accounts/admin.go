@@ -107,7 +107,13 @@ func (s *Service) Delete(ctx context.Context, id, actor string) error {
 	if err != nil {
 		return err
 	}
-	ev, err := events.New("user.deleted", u.Subject(), actor, s.now(), nil)
+	// The CRM's ID, so that the integrating systems can find their record;
+	// no other personal data outlives the account in the event.
+	var data map[string]any
+	if u.ExternalID != "" {
+		data = map[string]any{"external_id": u.ExternalID}
+	}
+	ev, err := events.New("user.deleted", u.Subject(), actor, s.now(), data)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/portvakt/portvakt/internal/api"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/retention"
 )
@@ -35,6 +36,7 @@ func (s *Store) Purge(ctx context.Context, now, mailBefore time.Time, event func
 			// twice; events are replayed within minutes, not weeks.
 			{"oidc_backchannel_deliveries", `DELETE FROM oidc_backchannel_deliveries WHERE created_at <= $1`, micros(now.Add(-7 * 24 * time.Hour))},
 			{"oidc_client_assertions", `DELETE FROM oidc_client_assertions WHERE expires_at <= $1`, micros(now)},
+			{"api_idempotency", `DELETE FROM api_idempotency WHERE created_at <= $1`, micros(now.Add(-api.IdempotencyTTL))},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, q.arg)
 			if err != nil {

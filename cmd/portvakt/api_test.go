@@ -1,0 +1,549 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/portvakt/portvakt/internal/api"
+	"github.com/portvakt/portvakt/internal/storetest"
+)
+
+// The management API, driven as a CRM drives it: a client registered with
+// the CLI gets tokens from the token endpoint (client credentials) and
+// calls the running server over HTTP. Every request (except those meant to
+// be wrong) and every answer is held to the OpenAPI document the server
+// serves.
+
+// contract validates requests and answers against the OpenAPI document.
+type contract struct {
+	t *testing.T
+	v validator.Validator
+	// ops are the document's operations ("GET /users/{id}"); mu guards
+	// seen, those exercised.
+	ops  []string
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newContract(t *testing.T, doc []byte) *contract {
+	t.Helper()
+	d, err := libopenapi.NewDocument(doc)
+	if err != nil {
+		t.Fatalf("the OpenAPI document does not parse: %v", err)
+	}
+	v, errs := validator.NewValidator(d)
+	if len(errs) > 0 {
+		t.Fatalf("the OpenAPI document cannot be used to validate: %v", errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("the OpenAPI document is not valid OpenAPI 3.1: %s (%s)", e.Message, e.Reason)
+		}
+		t.FailNow()
+	}
+	var raw struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &raw); err != nil {
+		t.Fatal(err)
+	}
+	c := &contract{t: t, v: v, seen: map[string]bool{}}
+	for path, ops := range raw.Paths {
+		for method := range ops {
+			if method != "parameters" {
+				c.ops = append(c.ops, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	return c
+}
+
+// saw notes the operation a request to path (under /api/v1) is.
+func (c *contract) saw(method, path string) {
+	path, _, _ = strings.Cut(path, "?")
+	got := strings.Split(strings.Trim(path, "/"), "/")
+	for _, op := range c.ops {
+		m, tmpl, _ := strings.Cut(op, " ")
+		want := strings.Split(strings.Trim(tmpl, "/"), "/")
+		if m != method || len(want) != len(got) {
+			continue
+		}
+		match := true
+		for i := range want {
+			if !strings.HasPrefix(want[i], "{") && want[i] != got[i] {
+				match = false
+				break
+			}
+		}
+		if match {
+			c.mu.Lock()
+			c.seen[op] = true
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+// everyOperation fails the test for each documented operation no request
+// exercised.
+func (c *contract) everyOperation() {
+	c.t.Helper()
+	for _, op := range c.ops {
+		if !c.seen[op] {
+			c.t.Errorf("the tests never call %s", op)
+		}
+	}
+}
+
+// crm is an API client with one token.
+type crm struct {
+	t     *testing.T
+	base  string
+	token string
+	c     *contract
+}
+
+type apiAnswer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (a apiAnswer) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(a.body, v); err != nil {
+		t.Fatalf("decode %s: %v", a.body, err)
+	}
+}
+
+// problemType is the answer's problem type.
+func (a apiAnswer) problemType() string {
+	var p struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(a.body, &p)
+	return p.Type
+}
+
+// call sends a request; body is JSON-encoded unless it is a string or nil.
+// A request marked wrong is not held to the document (it is meant not to
+// fit); its answer always is.
+func (c *crm) call(method, path string, body any, header map[string]string, wrong bool) apiAnswer {
+	c.t.Helper()
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	req, err := http.NewRequest(method, c.base+"/api/v1"+path, bytes.NewReader(raw))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if raw != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	if !wrong {
+		check := req.Clone(context.Background())
+		check.Body = io.NopCloser(bytes.NewReader(raw))
+		if ok, errs := c.c.v.ValidateHttpRequest(check); !ok {
+			for _, e := range errs {
+				c.t.Errorf("%s %s does not fit the OpenAPI document: %s (%s)", method, path, e.Message, e.Reason)
+			}
+		}
+	}
+	c.c.saw(method, path)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	got, _ := io.ReadAll(res.Body)
+	check := req.Clone(context.Background())
+	check.Body = io.NopCloser(bytes.NewReader(raw))
+	res.Body = io.NopCloser(bytes.NewReader(got))
+	if ok, errs := c.c.v.ValidateHttpResponse(check, res); !ok {
+		for _, e := range errs {
+			c.t.Errorf("the answer %d to %s %s does not fit the OpenAPI document: %s (%s)\n%s", res.StatusCode, method, path, e.Message, e.Reason, got)
+		}
+	}
+	return apiAnswer{status: res.StatusCode, header: res.Header, body: got}
+}
+
+func (c *crm) expect(a apiAnswer, status int, problem string) {
+	c.t.Helper()
+	if a.status != status || (problem != "" && a.problemType() != "urn:portvakt:problem:"+problem) {
+		c.t.Errorf("got %d %s, want %d %s\n%s", a.status, a.problemType(), status, problem, a.body)
+	}
+	if a.status >= 400 && a.header.Get("Content-Type") != "application/problem+json" {
+		c.t.Errorf("an error answered as %q, want application/problem+json", a.header.Get("Content-Type"))
+	}
+}
+
+// apiClient registers a client with scopes and returns a CRM holding its
+// token.
+func apiClient(t *testing.T, s *serveProc, dir string, env []string, c *contract, scopes string) *crm {
+	t.Helper()
+	r := runPortvakt(t, dir, env, "client", "create", "--name", "CRM "+scopes, "--type", "confidential",
+		"--grant-type", "client_credentials", "--scope", scopes, "--json")
+	if r.code != 0 {
+		t.Fatalf("client create: %d\n%s", r.code, r.stderr)
+	}
+	var cl struct {
+		ID     string `json:"client_id"`
+		Secret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &cl); err != nil {
+		t.Fatal(err)
+	}
+	conf := clientcredentials.Config{ClientID: cl.ID, ClientSecret: cl.Secret, TokenURL: s.base + "/oauth/token", Scopes: strings.Fields(scopes)}
+	tok, err := conf.Token(context.Background())
+	if err != nil {
+		t.Fatalf("client credentials token: %v", err)
+	}
+	return &crm{t: t, base: s.base, token: tok.AccessToken, c: c}
+}
+
+func TestManagementAPI(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		dir := t.TempDir()
+		env := childEnv(t)
+		if e.Name == "postgres" {
+			env = append(env, "PORTVAKT_DATABASE_URL="+e.NewURL(t))
+		}
+		s := startServe(t, dir, env)
+		s.waitReady(15 * time.Second)
+
+		res, err := httpClient.Get(s.base + "/api/v1/openapi.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !bytes.Equal(served, api.OpenAPIDocument()) {
+			t.Fatalf("GET /api/v1/openapi.json: %d, %d bytes; want the document", res.StatusCode, len(served))
+		}
+		c := newContract(t, served)
+		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write")
+		reader := apiClient(t, s, dir, env, c, "portvakt:users:read")
+		if r := runPortvakt(t, dir, env, "role", "create", "--app", "portal", "--name", "buyer", "--delegable"); r.code != 0 {
+			t.Fatalf("role create: %s", r.stderr)
+		}
+
+		t.Run("authentication", func(t *testing.T) { testAPIAuthentication(t, admin, reader) })
+		t.Run("users", func(t *testing.T) { testAPIUsers(t, admin, reader) })
+		t.Run("organizations", func(t *testing.T) { testAPIOrganizations(t, admin) })
+		t.Run("invitations", func(t *testing.T) { testAPIInvitations(t, admin) })
+		c.everyOperation()
+	})
+}
+
+func testAPIAuthentication(t *testing.T, admin, reader *crm) {
+	anon := &crm{t: t, base: admin.base, c: admin.c}
+	a := anon.call("GET", "/users", nil, nil, false)
+	anon.expect(a, 401, "unauthenticated")
+	if !strings.HasPrefix(a.header.Get("WWW-Authenticate"), "Bearer") {
+		t.Errorf("401 without WWW-Authenticate: Bearer: %v", a.header)
+	}
+	forged := &crm{t: t, base: admin.base, c: admin.c, token: admin.token + "x"}
+	a = forged.call("GET", "/users", nil, nil, false)
+	forged.expect(a, 401, "invalid-token")
+	if !strings.Contains(a.header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+		t.Errorf("WWW-Authenticate = %q", a.header.Get("WWW-Authenticate"))
+	}
+	// Read scope only: reading works, writing is refused.
+	reader.expect(reader.call("GET", "/users", nil, nil, false), 200, "")
+	a = reader.call("POST", "/users", map[string]any{"email": "nope@example.com"}, nil, false)
+	reader.expect(a, 403, "insufficient-scope")
+	if !strings.Contains(a.header.Get("WWW-Authenticate"), `scope="portvakt:users:write"`) {
+		t.Errorf("WWW-Authenticate = %q", a.header.Get("WWW-Authenticate"))
+	}
+	reader.expect(reader.call("GET", "/organizations", nil, nil, false), 403, "insufficient-scope")
+	// A route the document does not have: a problem too.
+	req, _ := http.NewRequest("GET", admin.base+"/api/v1/no-such-thing", nil)
+	req.Header.Set("Authorization", "Bearer "+admin.token)
+	res, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 || res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("an unknown route: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+}
+
+type apiUser struct {
+	ID, Email, GivenName, FamilyName, ExternalID, Phone string
+	UpdatedAt                                           time.Time
+}
+
+func (u *apiUser) UnmarshalJSON(b []byte) error {
+	var v struct {
+		ID         string    `json:"id"`
+		Email      string    `json:"email"`
+		GivenName  string    `json:"given_name"`
+		FamilyName string    `json:"family_name"`
+		ExternalID string    `json:"external_id"`
+		Phone      string    `json:"phone"`
+		UpdatedAt  time.Time `json:"updated_at"`
+	}
+	err := json.Unmarshal(b, &v)
+	*u = apiUser{v.ID, v.Email, v.GivenName, v.FamilyName, v.ExternalID, v.Phone, v.UpdatedAt}
+	return err
+}
+
+func testAPIUsers(t *testing.T, admin, reader *crm) {
+	// Validation: every bad field named.
+	a := admin.call("POST", "/users", map[string]any{"email": "not-an-address", "phone": "12"}, nil, false)
+	admin.expect(a, 400, "validation")
+	for _, f := range []string{`"field":"email"`, `"field":"phone"`} {
+		if !strings.Contains(string(a.body), f) {
+			t.Errorf("validation problem without %s: %s", f, a.body)
+		}
+	}
+	admin.expect(admin.call("POST", "/users", `{"email": "x@example.com", "colour": "red"}`, nil, true), 400, "malformed-request")
+	admin.expect(admin.call("POST", "/users", `{"email": `, nil, true), 400, "malformed-request")
+	admin.expect(admin.call("POST", "/users", "email=x", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, true), 415, "unsupported-media-type")
+
+	// Created, with its version and place.
+	a = admin.call("POST", "/users", map[string]any{"email": "Maria.Berg@Example.com", "given_name": "Maria", "family_name": "Berg",
+		"external_id": "crm-100", "locale": "sv", "email_verified": true}, nil, false)
+	admin.expect(a, 201, "")
+	var maria apiUser
+	a.decode(t, &maria)
+	if a.header.Get("Location") != "/api/v1/users/"+maria.ID || a.header.Get("ETag") == "" {
+		t.Errorf("Location %q, ETag %q", a.header.Get("Location"), a.header.Get("ETag"))
+	}
+	admin.expect(admin.call("POST", "/users", map[string]any{"email": "maria.berg@example.com"}, nil, false), 409, "conflict")
+	admin.expect(admin.call("POST", "/users", map[string]any{"email": "other@example.com", "external_id": "crm-100"}, nil, false), 409, "conflict")
+	for i := range 3 {
+		admin.expect(admin.call("POST", "/users", map[string]any{"email": fmt.Sprintf("page%d@example.com", i)}, nil, false), 201, "")
+	}
+
+	// Found by address (any case) and by external ID.
+	var p struct {
+		Items      []apiUser `json:"items"`
+		NextCursor string    `json:"next_cursor"`
+	}
+	a = reader.call("GET", "/users?email="+url.QueryEscape("MARIA.BERG@example.com"), nil, nil, false)
+	a.decode(t, &p)
+	if len(p.Items) != 1 || p.Items[0].ID != maria.ID {
+		t.Errorf("by email: %+v", p.Items)
+	}
+	a = reader.call("GET", "/users?external_id=crm-100", nil, nil, false)
+	a.decode(t, &p)
+	if len(p.Items) != 1 || p.Items[0].ID != maria.ID {
+		t.Errorf("by external ID: %+v", p.Items)
+	}
+	// Page by page: every user once.
+	seen := map[string]bool{}
+	for cursor, pages := "", 0; ; pages++ {
+		q := "/users?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		p.NextCursor = ""
+		reader.call("GET", q, nil, nil, false).decode(t, &p)
+		for _, u := range p.Items {
+			if seen[u.ID] {
+				t.Errorf("user %s on two pages", u.ID)
+			}
+			seen[u.ID] = true
+		}
+		if p.NextCursor == "" || pages > 10 {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if len(seen) != 4 {
+		t.Errorf("paging saw %d users, want 4", len(seen))
+	}
+	reader.expect(reader.call("GET", "/users?cursor=!!!", nil, nil, true), 400, "validation")
+	reader.expect(reader.call("GET", "/users?limit=0", nil, nil, true), 400, "validation")
+	reader.expect(reader.call("GET", "/users?updated_since=yesterday", nil, nil, true), 400, "validation")
+
+	// Updated with If-Match; a change based on an old version is refused.
+	a = reader.call("GET", "/users/"+maria.ID, nil, nil, false)
+	v1 := a.header.Get("ETag")
+	a = admin.call("PATCH", "/users/"+maria.ID, map[string]any{"family_name": "Berg-Lind", "phone": "+46701234567"}, map[string]string{"If-Match": v1}, false)
+	admin.expect(a, 200, "")
+	var changed apiUser
+	a.decode(t, &changed)
+	if changed.FamilyName != "Berg-Lind" || changed.Phone != "+46701234567" || changed.GivenName != "Maria" || a.header.Get("ETag") == v1 {
+		t.Errorf("after the change: %+v, ETag %q (was %q)", changed, a.header.Get("ETag"), v1)
+	}
+	admin.expect(admin.call("PATCH", "/users/"+maria.ID, map[string]any{"family_name": "Lost"}, map[string]string{"If-Match": v1}, false), 412, "precondition-failed")
+	admin.expect(admin.call("PATCH", "/users/"+maria.ID, map[string]any{"phone": "12"}, nil, false), 400, "validation")
+	a = reader.call("GET", "/users/"+maria.ID, nil, nil, false)
+	reader.decodeUser(a, &changed)
+	if changed.FamilyName != "Berg-Lind" {
+		t.Errorf("a refused change was kept: %+v", changed)
+	}
+	updated := changed.UpdatedAt
+	a = reader.call("GET", "/users?updated_since="+url.QueryEscape(updated.Format(time.RFC3339Nano)), nil, nil, false)
+	a.decode(t, &p)
+	if len(p.Items) != 1 || p.Items[0].ID != maria.ID {
+		t.Errorf("updated since the change: %+v", p.Items)
+	}
+
+	// Deleted; then gone.
+	admin.expect(admin.call("DELETE", "/users/"+maria.ID, nil, map[string]string{"If-Match": v1}, false), 412, "precondition-failed")
+	admin.expect(admin.call("DELETE", "/users/"+maria.ID, nil, nil, false), 204, "")
+	admin.expect(admin.call("GET", "/users/"+maria.ID, nil, nil, false), 404, "not-found")
+	admin.expect(admin.call("PATCH", "/users/"+maria.ID, map[string]any{"given_name": "X"}, nil, false), 404, "not-found")
+}
+
+func (c *crm) decodeUser(a apiAnswer, u *apiUser) { a.decode(c.t, u) }
+
+func testAPIOrganizations(t *testing.T, admin *crm) {
+	a := admin.call("POST", "/organizations", map[string]any{"name": "Acme Oy", "slug": "acme", "external_id": "crm-acc-1", "domains": []string{"acme.example"}}, nil, false)
+	admin.expect(a, 201, "")
+	var acme struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	a.decode(t, &acme)
+	admin.expect(admin.call("POST", "/organizations", map[string]any{"name": "Other", "slug": "acme"}, nil, false), 409, "conflict")
+	admin.expect(admin.call("POST", "/organizations", map[string]any{"name": "", "slug": "Not A Slug"}, nil, false), 400, "validation")
+	// Read by ID, slug and external ID alike.
+	for _, ref := range []string{acme.ID, "acme", "ext:crm-acc-1"} {
+		if a := admin.call("GET", "/organizations/"+url.PathEscape(ref), nil, nil, false); a.status != 200 {
+			t.Errorf("GET /organizations/%s = %d", ref, a.status)
+		}
+	}
+	a = admin.call("GET", "/organizations?external_id=crm-acc-1", nil, nil, false)
+	if !strings.Contains(string(a.body), acme.ID) {
+		t.Errorf("by external ID: %s", a.body)
+	}
+	v1 := admin.call("GET", "/organizations/acme", nil, nil, false).header.Get("ETag")
+	admin.expect(admin.call("PATCH", "/organizations/acme", map[string]any{"name": "Acme Group Oy"}, map[string]string{"If-Match": v1}, false), 200, "")
+	admin.expect(admin.call("PATCH", "/organizations/acme", map[string]any{"name": "Lost Oy"}, map[string]string{"If-Match": v1}, false), 412, "precondition-failed")
+	admin.expect(admin.call("PATCH", "/organizations/acme", map[string]any{"status": "asleep"}, nil, true), 400, "validation")
+
+	// Members.
+	a = admin.call("POST", "/users", map[string]any{"email": "member@acme.example"}, nil, false)
+	var u apiUser
+	a.decode(t, &u)
+	admin.expect(admin.call("PUT", "/organizations/acme/members/"+u.ID, map[string]any{"roles": []string{"portal/buyer"}}, nil, false), 201, "")
+	admin.expect(admin.call("PUT", "/organizations/acme/members/"+u.ID, map[string]any{"roles": []string{"portal/buyer"}}, nil, false), 200, "")
+	admin.expect(admin.call("PUT", "/organizations/acme/members/"+u.ID, map[string]any{"roles": []string{"portal/owner"}}, nil, false), 400, "validation")
+	admin.expect(admin.call("PUT", "/organizations/acme/members/no-such-user", map[string]any{"roles": []string{}}, nil, false), 404, "not-found")
+	a = admin.call("GET", "/organizations/acme/members", nil, nil, false)
+	if !strings.Contains(string(a.body), `"portal/buyer"`) {
+		t.Errorf("members: %s", a.body)
+	}
+	admin.expect(admin.call("GET", "/organizations/acme/members/"+u.ID, nil, nil, false), 200, "")
+	admin.expect(admin.call("DELETE", "/organizations/acme/members/"+u.ID, nil, nil, false), 204, "")
+	admin.expect(admin.call("DELETE", "/organizations/acme/members/"+u.ID, nil, nil, false), 404, "not-found")
+
+	admin.expect(admin.call("POST", "/organizations", map[string]any{"name": "Gone", "slug": "gone"}, nil, false), 201, "")
+	admin.expect(admin.call("DELETE", "/organizations/gone", nil, nil, false), 204, "")
+	admin.expect(admin.call("GET", "/organizations/gone", nil, nil, false), 404, "not-found")
+}
+
+func testAPIInvitations(t *testing.T, admin *crm) {
+	body := map[string]any{"email": "new.person@globex.example", "given_name": "Nina", "family_name": "Nyberg", "locale": "fi",
+		"organization": "ext:crm-acc-2", "create_organization": map[string]any{"name": "Globex", "slug": "globex", "external_id": "crm-acc-2"},
+		"roles": []string{"portal/buyer"}, "reference": "crm-invite-9", "send_email": false}
+	key := map[string]string{"Idempotency-Key": "invite-nina-1"}
+	a := admin.call("POST", "/invitations", body, key, false)
+	admin.expect(a, 201, "")
+	var inv struct {
+		ID, Link, Status, Reference, Delivery, OrganizationID string
+	}
+	var raw map[string]any
+	a.decode(t, &raw)
+	inv.ID, _ = raw["id"].(string)
+	inv.Link, _ = raw["link"].(string)
+	inv.Reference, _ = raw["reference"].(string)
+	inv.Delivery, _ = raw["delivery"].(string)
+	if inv.ID == "" || !strings.Contains(inv.Link, "/invitation?token=") || inv.Reference != "crm-invite-9" || inv.Delivery != "link" {
+		t.Fatalf("the invitation: %s", a.body)
+	}
+	// The CRM retries (a timeout): the same answer, not a second invitation.
+	again := admin.call("POST", "/invitations", body, key, false)
+	admin.expect(again, 201, "")
+	if again.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.body, a.body) {
+		t.Errorf("a retry: replayed %q, body %s", again.header.Get("Idempotent-Replayed"), again.body)
+	}
+	// The same key for another request is refused.
+	other := maps(body, "email", "someone.else@globex.example")
+	admin.expect(admin.call("POST", "/invitations", other, key, false), 422, "idempotency-key-reused")
+
+	// The link, on the issuer (the default one here, so fetched from
+	// the server's address), opens the pre-filled registration.
+	if !strings.HasPrefix(inv.Link, "http://localhost:8080/invitation?token=") {
+		t.Errorf("the link %q is not on the issuer", inv.Link)
+	}
+	link, _ := url.Parse(inv.Link)
+	res, err := httpClient.Get(admin.base + link.RequestURI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(page), `value="new.person@globex.example"`) || !strings.Contains(string(page), `value="Nina"`) {
+		t.Errorf("the invitation link: %d\n%s", res.StatusCode, page)
+	}
+
+	got := admin.call("GET", "/invitations/"+inv.ID, nil, nil, false)
+	admin.expect(got, 200, "")
+	if strings.Contains(string(got.body), "token=") {
+		t.Errorf("the link is shown again: %s", got.body)
+	}
+	admin.expect(admin.call("POST", "/invitations/"+inv.ID+"/revoke", nil, nil, false), 200, "")
+	admin.expect(admin.call("POST", "/invitations/"+inv.ID+"/revoke", nil, nil, false), 409, "invitation-not-pending")
+	res, err = httpClient.Get(admin.base + link.RequestURI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusGone {
+		t.Errorf("a revoked link: %d, want 410", res.StatusCode)
+	}
+
+	// Mailed (the default), into an organization named by slug.
+	a = admin.call("POST", "/invitations", map[string]any{"email": "mailed@acme.example", "organization": "acme", "roles": []string{"portal/buyer"}}, nil, false)
+	admin.expect(a, 201, "")
+	if strings.Contains(string(a.body), `"link"`) || !strings.Contains(string(a.body), `"delivery":"email"`) {
+		t.Errorf("a mailed invitation: %s", a.body)
+	}
+	admin.expect(admin.call("POST", "/invitations", map[string]any{"email": "x@acme.example", "organization": "nowhere"}, nil, false), 404, "not-found")
+	admin.expect(admin.call("POST", "/invitations", map[string]any{"email": "x@acme.example"}, nil, true), 400, "validation")
+	admin.expect(admin.call("POST", "/invitations", map[string]any{"email": "x@acme.example", "organization": "acme", "roles": []string{"portal/nothing"}}, nil, false), 400, "validation")
+	admin.expect(admin.call("GET", "/invitations/nope", nil, nil, false), 404, "not-found")
+}
+
+// maps returns a copy of m with k set to v.
+func maps(m map[string]any, k string, v any) map[string]any {
+	out := map[string]any{}
+	for kk, vv := range m {
+		out[kk] = vv
+	}
+	out[k] = v
+	return out
+}

@@ -1,0 +1,416 @@
+package api
+
+import (
+	_ "embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"context"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/oidc"
+	"github.com/portvakt/portvakt/internal/orgs"
+)
+
+// Scopes of the management API.
+const (
+	ScopeUsersRead        = "portvakt:users:read"
+	ScopeUsersWrite       = "portvakt:users:write"
+	ScopeOrgsRead         = "portvakt:orgs:read"
+	ScopeOrgsWrite        = "portvakt:orgs:write"
+	ScopeInvitationsRead  = "portvakt:invitations:read"
+	ScopeInvitationsWrite = "portvakt:invitations:write"
+)
+
+// Limits of list pages.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 200
+	maxBody         = 64 << 10
+)
+
+//go:embed openapi.json
+var openAPIDocument []byte
+
+// OpenAPIDocument is the API's description (OpenAPI 3.1).
+func OpenAPIDocument() []byte { return openAPIDocument }
+
+// Tokens verifies bearer tokens.
+type Tokens interface {
+	VerifyBearer(ctx context.Context, raw string) (oidc.Bearer, error)
+}
+
+// Handler serves the management API.
+type Handler struct {
+	Tokens      Tokens
+	Accounts    *accounts.Service
+	Orgs        *orgs.Service
+	Invitations *orgs.Invitations
+	Idempotency IdempotencyStore
+	// Issuer is this deployment's URL: invitation links are made on it.
+	Issuer *url.URL
+	Logger *slog.Logger
+	// Wake nudges the background workers after a change that sends mail.
+	Wake func()
+	Now  func() time.Time
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (h *Handler) wake() {
+	if h.Wake != nil {
+		h.Wake()
+	}
+}
+
+// Mount registers the API's routes on mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-cache")
+		_, _ = w.Write(openAPIDocument)
+	})
+	route := func(pattern, scope string, fn func(http.ResponseWriter, *http.Request, caller)) {
+		mux.Handle(pattern, h.authorized(scope, fn))
+	}
+	route("GET /api/v1/users", ScopeUsersRead, h.listUsers)
+	route("POST /api/v1/users", ScopeUsersWrite, h.createUser)
+	route("GET /api/v1/users/{id}", ScopeUsersRead, h.getUser)
+	route("PATCH /api/v1/users/{id}", ScopeUsersWrite, h.patchUser)
+	route("DELETE /api/v1/users/{id}", ScopeUsersWrite, h.deleteUser)
+
+	route("GET /api/v1/organizations", ScopeOrgsRead, h.listOrgs)
+	route("POST /api/v1/organizations", ScopeOrgsWrite, h.createOrg)
+	route("GET /api/v1/organizations/{org}", ScopeOrgsRead, h.getOrg)
+	route("PATCH /api/v1/organizations/{org}", ScopeOrgsWrite, h.patchOrg)
+	route("DELETE /api/v1/organizations/{org}", ScopeOrgsWrite, h.deleteOrg)
+	route("GET /api/v1/organizations/{org}/members", ScopeOrgsRead, h.listMembers)
+	route("GET /api/v1/organizations/{org}/members/{user}", ScopeOrgsRead, h.getMember)
+	route("PUT /api/v1/organizations/{org}/members/{user}", ScopeOrgsWrite, h.putMember)
+	route("DELETE /api/v1/organizations/{org}/members/{user}", ScopeOrgsWrite, h.deleteMember)
+
+	route("POST /api/v1/invitations", ScopeInvitationsWrite, h.createInvitation)
+	route("GET /api/v1/invitations/{id}", ScopeInvitationsRead, h.getInvitation)
+	route("POST /api/v1/invitations/{id}/revoke", ScopeInvitationsWrite, h.revokeInvitation)
+
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) { h.problem(w, r, errNoRoute) })
+}
+
+// caller is the authenticated client of a request.
+type caller struct {
+	clientID string
+	scopes   []string
+}
+
+func (c caller) actor() string { return "client:" + c.clientID }
+
+// authorized serves fn for a request with a valid client access token that
+// holds scope (or the write scope of the same resource, for a read).
+func (h *Handler) authorized(scope string, fn func(http.ResponseWriter, *http.Request, caller)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || strings.TrimSpace(raw) == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="portvakt"`)
+			h.problem(w, r, errUnauthenticated)
+			return
+		}
+		b, err := h.Tokens.VerifyBearer(r.Context(), strings.TrimSpace(raw))
+		switch {
+		case errors.Is(err, oidc.ErrInvalidBearer):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="portvakt", error="invalid_token"`)
+			h.problem(w, r, errInvalidToken)
+			return
+		case err != nil:
+			h.fail(w, r, err)
+			return
+		case b.UserID != "":
+			// A token a person's application holds: the management API is
+			// for the deployment's integrations, never on a person's behalf.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="portvakt", error="invalid_token", error_description="a client's own token (client credentials) is needed"`)
+			h.problem(w, r, errPersonToken)
+			return
+		}
+		write := strings.TrimSuffix(scope, ":read") + ":write"
+		if !slices.Contains(b.Scopes, scope) && !(strings.HasSuffix(scope, ":read") && slices.Contains(b.Scopes, write)) {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="portvakt", error="insufficient_scope", scope="%s"`, scope))
+			h.problem(w, r, errScope.with("This needs the scope "+scope+"."))
+			return
+		}
+		fn(w, r, caller{clientID: b.ClientID, scopes: b.Scopes})
+	})
+}
+
+// ---- problems (RFC 9457) ----
+
+const problemType = "application/problem+json"
+
+// apiError is a problem with a stable type: urn:portvakt:problem:<name>.
+type apiError struct {
+	name   string
+	status int
+	title  string
+	detail string
+	fields []fieldProblem
+}
+
+type fieldProblem struct {
+	Field   string `json:"field"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e apiError) Error() string { return e.title }
+
+func (e apiError) with(detail string) apiError {
+	e.detail = detail
+	return e
+}
+
+var (
+	errUnauthenticated       = apiError{name: "unauthenticated", status: http.StatusUnauthorized, title: "Authentication required", detail: "Send an access token of this deployment: Authorization: Bearer <token>."}
+	errInvalidToken          = apiError{name: "invalid-token", status: http.StatusUnauthorized, title: "The access token is not valid", detail: "It is expired, revoked or not one of this deployment's."}
+	errPersonToken           = apiError{name: "invalid-token", status: http.StatusUnauthorized, title: "The access token is not valid", detail: "The management API takes a client's own token (client credentials), not one issued for a person."}
+	errScope                 = apiError{name: "insufficient-scope", status: http.StatusForbidden, title: "The access token lacks a scope"}
+	errNoRoute               = apiError{name: "not-found", status: http.StatusNotFound, title: "Not found", detail: "No such route; see /api/v1/openapi.json."}
+	errNotFound              = apiError{name: "not-found", status: http.StatusNotFound, title: "Not found"}
+	errConflict              = apiError{name: "conflict", status: http.StatusConflict, title: "Already in use"}
+	errInvalid               = apiError{name: "validation", status: http.StatusBadRequest, title: "The request has invalid fields"}
+	errMalformed             = apiError{name: "malformed-request", status: http.StatusBadRequest, title: "The request body is not valid JSON of the expected shape"}
+	errMediaType             = apiError{name: "unsupported-media-type", status: http.StatusUnsupportedMediaType, title: "The body must be JSON", detail: "Send Content-Type: application/json."}
+	errTooLarge              = apiError{name: "request-too-large", status: http.StatusRequestEntityTooLarge, title: "The request body is too large"}
+	errStale                 = apiError{name: "precondition-failed", status: http.StatusPreconditionFailed, title: "The resource changed since the version given in If-Match", detail: "Read it again, apply the change to what is there now, and send it with the new ETag."}
+	errBadIfMatch            = apiError{name: "precondition-failed", status: http.StatusPreconditionFailed, title: "If-Match does not name a version of the resource"}
+	errBadCursor             = apiError{name: "validation", status: http.StatusBadRequest, title: "The request has invalid fields"}
+	errBadIdempotencyKey     = apiError{name: "validation", status: http.StatusBadRequest, title: "The Idempotency-Key is longer than 255 characters"}
+	errIdempotencyKeyReused  = apiError{name: "idempotency-key-reused", status: http.StatusUnprocessableEntity, title: "The Idempotency-Key was used for another request", detail: "A retry must send the same request; use a new key for a new request."}
+	errIdempotencyInProgress = apiError{name: "idempotency-in-progress", status: http.StatusConflict, title: "A request with this Idempotency-Key is being served", detail: "Retry in a moment to get its answer."}
+	errInvitationUsed        = apiError{name: "invitation-not-pending", status: http.StatusConflict, title: "The invitation is no longer pending", detail: "It was accepted, revoked or has expired."}
+	errInternal              = apiError{name: "internal", status: http.StatusInternalServerError, title: "Something went wrong on our side", detail: "Try again later; the request ID is in the log."}
+)
+
+// problem answers with e as application/problem+json.
+func (h *Handler) problem(w http.ResponseWriter, r *http.Request, e apiError) {
+	body := map[string]any{
+		"type":     "urn:portvakt:problem:" + e.name,
+		"title":    e.title,
+		"status":   e.status,
+		"instance": r.URL.Path,
+	}
+	if e.detail != "" {
+		body["detail"] = e.detail
+	}
+	if len(e.fields) > 0 {
+		body["errors"] = e.fields
+	}
+	w.Header().Set("Content-Type", problemType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(e.status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// fail answers an unexpected error with 500, logging it.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "management API request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	h.problem(w, r, errInternal)
+}
+
+// invalid turns validation errors of the domain into a 400 with one entry
+// per field; other errors are answered as they are.
+func (h *Handler) invalid(w http.ResponseWriter, r *http.Request, err error, conflict string) {
+	var fields []fieldProblem
+	var af accounts.FieldError
+	var of orgs.FieldError
+	for _, e := range unjoin(err) {
+		switch {
+		case errors.As(e, &af):
+			fields = append(fields, fieldProblem{Field: af.Field, Code: af.Code, Message: af.Message})
+		case errors.As(e, &of):
+			fields = append(fields, fieldProblem{Field: of.Field, Code: "invalid", Message: of.Message})
+		}
+	}
+	switch {
+	case len(fields) > 0:
+		p := errInvalid
+		p.fields = fields
+		h.problem(w, r, p)
+	case errors.Is(err, accounts.ErrConflict), errors.Is(err, orgs.ErrConflict):
+		h.problem(w, r, errConflict.with(conflict))
+	case errors.Is(err, accounts.ErrNotFound), errors.Is(err, orgs.ErrNotFound):
+		h.problem(w, r, errNotFound)
+	case errors.Is(err, accounts.ErrStale), errors.Is(err, orgs.ErrStale):
+		h.problem(w, r, errStale)
+	default:
+		h.fail(w, r, err)
+	}
+}
+
+// unjoin flattens errors.Join trees.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// ---- JSON ----
+
+// readJSON reads a JSON request body into dst, refusing unknown fields.
+// It returns the raw body and reports whether it answered.
+func (h *Handler) readJSON(w http.ResponseWriter, r *http.Request, dst any) ([]byte, bool) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && mt != "application/merge-patch+json") {
+		h.problem(w, r, errMediaType)
+		return nil, true
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			h.problem(w, r, errTooLarge)
+			return nil, true
+		}
+		h.problem(w, r, errMalformed.with(err.Error()))
+		return nil, true
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		h.problem(w, r, errMalformed.with(jsonProblem(err)))
+		return nil, true
+	}
+	if dec.More() {
+		h.problem(w, r, errMalformed.with("There is more than one JSON value."))
+		return nil, true
+	}
+	return body, false
+}
+
+// jsonProblem says what is wrong with a body in words.
+func jsonProblem(err error) string {
+	var typ *json.UnmarshalTypeError
+	var syn *json.SyntaxError
+	switch {
+	case errors.As(err, &typ):
+		return fmt.Sprintf("The field %q must be %s.", typ.Field, jsonKind(typ.Type.Kind().String()))
+	case errors.As(err, &syn):
+		return fmt.Sprintf("The JSON is malformed at byte %d.", syn.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "Unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
+	case errors.Is(err, io.EOF):
+		return "The body is empty."
+	}
+	return "The JSON is malformed."
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	}
+	return "a number"
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ---- pages and versions ----
+
+// page is a list's page: items and, when there are more, the cursor of the
+// next page.
+type page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// pageParams reads limit and cursor; the cursor is opaque to callers (the
+// last ID of the page before, encoded).
+func (h *Handler) pageParams(w http.ResponseWriter, r *http.Request) (after string, limit int, ok bool) {
+	q := r.URL.Query()
+	var fields []fieldProblem
+	limit = defaultPageSize
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxPageSize {
+			fields = append(fields, fieldProblem{"limit", "invalid", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize)})
+		}
+		limit = n
+	}
+	if c := q.Get("cursor"); c != "" {
+		b, err := base64.RawURLEncoding.DecodeString(c)
+		if err != nil || len(b) == 0 {
+			fields = append(fields, fieldProblem{"cursor", "invalid", "is not a cursor this API gave (next_cursor)"})
+		}
+		after = string(b)
+	}
+	if len(fields) > 0 {
+		p := errBadCursor
+		p.fields = fields
+		h.problem(w, r, p)
+		return "", 0, false
+	}
+	return after, limit, true
+}
+
+func cursorOf(lastID string) string { return base64.RawURLEncoding.EncodeToString([]byte(lastID)) }
+
+// pageOf makes the page of items, of which one more than limit was read if
+// there is a next page.
+func pageOf[T any](items []T, limit int, id func(T) string) page[T] {
+	p := page[T]{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		p.NextCursor = cursorOf(id(items[limit-1]))
+	}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	return p
+}
+
+// etag is the entity tag of a version.
+func etag(version string) string { return `"` + version + `"` }
+
+// ifMatch returns the version If-Match names ("" when absent), or answers
+// 412 when it names no version (a list, a weak tag or "*" for a resource
+// that exists anyway) and reports false.
+func (h *Handler) ifMatch(w http.ResponseWriter, r *http.Request) (string, bool) {
+	v := strings.TrimSpace(r.Header.Get("If-Match"))
+	if v == "" || v == "*" {
+		return "", true
+	}
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' || strings.Contains(v[1:len(v)-1], `"`) {
+		h.problem(w, r, errBadIfMatch)
+		return "", false
+	}
+	return v[1 : len(v)-1], true
+}

@@ -1,0 +1,316 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/orgs"
+)
+
+// orgOut is an organization as the API shows it.
+type orgOut struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Slug       string          `json:"slug"`
+	ExternalID string          `json:"external_id"`
+	Domains    []string        `json:"domains"`
+	Metadata   json.RawMessage `json:"metadata"`
+	Status     string          `json:"status"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+}
+
+func orgView(o orgs.Organization) orgOut {
+	d := o.Domains
+	if d == nil {
+		d = []string{}
+	}
+	meta := o.Metadata
+	if len(meta) == 0 {
+		meta = json.RawMessage(`{}`)
+	}
+	return orgOut{ID: o.ID, Name: o.Name, Slug: o.Slug, ExternalID: o.ExternalID, Domains: d, Metadata: meta,
+		Status: string(o.Status), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+}
+
+// listOrgs: GET /api/v1/organizations?external_id=&limit=&cursor=, in slug
+// order.
+func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request, _ caller) {
+	after, limit, ok := h.pageParams(w, r)
+	if !ok {
+		return
+	}
+	if ext := r.URL.Query().Get("external_id"); ext != "" {
+		out := []orgOut{}
+		o, err := h.Orgs.Store.OrganizationByExternalID(r.Context(), ext)
+		switch {
+		case err == nil:
+			out = append(out, orgView(o))
+		case !errors.Is(err, orgs.ErrNotFound):
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, page[orgOut]{Items: out})
+		return
+	}
+	list, err := h.Orgs.Store.ListOrganizations(r.Context(), after, limit+1)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := make([]orgOut, 0, len(list))
+	for _, o := range list {
+		out = append(out, orgView(o))
+	}
+	writeJSON(w, http.StatusOK, pageOf(out, limit, func(o orgOut) string { return o.Slug }))
+}
+
+type orgIn struct {
+	Name       string          `json:"name"`
+	Slug       string          `json:"slug"`
+	ExternalID string          `json:"external_id"`
+	Domains    []string        `json:"domains"`
+	Metadata   json.RawMessage `json:"metadata"`
+}
+
+func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
+	var in orgIn
+	body, done := h.readJSON(w, r, &in)
+	if done {
+		return
+	}
+	h.idempotent(w, r, c, body, func(w http.ResponseWriter) {
+		o, err := h.Orgs.CreateOrganization(r.Context(), orgs.Organization{Name: in.Name, Slug: in.Slug, ExternalID: in.ExternalID,
+			Domains: in.Domains, Metadata: in.Metadata}, c.actor())
+		if err != nil {
+			h.invalid(w, r, err, "Another organization has this slug, external ID or domain.")
+			return
+		}
+		w.Header().Set("Location", "/api/v1/organizations/"+o.ID)
+		w.Header().Set("ETag", etag(o.Version()))
+		writeJSON(w, http.StatusCreated, orgView(o))
+	})
+}
+
+// org reads the organization the path names (ID, slug or ext:<external
+// ID>), or answers 404.
+func (h *Handler) org(w http.ResponseWriter, r *http.Request) (orgs.Organization, bool) {
+	o, err := h.Orgs.Find(r.Context(), r.PathValue("org"))
+	if errors.Is(err, orgs.ErrNotFound) {
+		h.problem(w, r, errNotFound.with("There is no organization with this ID, slug or external ID."))
+		return o, false
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return o, false
+	}
+	return o, true
+}
+
+func (h *Handler) getOrg(w http.ResponseWriter, r *http.Request, _ caller) {
+	o, ok := h.org(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("ETag", etag(o.Version()))
+	writeJSON(w, http.StatusOK, orgView(o))
+}
+
+type orgPatch struct {
+	Name       *string         `json:"name"`
+	Slug       *string         `json:"slug"`
+	ExternalID *string         `json:"external_id"`
+	Domains    *[]string       `json:"domains"`
+	Metadata   json.RawMessage `json:"metadata"`
+	Status     *orgs.Status    `json:"status"`
+}
+
+func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller) {
+	version, ok := h.ifMatch(w, r)
+	if !ok {
+		return
+	}
+	var in orgPatch
+	if _, done := h.readJSON(w, r, &in); done {
+		return
+	}
+	o, ok := h.org(w, r)
+	if !ok {
+		return
+	}
+	if in.Domains != nil && *in.Domains == nil {
+		*in.Domains = []string{}
+	}
+	o, err := h.Orgs.UpdateOrganization(r.Context(), o.ID, orgs.Change{Name: in.Name, Slug: in.Slug, ExternalID: in.ExternalID,
+		Domains: in.Domains, Metadata: in.Metadata, Status: in.Status, IfVersion: version}, c.actor())
+	if err != nil {
+		h.invalid(w, r, err, "Another organization has this slug, external ID or domain.")
+		return
+	}
+	w.Header().Set("ETag", etag(o.Version()))
+	writeJSON(w, http.StatusOK, orgView(o))
+}
+
+func (h *Handler) deleteOrg(w http.ResponseWriter, r *http.Request, c caller) {
+	version, ok := h.ifMatch(w, r)
+	if !ok {
+		return
+	}
+	o, ok := h.org(w, r)
+	if !ok {
+		return
+	}
+	if version != "" && version != o.Version() {
+		h.problem(w, r, errStale)
+		return
+	}
+	if err := h.Orgs.DeleteOrganization(r.Context(), o.ID, c.actor()); err != nil {
+		h.invalid(w, r, err, "")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// memberOut is a membership as the API shows it.
+type memberOut struct {
+	OrganizationID string    `json:"organization_id"`
+	UserID         string    `json:"user_id"`
+	Roles          []string  `json:"roles"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+func memberView(m orgs.Membership) memberOut {
+	roles := []string{}
+	for _, g := range m.Roles {
+		roles = append(roles, g.App+"/"+g.Role)
+	}
+	return memberOut{OrganizationID: m.OrgID, UserID: m.UserID, Roles: roles, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+}
+
+func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, _ caller) {
+	after, limit, ok := h.pageParams(w, r)
+	if !ok {
+		return
+	}
+	o, ok := h.org(w, r)
+	if !ok {
+		return
+	}
+	list, err := h.Orgs.Store.Members(r.Context(), o.ID, after, limit+1)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := make([]memberOut, 0, len(list))
+	for _, m := range list {
+		out = append(out, memberView(m))
+	}
+	writeJSON(w, http.StatusOK, pageOf(out, limit, func(m memberOut) string { return m.UserID }))
+}
+
+func (h *Handler) getMember(w http.ResponseWriter, r *http.Request, _ caller) {
+	o, ok := h.org(w, r)
+	if !ok {
+		return
+	}
+	m, err := h.Orgs.Store.Membership(r.Context(), o.ID, r.PathValue("user"))
+	if errors.Is(err, orgs.ErrNotFound) {
+		h.problem(w, r, errNotFound.with("The user is not a member of the organization."))
+		return
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, memberView(m))
+}
+
+type memberIn struct {
+	Roles []string `json:"roles"`
+}
+
+// putMember: PUT /api/v1/organizations/{org}/members/{user} adds the user
+// with the roles, or replaces the roles of a member.
+func (h *Handler) putMember(w http.ResponseWriter, r *http.Request, c caller) {
+	var in memberIn
+	if _, done := h.readJSON(w, r, &in); done {
+		return
+	}
+	o, ok := h.org(w, r)
+	if !ok {
+		return
+	}
+	userID := r.PathValue("user")
+	if _, err := h.Accounts.Store.UserByID(r.Context(), userID); errors.Is(err, accounts.ErrNotFound) {
+		h.problem(w, r, errNotFound.with("There is no user with this ID."))
+		return
+	} else if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	roles, err := orgs.ParseGrants("", in.Roles)
+	if err != nil {
+		h.invalid(w, r, err, "")
+		return
+	}
+	if err := h.checkRoles(r, roles); err != nil {
+		h.invalid(w, r, err, "")
+		return
+	}
+	_, existed := h.Orgs.Store.Membership(r.Context(), o.ID, userID)
+	m, err := h.Orgs.AddMember(r.Context(), o.ID, userID, roles, c.actor())
+	if err != nil {
+		h.invalid(w, r, err, "")
+		return
+	}
+	status := http.StatusOK
+	if errors.Is(existed, orgs.ErrNotFound) {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, memberView(m))
+}
+
+// checkRoles reports roles no application declares, as field errors.
+func (h *Handler) checkRoles(r *http.Request, roles []orgs.Grant) error {
+	declared, err := h.Orgs.Store.Roles(r.Context(), "")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, g := range roles {
+		if g == orgs.Admin {
+			continue
+		}
+		found := false
+		for _, d := range declared {
+			if d.App == g.App && d.Name == g.Role {
+				found = true
+				break
+			}
+		}
+		if !found {
+			errs = append(errs, orgs.FieldError{Field: "roles", Message: g.App + "/" + g.Role + " is not a role any application declares"})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request, c caller) {
+	o, ok := h.org(w, r)
+	if !ok {
+		return
+	}
+	if err := h.Orgs.RemoveMember(r.Context(), o.ID, r.PathValue("user"), c.actor()); err != nil {
+		if errors.Is(err, orgs.ErrNotFound) {
+			h.problem(w, r, errNotFound.with("The user is not a member of the organization."))
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
