@@ -65,6 +65,19 @@ type Message struct {
 	// Data holds the template's values (see the template constants). Links
 	// must be absolute http or https URLs.
 	Data map[string]any
+	// Track, if set, has the outbox write an event when the mail is sent
+	// (<Kind>.sent) or refused for good (<Kind>.delivery_failed), in the
+	// same transaction as the mail's status.
+	Track *Tracking
+}
+
+// Tracking names the events a tracked mail's outcome writes: their kind
+// (the type's first part), subject and data (to which the outbox adds the
+// mail's ID, and the error of a refusal). The data must hold no secrets.
+type Tracking struct {
+	Kind    string         `json:"kind"`
+	Subject string         `json:"subject"`
+	Data    map[string]any `json:"data,omitempty"`
 }
 
 // spec says which values a template takes.

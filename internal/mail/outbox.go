@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/portvakt/portvakt/internal/events"
+
 	"github.com/google/uuid"
 )
 
@@ -56,6 +58,8 @@ type Record struct {
 	CreatedAt time.Time
 	// SentAt is when the server accepted the mail; zero until then.
 	SentAt time.Time
+	// Track is the mail's Tracking as JSON, empty when untracked.
+	Track []byte
 }
 
 // Update is the outcome of a delivery attempt.
@@ -65,6 +69,8 @@ type Update struct {
 	LastError string
 	// SentAt is when the mail was sent; the zero time stores none.
 	SentAt time.Time
+	// Events are written with the status, in one transaction.
+	Events []events.Event
 }
 
 // Store keeps mail records.
@@ -197,6 +203,11 @@ func (o *Outbox) queue(ctx context.Context, eventUUID string, m Message) (Record
 		ID: id.String(), EventUUID: eventUUID, To: m.To, Template: m.Template, Lang: r.Lang.String(),
 		Subject: r.Subject, Status: StatusQueued, CreatedAt: o.now(),
 	}
+	if m.Track != nil {
+		if rec.Track, err = json.Marshal(m.Track); err != nil {
+			return Record{}, err
+		}
+	}
 	plain, err := json.Marshal(content{ToName: m.Name, Text: r.Text, HTML: r.HTML})
 	if err != nil {
 		return Record{}, err
@@ -244,6 +255,13 @@ func (o *Outbox) send(ctx context.Context, rec Record) error {
 	default:
 		u.Status, u.LastError = StatusQueued, truncate(sendErr.Error(), maxErrorLen)
 	}
+	ev, err := o.outcomeEvent(rec, u)
+	if err != nil {
+		return err
+	}
+	if ev != nil {
+		u.Events = append(u.Events, *ev)
+	}
 	if err := o.Store.UpdateMailStatus(rctx, rec.ID, u); err != nil {
 		if sendErr == nil {
 			// Returning the error makes the caller retry, and the mail may
@@ -264,6 +282,33 @@ func (o *Outbox) send(ctx context.Context, rec Record) error {
 		sendErr = fmt.Errorf("%w: %w", ErrTemporary, sendErr)
 	}
 	return fmt.Errorf("send mail %s (attempt %d): %w", rec.ID, u.Attempts, sendErr)
+}
+
+// outcomeEvent is the event a tracked mail's final outcome writes: sent,
+// or refused for good; none for an untracked mail or a retry to come.
+func (o *Outbox) outcomeEvent(rec Record, u Update) (*events.Event, error) {
+	if len(rec.Track) == 0 || (u.Status != StatusSent && u.Status != StatusFailed) {
+		return nil, nil
+	}
+	var t Tracking
+	if err := json.Unmarshal(rec.Track, &t); err != nil {
+		return nil, fmt.Errorf("mail %s tracking: %w", rec.ID, err)
+	}
+	data := map[string]any{}
+	for k, v := range t.Data {
+		data[k] = v
+	}
+	data["mail_id"] = rec.ID
+	typ := t.Kind + ".sent"
+	if u.Status == StatusFailed {
+		typ = t.Kind + ".delivery_failed"
+		data["error"] = u.LastError
+	}
+	ev, err := events.New(typ, t.Subject, "system:mail", o.now(), data)
+	if err != nil {
+		return nil, fmt.Errorf("mail %s tracking: %w", rec.ID, err)
+	}
+	return &ev, nil
 }
 
 func truncate(s string, n int) string {

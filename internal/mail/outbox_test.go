@@ -403,3 +403,51 @@ func TestOutboxTreatsUnknownErrorsAsTemporary(t *testing.T) {
 		t.Errorf("record: got %s, %q; want queued, something odd", r.Status, r.LastError)
 	}
 }
+
+// TestOutboxTracking: a tracked mail writes <kind>.sent once it is sent,
+// or <kind>.delivery_failed once it is refused for good — once, however
+// often it is delivered — and an untracked mail writes neither.
+func TestOutboxTracking(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		ctx := t.Context()
+		srv := startSMTP(t, serverOpts{})
+		f := newFixture(t, e, smtpSender(t, srv.addr))
+		tracked := func(n int) mail.Message {
+			m, _, _ := verifyMessage(n)
+			m.Track = &mail.Tracking{Kind: "invitation", Subject: "org:acme", Data: map[string]any{"reference": fmt.Sprintf("crm-%d", n)}}
+			return m
+		}
+		for range 2 {
+			if err := f.outbox.Deliver(ctx, "event-sent", tracked(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		untracked, _, _ := verifyMessage(3)
+		if err := f.outbox.Deliver(ctx, "event-untracked", untracked); err != nil {
+			t.Fatal(err)
+		}
+		srv.rcptErr = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+		if err := f.outbox.Deliver(ctx, "event-refused", tracked(2)); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := f.store.EventsFor(ctx, "org:acme", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range evs {
+			got = append(got, ev.Type+" "+string(ev.Data))
+		}
+		if len(got) != 2 {
+			t.Fatalf("events about org:acme: %v, want one sent and one delivery_failed", got)
+		}
+		// Newest first.
+		if !strings.HasPrefix(got[0], "invitation.delivery_failed ") || !strings.Contains(got[0], `"reference":"crm-2"`) || !strings.Contains(got[0], "550") {
+			t.Errorf("the refusal's event: %s", got[0])
+		}
+		sent := f.record(t, "event-sent")
+		if !strings.HasPrefix(got[1], "invitation.sent ") || !strings.Contains(got[1], `"reference":"crm-1"`) || !strings.Contains(got[1], sent.ID) {
+			t.Errorf("the sent mail's event: %s", got[1])
+		}
+	})
+}

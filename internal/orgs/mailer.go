@@ -81,7 +81,9 @@ func (m *InvitationMailer) Handle(ctx context.Context, e events.Event) error {
 	link.RawQuery = url.Values{"token": {token}}.Encode()
 	name := strings.TrimSpace(inv.GivenName + " " + inv.FamilyName)
 	msg := mail.Message{To: inv.Email, Name: name, Template: mail.Invitation, Lang: language.Make(inv.Locale),
-		Data: map[string]any{"Link": link.String(), "Organization": o.Name, "Days": int(m.Invitations.ttl().Hours() / 24), "Name": name}}
+		Data: map[string]any{"Link": link.String(), "Organization": o.Name, "Days": int(m.Invitations.ttl().Hours() / 24), "Name": name},
+		// The inviter (a CRM) hears whether the mail went out.
+		Track: &mail.Tracking{Kind: "invitation", Subject: "org:" + inv.OrgID, Data: invitationData(inv)}}
 	if inv.Locale == "" {
 		msg.Lang = language.English
 	}
