@@ -248,7 +248,7 @@ func TestManagementAPI(t *testing.T) {
 			t.Fatalf("GET /api/v1/openapi.json: %d, %d bytes; want the document", res.StatusCode, len(served))
 		}
 		c := newContract(t, served)
-		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write")
+		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read")
 		reader := apiClient(t, s, dir, env, c, "portvakt:users:read")
 		if r := runPortvakt(t, dir, env, "role", "create", "--app", "portal", "--name", "buyer", "--delegable"); r.code != 0 {
 			t.Fatalf("role create: %s", r.stderr)
@@ -258,6 +258,7 @@ func TestManagementAPI(t *testing.T) {
 		t.Run("users", func(t *testing.T) { testAPIUsers(t, admin, reader) })
 		t.Run("organizations", func(t *testing.T) { testAPIOrganizations(t, admin) })
 		t.Run("invitations", func(t *testing.T) { testAPIInvitations(t, admin) })
+		t.Run("events", func(t *testing.T) { testAPIEvents(t, admin) })
 		c.everyOperation()
 	})
 }
@@ -546,4 +547,68 @@ func maps(m map[string]any, k string, v any) map[string]any {
 	}
 	out[k] = v
 	return out
+}
+
+// testAPIEvents follows a user's life in the event log, as a CRM that
+// keeps no webhook endpoint does.
+func testAPIEvents(t *testing.T, admin *crm) {
+	type event struct {
+		ID       string         `json:"id"`
+		Position int64          `json:"position"`
+		Type     string         `json:"type"`
+		Subject  string         `json:"subject"`
+		Actor    string         `json:"actor"`
+		Data     map[string]any `json:"data"`
+	}
+	var head struct {
+		Items []event `json:"items"`
+		After int64   `json:"after"`
+	}
+	// Read to the end first.
+	for {
+		admin.call("GET", fmt.Sprintf("/events?after=%d&limit=200", head.After), nil, nil, false).decode(t, &head)
+		if len(head.Items) < 200 {
+			break
+		}
+	}
+	from := head.After
+	a := admin.call("POST", "/users", map[string]any{"email": "followed@example.com", "external_id": "crm-777"}, nil, false)
+	var u apiUser
+	a.decode(t, &u)
+	admin.expect(admin.call("PATCH", "/users/"+u.ID, map[string]any{"given_name": "Fia"}, nil, false), 200, "")
+	admin.expect(admin.call("DELETE", "/users/"+u.ID, nil, nil, false), 204, "")
+
+	var p struct {
+		Items []event `json:"items"`
+		After int64   `json:"after"`
+	}
+	q := url.Values{"after": {fmt.Sprint(from)}, "type": {"user.*"}, "subject": {"user:" + u.ID}}
+	admin.call("GET", "/events?"+q.Encode(), nil, nil, false).decode(t, &p)
+	var types []string
+	for _, e := range p.Items {
+		types = append(types, e.Type)
+		if e.Actor != "client:"+strings.TrimPrefix(e.Actor, "client:") || e.Subject != "user:"+u.ID || e.ID == "" {
+			t.Errorf("event %+v", e)
+		}
+	}
+	if strings.Join(types, " ") != "user.created user.updated user.deleted" {
+		t.Fatalf("the user's events: %v", types)
+	}
+	changes, _ := p.Items[1].Data["changes"].(map[string]any)
+	given, _ := changes["given_name"].(map[string]any)
+	if given["old"] != "" || given["new"] != "Fia" {
+		t.Errorf("user.updated data: %v", p.Items[1].Data)
+	}
+	if p.Items[2].Data["external_id"] != "crm-777" {
+		t.Errorf("user.deleted data: %v", p.Items[2].Data)
+	}
+	if p.After != p.Items[2].Position {
+		t.Errorf("after = %d, want the last position %d", p.After, p.Items[2].Position)
+	}
+	admin.call("GET", fmt.Sprintf("/events?after=%d&type=user.deleted", p.After), nil, nil, false).decode(t, &p)
+	if len(p.Items) != 0 {
+		t.Errorf("after the end: %+v", p.Items)
+	}
+	admin.expect(admin.call("GET", "/events?type=USER", nil, nil, false), 400, "validation")
+	admin.expect(admin.call("GET", "/events?after=-1", nil, nil, true), 400, "validation")
 }

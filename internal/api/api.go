@@ -58,6 +58,7 @@ type Handler struct {
 	Orgs        *orgs.Service
 	Invitations *orgs.Invitations
 	Idempotency IdempotencyStore
+	Events      Events
 	// Issuer is this deployment's URL: invitation links are made on it.
 	Issuer *url.URL
 	Logger *slog.Logger
@@ -108,6 +109,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	route("POST /api/v1/invitations", ScopeInvitationsWrite, h.createInvitation)
 	route("GET /api/v1/invitations/{id}", ScopeInvitationsRead, h.getInvitation)
 	route("POST /api/v1/invitations/{id}/revoke", ScopeInvitationsWrite, h.revokeInvitation)
+
+	route("GET /api/v1/events", ScopeEventsRead, h.listEvents)
 
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) { h.problem(w, r, errNoRoute) })
 }

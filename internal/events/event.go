@@ -85,3 +85,14 @@ func (e Event) Validate() error {
 	}
 	return nil
 }
+
+// Query selects events to read: after a position, of some types (Types
+// exact, Prefixes such as "user." for every user event; either matches),
+// about a subject; at most Limit, in position order.
+type Query struct {
+	After    int64
+	Types    []string
+	Prefixes []string
+	Subject  string
+	Limit    int
+}

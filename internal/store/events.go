@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/portvakt/portvakt/internal/events"
@@ -45,6 +46,35 @@ func (s *Store) EventsAfter(ctx context.Context, after int64, limit int) ([]even
 	rows, err := s.read.QueryContext(ctx,
 		`SELECT position, uuid, type, subject, actor, occurred_at, data FROM events WHERE position > $1 ORDER BY position LIMIT $2`,
 		after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return scanEvents(rows)
+}
+
+// QueryEvents returns the events q selects, in position order.
+func (s *Store) QueryEvents(ctx context.Context, q events.Query) ([]events.Event, error) {
+	where, args := []string{"position > $1"}, []any{q.After}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	var kinds []string
+	for _, t := range q.Types {
+		kinds = append(kinds, "type = "+arg(t))
+	}
+	for _, p := range q.Prefixes {
+		// Type names are [a-z0-9_.]: no LIKE wildcard but _ to escape.
+		kinds = append(kinds, "type LIKE "+arg(strings.ReplaceAll(p, "_", `\_`)+"%")+` ESCAPE '\'`)
+	}
+	if len(kinds) > 0 {
+		where = append(where, "("+strings.Join(kinds, " OR ")+")")
+	}
+	if q.Subject != "" {
+		where = append(where, "subject = "+arg(q.Subject))
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT position, uuid, type, subject, actor, occurred_at, data FROM events WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY position LIMIT `+arg(q.Limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}

@@ -24,6 +24,7 @@ func Run(t *testing.T, e Engine) {
 	t.Run("Schema", func(t *testing.T) { testSchema(t, e) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, e) })
 	t.Run("EventOrder", func(t *testing.T) { testEventOrder(t, e) })
+	t.Run("QueryEvents", func(t *testing.T) { testQueryEvents(t, e) })
 	t.Run("Leases", func(t *testing.T) { testLeases(t, e) })
 	t.Run("Checkpoints", func(t *testing.T) { testCheckpoints(t, e) })
 	t.Run("KeyringKeys", func(t *testing.T) { testKeyringKeys(t, e) })

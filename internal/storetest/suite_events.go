@@ -419,3 +419,52 @@ func testCheckpoints(t *testing.T, e Engine) {
 	}
 	checkpoint("c", 9)
 }
+
+func testQueryEvents(t *testing.T, e Engine) {
+	ctx := t.Context()
+	s := Open(t, e)
+	for i, x := range []struct{ typ, subject string }{
+		{"user.created", "user:a"}, {"user.updated", "user:a"}, {"org_x.created", "org:1"},
+		{"user.deleted", "user:b"}, {"orgxcreated.y", "org:2"}, {"membership.added", "org:1"},
+	} {
+		ev := newEvent(t, x.typ, x.subject, map[string]any{"i": i})
+		must(t, s.AppendEvents(ctx, ev), "AppendEvents")
+	}
+	types := func(q events.Query) []string {
+		t.Helper()
+		got, err := s.QueryEvents(ctx, q)
+		must(t, err, "QueryEvents")
+		var out []string
+		for _, ev := range got {
+			out = append(out, ev.Type)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name string
+		q    events.Query
+		want []string
+	}{
+		{"all", events.Query{Limit: 10}, []string{"user.created", "user.updated", "org_x.created", "user.deleted", "orgxcreated.y", "membership.added"}},
+		{"limit", events.Query{Limit: 2}, []string{"user.created", "user.updated"}},
+		{"one type", events.Query{Types: []string{"user.deleted"}, Limit: 10}, []string{"user.deleted"}},
+		{"a prefix", events.Query{Prefixes: []string{"user."}, Limit: 10}, []string{"user.created", "user.updated", "user.deleted"}},
+		// _ is a letter of the name, not a wildcard.
+		{"a prefix with _", events.Query{Prefixes: []string{"org_x."}, Limit: 10}, []string{"org_x.created"}},
+		{"type or prefix", events.Query{Types: []string{"membership.added"}, Prefixes: []string{"org_x."}, Limit: 10}, []string{"org_x.created", "membership.added"}},
+		{"a subject", events.Query{Subject: "org:1", Limit: 10}, []string{"org_x.created", "membership.added"}},
+		{"subject and type", events.Query{Subject: "user:a", Types: []string{"user.updated"}, Limit: 10}, []string{"user.updated"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := types(tc.q); !slices.Equal(got, tc.want) {
+				t.Errorf("QueryEvents(%+v) = %v, want %v", tc.q, got, tc.want)
+			}
+		})
+	}
+	// After a position: the rest.
+	first, err := s.QueryEvents(ctx, events.Query{Limit: 3})
+	must(t, err, "QueryEvents")
+	if got := types(events.Query{After: first[2].Position, Limit: 10}); !slices.Equal(got, []string{"user.deleted", "orgxcreated.y", "membership.added"}) {
+		t.Errorf("after the third: %v", got)
+	}
+}
