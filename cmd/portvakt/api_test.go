@@ -206,10 +206,10 @@ func (c *crm) expect(a apiAnswer, status int, problem string) {
 
 // apiClient registers a client with scopes and returns a CRM holding its
 // token.
-func apiClient(t *testing.T, s *serveProc, dir string, env []string, c *contract, scopes string) *crm {
+func apiClient(t *testing.T, s *serveProc, dir string, env []string, c *contract, scopes string, extra ...string) *crm {
 	t.Helper()
-	r := runPortvakt(t, dir, env, "client", "create", "--name", "CRM "+scopes, "--type", "confidential",
-		"--grant-type", "client_credentials", "--scope", scopes, "--json")
+	r := runPortvakt(t, dir, env, append([]string{"client", "create", "--name", "CRM " + scopes, "--type", "confidential",
+		"--grant-type", "client_credentials", "--scope", scopes, "--json"}, extra...)...)
 	if r.code != 0 {
 		t.Fatalf("client create: %d\n%s", r.code, r.stderr)
 	}
@@ -259,6 +259,9 @@ func TestManagementAPI(t *testing.T) {
 		t.Run("organizations", func(t *testing.T) { testAPIOrganizations(t, admin) })
 		t.Run("invitations", func(t *testing.T) { testAPIInvitations(t, admin) })
 		t.Run("events", func(t *testing.T) { testAPIEvents(t, admin) })
+		acmeOnly := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read",
+			"--organization", "acme")
+		t.Run("limited to one organization", func(t *testing.T) { testAPIOrgLimited(t, admin, acmeOnly) })
 		c.everyOperation()
 	})
 }
@@ -611,4 +614,110 @@ func testAPIEvents(t *testing.T, admin *crm) {
 	}
 	admin.expect(admin.call("GET", "/events?type=USER", nil, nil, false), 400, "validation")
 	admin.expect(admin.call("GET", "/events?after=-1", nil, nil, true), 400, "validation")
+}
+
+// testAPIOrgLimited: a client limited to Acme sees and changes Acme, its
+// members and its invitations, and nothing of any other organization or
+// person: those answer 404 as if they did not exist, or 403 for what it
+// may never do.
+func testAPIOrgLimited(t *testing.T, admin, acme *crm) {
+	// Globex (made by the invitation test) and a member of it; Acme and a
+	// member of it.
+	mk := func(email string) string {
+		var u apiUser
+		admin.call("POST", "/users", map[string]any{"email": email}, nil, false).decode(t, &u)
+		return u.ID
+	}
+	outsider, insider := mk("outsider@globex.example"), mk("insider@acme.example")
+	admin.expect(admin.call("PUT", "/organizations/globex/members/"+outsider, map[string]any{"roles": []string{}}, nil, false), 201, "")
+	admin.expect(admin.call("PUT", "/organizations/acme/members/"+insider, map[string]any{"roles": []string{}}, nil, false), 201, "")
+	var globex struct {
+		ID string `json:"id"`
+	}
+	admin.call("GET", "/organizations/globex", nil, nil, false).decode(t, &globex)
+
+	// Its own.
+	acme.expect(acme.call("GET", "/organizations/acme", nil, nil, false), 200, "")
+	acme.expect(acme.call("PATCH", "/organizations/acme", map[string]any{"name": "Acme Oy"}, nil, false), 200, "")
+	acme.expect(acme.call("GET", "/users/"+insider, nil, nil, false), 200, "")
+	acme.expect(acme.call("PATCH", "/users/"+insider, map[string]any{"given_name": "Ida"}, nil, false), 200, "")
+	acme.expect(acme.call("PUT", "/organizations/acme/members/"+insider, map[string]any{"roles": []string{"portal/buyer"}}, nil, false), 200, "")
+	var list struct {
+		Items []apiUser `json:"items"`
+	}
+	acme.call("GET", "/users?limit=200", nil, nil, false).decode(t, &list)
+	for _, u := range list.Items {
+		if u.ID == outsider {
+			t.Errorf("the user list shows a person of another organization")
+		}
+	}
+	if len(list.Items) == 0 {
+		t.Errorf("the user list is empty, want Acme's members")
+	}
+	var orgsList struct {
+		Items []struct {
+			Slug string `json:"slug"`
+		} `json:"items"`
+	}
+	acme.call("GET", "/organizations", nil, nil, false).decode(t, &orgsList)
+	if len(orgsList.Items) != 1 || orgsList.Items[0].Slug != "acme" {
+		t.Errorf("the organization list: %+v, want Acme only", orgsList.Items)
+	}
+	a := acme.call("POST", "/invitations", map[string]any{"email": "colleague@acme.example", "organization": "acme"}, nil, false)
+	acme.expect(a, 201, "")
+	var inv struct {
+		ID string `json:"id"`
+	}
+	a.decode(t, &inv)
+	acme.expect(acme.call("GET", "/invitations/"+inv.ID, nil, nil, false), 200, "")
+
+	// Anything of another organization, as if it did not exist.
+	for _, ref := range []string{"globex", globex.ID, "ext:crm-acc-2"} {
+		p := "/organizations/" + url.PathEscape(ref)
+		acme.expect(acme.call("GET", p, nil, nil, false), 404, "not-found")
+		acme.expect(acme.call("PATCH", p, map[string]any{"name": "Mine now"}, nil, false), 404, "not-found")
+		acme.expect(acme.call("GET", p+"/members", nil, nil, false), 404, "not-found")
+		acme.expect(acme.call("GET", p+"/members/"+outsider, nil, nil, false), 404, "not-found")
+		acme.expect(acme.call("PUT", p+"/members/"+insider, map[string]any{"roles": []string{}}, nil, false), 404, "not-found")
+		acme.expect(acme.call("DELETE", p+"/members/"+outsider, nil, nil, false), 404, "not-found")
+	}
+	acme.expect(acme.call("GET", "/users/"+outsider, nil, nil, false), 404, "not-found")
+	acme.expect(acme.call("PATCH", "/users/"+outsider, map[string]any{"given_name": "X"}, nil, false), 404, "not-found")
+	if a := acme.call("GET", "/users?email=outsider@globex.example", nil, nil, false); strings.Contains(string(a.body), outsider) {
+		t.Errorf("the outsider found by address: %s", a.body)
+	}
+	acme.expect(acme.call("POST", "/invitations", map[string]any{"email": "x@globex.example", "organization": "globex"}, nil, false), 404, "not-found")
+	var globexInv struct {
+		ID string `json:"id"`
+	}
+	admin.call("POST", "/invitations", map[string]any{"email": "y@globex.example", "organization": "globex"}, nil, false).decode(t, &globexInv)
+	acme.expect(acme.call("GET", "/invitations/"+globexInv.ID, nil, nil, false), 404, "not-found")
+	acme.expect(acme.call("POST", "/invitations/"+globexInv.ID+"/revoke", nil, nil, false), 404, "not-found")
+	// An outsider cannot be pulled in by ID: people join by invitation.
+	acme.expect(acme.call("PUT", "/organizations/acme/members/"+outsider, map[string]any{"roles": []string{}}, nil, false), 404, "not-found")
+
+	// What it may never do.
+	acme.expect(acme.call("POST", "/organizations", map[string]any{"name": "New", "slug": "new-org"}, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("DELETE", "/organizations/acme", nil, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("POST", "/users", map[string]any{"email": "free@example.com"}, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("DELETE", "/users/"+insider, nil, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("POST", "/invitations", map[string]any{"email": "z@new.example", "organization": "ext:crm-new",
+		"create_organization": map[string]any{"name": "New", "slug": "new-org-2", "external_id": "crm-new"}}, nil, false), 403, "organization-limited")
+
+	// Its events: Acme's only.
+	var evs struct {
+		Items []struct {
+			Subject string `json:"subject"`
+		} `json:"items"`
+	}
+	acme.call("GET", "/events?limit=200", nil, nil, false).decode(t, &evs)
+	for _, e := range evs.Items {
+		if e.Subject != "org:"+strings.TrimPrefix(e.Subject, "org:") || strings.Contains(e.Subject, globex.ID) {
+			t.Errorf("an event about %s", e.Subject)
+		}
+	}
+	if len(evs.Items) == 0 {
+		t.Errorf("no events about Acme")
+	}
+	acme.expect(acme.call("GET", "/events?"+url.Values{"subject": {"org:" + globex.ID}}.Encode(), nil, nil, false), 403, "organization-limited")
 }

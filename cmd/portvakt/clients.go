@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/portvakt/portvakt/internal/clients"
+	"github.com/portvakt/portvakt/internal/orgs"
 )
 
 func newClientCmd(e env) *cobra.Command {
@@ -55,6 +57,7 @@ var clientFieldFlags = map[string]string{
 	"backchannel_logout_session_required": "--backchannel-logout-session-required",
 	"initiate_login_uri":                  "--initiate-login-uri",
 	"organizations":                       "--organizations",
+	"organization":                        "--organization",
 	"overlap":                             "--overlap",
 }
 
@@ -63,7 +66,7 @@ var clientFieldFlags = map[string]string{
 type clientFlags struct {
 	name, typ, appType, authMethod, jwksFile, jwksURI, idTokenAlg string
 	tokenFormat, subjectType, sector, backchannelURI, minACR, app string
-	initiateLoginURI, orgMode                                     string
+	initiateLoginURI, orgMode, orgRef                             string
 	grants, redirects, postLogout, scopes, audience, release      []string
 	firstParty, requirePAR, requireMFA, backchannelSession        bool
 	accessTTL, idTTL, refreshTTL                                  time.Duration
@@ -99,6 +102,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.backchannelURI, "backchannel-logout-uri", "", "https URL that receives back-channel logout tokens")
 	fs.BoolVar(&f.backchannelSession, "backchannel-logout-session-required", false, "logout tokens must carry the session ID (sid)")
 	fs.StringVar(&f.orgMode, "organizations", "", "how the application is used in organizations: optional (default: members sign in for one, others on their own), required (only members of an organization), off (a consumer application: no organization chooser, none in its tokens)")
+	fs.StringVar(&f.orgRef, "organization", "", "limits the client's use of the management API to one organization (its ID, slug or ext:<external ID>; '' for none): that organization, its members and its invitations")
 	fs.StringVar(&f.initiateLoginURI, "initiate-login-uri", "", "https URL that opens the application signed in (it starts an authorization request; OpenID Connect third-party-initiated login); invitations can send people there")
 }
 
@@ -149,6 +153,7 @@ func (f *clientFlags) apply(fs *pflag.FlagSet, c *clients.Client) {
 	if set("organizations") {
 		c.Organizations = clients.OrgMode(strings.TrimSpace(f.orgMode))
 	}
+	str("organization", &c.Organization, f.orgRef)
 	if set("grant-type") {
 		c.GrantTypes = nil
 		for _, g := range splitWords(f.grants) {
@@ -288,6 +293,9 @@ Examples:
 				return err
 			}
 			defer a.close()
+			if err := resolveClientOrg(cmd.Context(), a, &c); err != nil {
+				return err
+			}
 			c, secret, err := svc.Create(cmd.Context(), c, "system:cli")
 			if err != nil {
 				return clientProblem(err, "")
@@ -390,6 +398,23 @@ func newClientGetCmd(e env) *cobra.Command {
 	return cmd
 }
 
+// resolveClientOrg turns the organization a client is limited to, as
+// given (ID, slug or ext:<external ID>), into its ID.
+func resolveClientOrg(ctx context.Context, a *app, c *clients.Client) error {
+	if c.Organization == "" {
+		return nil
+	}
+	o, err := newOrgsService(a).Find(ctx, c.Organization)
+	if errors.Is(err, orgs.ErrNotFound) {
+		return usageError{fmt.Errorf("organization (--organization): no organization %q (see portvakt org list)", c.Organization)}
+	}
+	if err != nil {
+		return err
+	}
+	c.Organization = o.ID
+	return nil
+}
+
 func newClientUpdateCmd(e env) *cobra.Command {
 	var f clientFlags
 	var asJSON bool
@@ -425,6 +450,11 @@ Example:
 					c.Type = clients.Type(strings.TrimSpace(f.typ))
 				}
 				f.apply(cmd.Flags(), &c)
+				if cmd.Flags().Changed("organization") {
+					if err := resolveClientOrg(cmd.Context(), a, &c); err != nil {
+						return c, err
+					}
+				}
 				return c, nil
 			}, "system:cli")
 			if err != nil {
@@ -598,6 +628,7 @@ type clientOut struct {
 	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
 	InitiateLoginURI                 string          `json:"initiate_login_uri,omitempty"`
 	Organizations                    string          `json:"organizations"`
+	Organization                     string          `json:"organization,omitempty"`
 	HasSecret                        bool            `json:"has_secret"`
 	PreviousSecretValidUntil         *time.Time      `json:"previous_secret_valid_until,omitempty"`
 	CreatedAt                        time.Time       `json:"created_at"`
@@ -628,7 +659,7 @@ func clientView(c clients.Client, secret string) clientOut {
 		ReleaseVerified:      orEmpty(c.ReleaseVerified),
 		App:                  c.App,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
-		InitiateLoginURI: c.InitiateLoginURI, Organizations: string(c.Organizations),
+		InitiateLoginURI: c.InitiateLoginURI, Organizations: string(c.Organizations), Organization: c.Organization,
 		HasSecret: c.SecretHash != "", CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if c.PreviousSecretHash != "" {
@@ -694,6 +725,9 @@ func printClient(e env, c clients.Client, asJSON bool) error {
 		row("initiate_login_uri", v.InitiateLoginURI)
 	}
 	row("organizations", v.Organizations)
+	if v.Organization != "" {
+		row("organization", v.Organization)
+	}
 	row("has_secret", v.HasSecret)
 	if v.PreviousSecretValidUntil != nil {
 		row("previous_secret_valid_until", v.PreviousSecretValidUntil.Format(time.RFC3339))

@@ -145,7 +145,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return err
 	}
-	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store,
+	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients,
 		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Wake: workers.Wake, Now: a.now}
 	surfaces := []server.Mounter{provider, pages, management}
 	if withDemo {

@@ -91,8 +91,10 @@ type Query struct {
 	Email        string
 	ExternalID   string
 	UpdatedSince time.Time
-	After        string
-	Limit        int
+	// OrgID limits the list to the organization's members.
+	OrgID string
+	After string
+	Limit int
 }
 
 // Users lists the users q selects.

@@ -19,6 +19,7 @@ import (
 	"context"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/orgs"
 )
@@ -46,6 +47,11 @@ var openAPIDocument []byte
 // OpenAPIDocument is the API's description (OpenAPI 3.1).
 func OpenAPIDocument() []byte { return openAPIDocument }
 
+// Clients looks up API clients.
+type Clients interface {
+	Get(ctx context.Context, id string) (clients.Client, error)
+}
+
 // Tokens verifies bearer tokens.
 type Tokens interface {
 	VerifyBearer(ctx context.Context, raw string) (oidc.Bearer, error)
@@ -59,6 +65,9 @@ type Handler struct {
 	Invitations *orgs.Invitations
 	Idempotency IdempotencyStore
 	Events      Events
+	// Clients tells which organization a client is limited to (see
+	// clients.Client.Organization); nil limits none.
+	Clients Clients
 	// Issuer is this deployment's URL: invitation links are made on it.
 	Issuer *url.URL
 	Logger *slog.Logger
@@ -119,6 +128,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 type caller struct {
 	clientID string
 	scopes   []string
+	// org is the organization (ID) the client is limited to, "" for none.
+	org string
 }
 
 func (c caller) actor() string { return "client:" + c.clientID }
@@ -155,7 +166,22 @@ func (h *Handler) authorized(scope string, fn func(http.ResponseWriter, *http.Re
 			h.problem(w, r, errScope.with("This needs the scope "+scope+"."))
 			return
 		}
-		fn(w, r, caller{clientID: b.ClientID, scopes: b.Scopes})
+		c := caller{clientID: b.ClientID, scopes: b.Scopes}
+		if h.Clients != nil {
+			cl, err := h.Clients.Get(r.Context(), b.ClientID)
+			switch {
+			case errors.Is(err, clients.ErrNotFound):
+				// Deleted since the token was issued.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="portvakt", error="invalid_token"`)
+				h.problem(w, r, errInvalidToken)
+				return
+			case err != nil:
+				h.fail(w, r, err)
+				return
+			}
+			c.org = cl.Organization
+		}
+		fn(w, r, c)
 	})
 }
 
@@ -204,6 +230,7 @@ var (
 	errIdempotencyKeyReused  = apiError{name: "idempotency-key-reused", status: http.StatusUnprocessableEntity, title: "The Idempotency-Key was used for another request", detail: "A retry must send the same request; use a new key for a new request."}
 	errIdempotencyInProgress = apiError{name: "idempotency-in-progress", status: http.StatusConflict, title: "A request with this Idempotency-Key is being served", detail: "Retry in a moment to get its answer."}
 	errInvitationUsed        = apiError{name: "invitation-not-pending", status: http.StatusConflict, title: "The invitation is no longer pending", detail: "It was accepted, revoked or has expired."}
+	errOrgLimited            = apiError{name: "organization-limited", status: http.StatusForbidden, title: "This client is limited to one organization", detail: "It reads and changes its organization, its members and its invitations only."}
 	errInternal              = apiError{name: "internal", status: http.StatusInternalServerError, title: "Something went wrong on our side", detail: "Try again later; the request ID is in the log."}
 )
 

@@ -43,7 +43,7 @@ var eventFilter = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)
 // listEvents: GET /api/v1/events?after=&type=&subject=&limit= reads the
 // event log in order, from after a position: a system that missed
 // webhooks, or keeps no endpoint, catches up here.
-func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, _ caller) {
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, c caller) {
 	q := r.URL.Query()
 	var fields []fieldProblem
 	query := events.Query{Limit: defaultPageSize, Subject: q.Get("subject")}
@@ -76,6 +76,14 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, _ caller) {
 		p.fields = fields
 		h.problem(w, r, p)
 		return
+	}
+	if c.org != "" {
+		// The organization's own events only.
+		if query.Subject != "" && query.Subject != "org:"+c.org {
+			h.problem(w, r, errOrgLimited.with("A client limited to one organization reads that organization's events (subject org:<its ID>) only."))
+			return
+		}
+		query.Subject = "org:" + c.org
 	}
 	list, err := h.Events.QueryEvents(r.Context(), query)
 	if err != nil {

@@ -84,6 +84,13 @@ func (h *Handler) createInvitation(w http.ResponseWriter, r *http.Request, c cal
 			return
 		}
 		o, err := h.Orgs.Find(ctx, in.Organization)
+		if err == nil && c.org != "" && o.ID != c.org {
+			err = orgs.ErrNotFound
+		}
+		if c.org != "" && in.CreateOrganization != nil && errors.Is(err, orgs.ErrNotFound) {
+			h.problem(w, r, errOrgLimited.with("A client limited to one organization cannot create organizations."))
+			return
+		}
 		switch {
 		case errors.Is(err, orgs.ErrNotFound) && in.CreateOrganization != nil:
 			o, err = h.Orgs.CreateOrganization(ctx, orgs.Organization{Name: in.CreateOrganization.Name, Slug: in.CreateOrganization.Slug,
@@ -144,8 +151,11 @@ func prefixFields(err error, prefix string) error {
 	return errors.Join(out...)
 }
 
-func (h *Handler) invitation(w http.ResponseWriter, r *http.Request) (orgs.Invitation, bool) {
+func (h *Handler) invitation(w http.ResponseWriter, r *http.Request, c caller) (orgs.Invitation, bool) {
 	inv, err := h.Invitations.Store.InvitationByID(r.Context(), r.PathValue("id"))
+	if err == nil && c.org != "" && inv.OrgID != c.org {
+		err = orgs.ErrNotFound
+	}
 	if errors.Is(err, orgs.ErrNotFound) {
 		h.problem(w, r, errNotFound.with("There is no invitation with this ID."))
 		return inv, false
@@ -157,8 +167,8 @@ func (h *Handler) invitation(w http.ResponseWriter, r *http.Request) (orgs.Invit
 	return inv, true
 }
 
-func (h *Handler) getInvitation(w http.ResponseWriter, r *http.Request, _ caller) {
-	inv, ok := h.invitation(w, r)
+func (h *Handler) getInvitation(w http.ResponseWriter, r *http.Request, c caller) {
+	inv, ok := h.invitation(w, r, c)
 	if !ok {
 		return
 	}
@@ -168,7 +178,7 @@ func (h *Handler) getInvitation(w http.ResponseWriter, r *http.Request, _ caller
 // revokeInvitation: POST /api/v1/invitations/{id}/revoke; the link stops
 // working.
 func (h *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request, c caller) {
-	inv, ok := h.invitation(w, r)
+	inv, ok := h.invitation(w, r, c)
 	if !ok {
 		return
 	}
@@ -181,7 +191,7 @@ func (h *Handler) revokeInvitation(w http.ResponseWriter, r *http.Request, c cal
 		h.invalid(w, r, err, "")
 		return
 	}
-	inv, ok = h.invitation(w, r)
+	inv, ok = h.invitation(w, r, c)
 	if !ok {
 		return
 	}

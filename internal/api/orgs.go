@@ -38,9 +38,24 @@ func orgView(o orgs.Organization) orgOut {
 
 // listOrgs: GET /api/v1/organizations?external_id=&limit=&cursor=, in slug
 // order.
-func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request, _ caller) {
+func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request, c caller) {
 	after, limit, ok := h.pageParams(w, r)
 	if !ok {
+		return
+	}
+	if c.org != "" {
+		// Its own, if it is on the page and fits the filter.
+		out := []orgOut{}
+		o, err := h.Orgs.Store.OrganizationByID(r.Context(), c.org)
+		if err != nil && !errors.Is(err, orgs.ErrNotFound) {
+			h.fail(w, r, err)
+			return
+		}
+		ext := r.URL.Query().Get("external_id")
+		if err == nil && o.Slug > after && (ext == "" || ext == o.ExternalID) {
+			out = append(out, orgView(o))
+		}
+		writeJSON(w, http.StatusOK, page[orgOut]{Items: out})
 		return
 	}
 	if ext := r.URL.Query().Get("external_id"); ext != "" {
@@ -77,6 +92,10 @@ type orgIn struct {
 }
 
 func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
+	if c.org != "" {
+		h.problem(w, r, errOrgLimited)
+		return
+	}
 	var in orgIn
 	body, done := h.readJSON(w, r, &in)
 	if done {
@@ -96,9 +115,13 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 // org reads the organization the path names (ID, slug or ext:<external
-// ID>), or answers 404.
-func (h *Handler) org(w http.ResponseWriter, r *http.Request) (orgs.Organization, bool) {
+// ID>), or answers 404: also for another organization than the one the
+// caller is limited to, so that it learns nothing of the others.
+func (h *Handler) org(w http.ResponseWriter, r *http.Request, c caller) (orgs.Organization, bool) {
 	o, err := h.Orgs.Find(r.Context(), r.PathValue("org"))
+	if err == nil && c.org != "" && o.ID != c.org {
+		err = orgs.ErrNotFound
+	}
 	if errors.Is(err, orgs.ErrNotFound) {
 		h.problem(w, r, errNotFound.with("There is no organization with this ID, slug or external ID."))
 		return o, false
@@ -110,8 +133,8 @@ func (h *Handler) org(w http.ResponseWriter, r *http.Request) (orgs.Organization
 	return o, true
 }
 
-func (h *Handler) getOrg(w http.ResponseWriter, r *http.Request, _ caller) {
-	o, ok := h.org(w, r)
+func (h *Handler) getOrg(w http.ResponseWriter, r *http.Request, c caller) {
+	o, ok := h.org(w, r, c)
 	if !ok {
 		return
 	}
@@ -137,7 +160,7 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller) {
 	if _, done := h.readJSON(w, r, &in); done {
 		return
 	}
-	o, ok := h.org(w, r)
+	o, ok := h.org(w, r, c)
 	if !ok {
 		return
 	}
@@ -155,11 +178,15 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (h *Handler) deleteOrg(w http.ResponseWriter, r *http.Request, c caller) {
+	if c.org != "" {
+		h.problem(w, r, errOrgLimited)
+		return
+	}
 	version, ok := h.ifMatch(w, r)
 	if !ok {
 		return
 	}
-	o, ok := h.org(w, r)
+	o, ok := h.org(w, r, c)
 	if !ok {
 		return
 	}
@@ -191,12 +218,12 @@ func memberView(m orgs.Membership) memberOut {
 	return memberOut{OrganizationID: m.OrgID, UserID: m.UserID, Roles: roles, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 }
 
-func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, _ caller) {
+func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, c caller) {
 	after, limit, ok := h.pageParams(w, r)
 	if !ok {
 		return
 	}
-	o, ok := h.org(w, r)
+	o, ok := h.org(w, r, c)
 	if !ok {
 		return
 	}
@@ -212,8 +239,8 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, _ caller) 
 	writeJSON(w, http.StatusOK, pageOf(out, limit, func(m memberOut) string { return m.UserID }))
 }
 
-func (h *Handler) getMember(w http.ResponseWriter, r *http.Request, _ caller) {
-	o, ok := h.org(w, r)
+func (h *Handler) getMember(w http.ResponseWriter, r *http.Request, c caller) {
+	o, ok := h.org(w, r, c)
 	if !ok {
 		return
 	}
@@ -240,7 +267,7 @@ func (h *Handler) putMember(w http.ResponseWriter, r *http.Request, c caller) {
 	if _, done := h.readJSON(w, r, &in); done {
 		return
 	}
-	o, ok := h.org(w, r)
+	o, ok := h.org(w, r, c)
 	if !ok {
 		return
 	}
@@ -262,6 +289,11 @@ func (h *Handler) putMember(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	_, existed := h.Orgs.Store.Membership(r.Context(), o.ID, userID)
+	if c.org != "" && existed != nil {
+		// Its people join by invitation: it changes members' roles only.
+		h.problem(w, r, errNotFound.with("The user is not a member of the organization; invite them (POST /api/v1/invitations)."))
+		return
+	}
 	m, err := h.Orgs.AddMember(r.Context(), o.ID, userID, roles, c.actor())
 	if err != nil {
 		h.invalid(w, r, err, "")
@@ -300,7 +332,7 @@ func (h *Handler) checkRoles(r *http.Request, roles []orgs.Grant) error {
 }
 
 func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request, c caller) {
-	o, ok := h.org(w, r)
+	o, ok := h.org(w, r, c)
 	if !ok {
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/orgs"
 )
 
 // userOut is a user as the API shows it (never a password hash).
@@ -29,13 +30,13 @@ func userView(u accounts.User) userOut {
 }
 
 // listUsers: GET /api/v1/users?email=&external_id=&updated_since=&limit=&cursor=
-func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, _ caller) {
+func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) {
 	after, limit, ok := h.pageParams(w, r)
 	if !ok {
 		return
 	}
 	q := r.URL.Query()
-	query := accounts.Query{Email: q.Get("email"), ExternalID: q.Get("external_id"), After: after, Limit: limit + 1}
+	query := accounts.Query{Email: q.Get("email"), ExternalID: q.Get("external_id"), OrgID: c.org, After: after, Limit: limit + 1}
 	if s := q.Get("updated_since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -71,6 +72,11 @@ type userIn struct {
 // createUser: POST /api/v1/users. The person sets a password through a
 // reset, or signs in another way.
 func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c caller) {
+	if c.org != "" {
+		// Its people join by invitation.
+		h.problem(w, r, errOrgLimited.with("A client limited to one organization brings people in by invitation (POST /api/v1/invitations)."))
+		return
+	}
 	var in userIn
 	body, done := h.readJSON(w, r, &in)
 	if done {
@@ -89,9 +95,18 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c caller) {
 	})
 }
 
-// user reads the user of the path, or answers 404.
-func (h *Handler) user(w http.ResponseWriter, r *http.Request) (accounts.User, bool) {
+// user reads the user of the path, or answers 404: also for a user who is
+// not a member of the organization the caller is limited to.
+func (h *Handler) user(w http.ResponseWriter, r *http.Request, c caller) (accounts.User, bool) {
 	u, err := h.Accounts.Store.UserByID(r.Context(), r.PathValue("id"))
+	if err == nil && c.org != "" {
+		if _, merr := h.Orgs.Store.Membership(r.Context(), c.org, u.ID); merr != nil {
+			err = merr
+			if errors.Is(merr, orgs.ErrNotFound) {
+				err = accounts.ErrNotFound
+			}
+		}
+	}
 	if errors.Is(err, accounts.ErrNotFound) {
 		h.problem(w, r, errNotFound.with("There is no user with this ID."))
 		return u, false
@@ -103,8 +118,8 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request) (accounts.User, b
 	return u, true
 }
 
-func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, _ caller) {
-	u, ok := h.user(w, r)
+func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c caller) {
+	u, ok := h.user(w, r, c)
 	if !ok {
 		return
 	}
@@ -132,6 +147,9 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) {
 	if _, done := h.readJSON(w, r, &in); done {
 		return
 	}
+	if _, ok := h.user(w, r, c); !ok {
+		return
+	}
 	u, err := h.Accounts.Update(r.Context(), r.PathValue("id"), accounts.Update{GivenName: in.GivenName, FamilyName: in.FamilyName,
 		Phone: in.Phone, Locale: in.Locale, ExternalID: in.ExternalID}, version, c.actor())
 	if err != nil {
@@ -144,11 +162,16 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) {
 
 // deleteUser: DELETE /api/v1/users/{id}, with If-Match optionally.
 func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c caller) {
+	if c.org != "" {
+		// People may belong to other organizations too.
+		h.problem(w, r, errOrgLimited.with("A client limited to one organization removes people from it (DELETE /api/v1/organizations/{org}/members/{user}), not from the deployment."))
+		return
+	}
 	version, ok := h.ifMatch(w, r)
 	if !ok {
 		return
 	}
-	u, ok := h.user(w, r)
+	u, ok := h.user(w, r, c)
 	if !ok {
 		return
 	}

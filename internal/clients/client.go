@@ -198,6 +198,10 @@ type Client struct {
 	// ends (OpenID Connect Back-Channel Logout).
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
+	// Organization limits the client's use of the management API to one
+	// organization (its ID): that organization, its members and its
+	// invitations. "" for none.
+	Organization string
 	// Organizations is how the client is used in organizations (B2B):
 	// OrgOptional, OrgRequired or OrgOff.
 	Organizations OrgMode

@@ -196,6 +196,7 @@ func changedFields(a, b Client) []string {
 	add("release_verified", slices.Equal(a.ReleaseVerified, b.ReleaseVerified))
 	add("app", a.App == b.App)
 	add("organizations", a.Organizations == b.Organizations)
+	add("organization", a.Organization == b.Organization)
 	add("backchannel_logout_uri", a.BackchannelLogoutURI == b.BackchannelLogoutURI)
 	add("initiate_login_uri", a.InitiateLoginURI == b.InitiateLoginURI)
 	add("backchannel_logout_session_required", a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired)

@@ -76,6 +76,9 @@ func (s *Store) QueryUsers(ctx context.Context, q accounts.Query) ([]accounts.Us
 	if !q.UpdatedSince.IsZero() {
 		add("updated_at >= $%d", micros(q.UpdatedSince))
 	}
+	if q.OrgID != "" {
+		add("id IN (SELECT user_id FROM memberships WHERE org_id = $%d)", q.OrgID)
+	}
 	args = append(args, q.Limit)
 	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
 		fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)

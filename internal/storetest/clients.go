@@ -82,6 +82,7 @@ func fullClientFixture(t testing.TB, id string) clients.Client {
 		BackchannelLogoutSessionRequired: true,
 		InitiateLoginURI:                 "https://shop.example.com/start?from=portvakt",
 		Organizations:                    clients.OrgRequired,
+		Organization:                     "0193c0de-7a1e-7c2b-9d55-3b1f0f1e2a10",
 		SecretHash:                       clients.HashSecret("current"),
 		PreviousSecretHash:               clients.HashSecret("previous"),
 		PreviousSecretExpiresAt:          clientBase.Add(24*time.Hour + time.Nanosecond),
