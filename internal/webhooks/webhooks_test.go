@@ -82,7 +82,7 @@ func newReceiver(t *testing.T) *receiver {
 }
 
 func (r *receiver) setStatus(code int) { r.mu.Lock(); r.status = code; r.mu.Unlock() }
-func (r *receiver) all() []received   { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.got) }
+func (r *receiver) all() []received    { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.got) }
 
 // fixture is a store, the services and a dispatcher on a settable clock.
 type fixture struct {
