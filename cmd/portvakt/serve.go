@@ -234,7 +234,10 @@ func (a *app) webhookDispatcher(holder string) *webhooks.Dispatcher {
 	return &webhooks.Dispatcher{
 		Store: a.store, Cipher: a.keyring, Client: policy.Client(cfg.WebhooksTimeout), Holder: holder,
 		Retry:    webhooks.RetryPolicy{RetryFor: cfg.WebhooksRetryFor, PauseAfter: cfg.WebhooksPauseAfter},
-		LeaseTTL: 3*cfg.WebhooksTimeout + 30*time.Second,
+		// Long enough for a request and its record; after a crash the
+		// deliveries in flight wait this long before another node sends
+		// them again.
+		LeaseTTL: 2*cfg.WebhooksTimeout + 5*time.Second,
 		Logger:   a.log.With("component", "webhooks"), Now: a.now,
 	}
 }
