@@ -233,7 +233,7 @@ func (a *app) webhookDispatcher(holder string) *webhooks.Dispatcher {
 	}
 	return &webhooks.Dispatcher{
 		Store: a.store, Cipher: a.keyring, Client: policy.Client(cfg.WebhooksTimeout), Holder: holder,
-		Retry:    webhooks.RetryPolicy{RetryFor: cfg.WebhooksRetryFor, PauseAfter: cfg.WebhooksPauseAfter},
+		Retry: webhooks.RetryPolicy{RetryFor: cfg.WebhooksRetryFor, PauseAfter: cfg.WebhooksPauseAfter},
 		// Long enough for a request and its record; after a crash the
 		// deliveries in flight wait this long before another node sends
 		// them again.
