@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/retention"
 	"github.com/portvakt/portvakt/internal/store"
 	"github.com/portvakt/portvakt/internal/webhooks"
 )
@@ -356,4 +357,45 @@ func testWebhookReplay(t *testing.T, e Engine) {
 	if len(atts) != 1 {
 		t.Errorf("attempts after a replay: got %d, want the 1 before it kept", len(atts))
 	}
+
+	// Retention: delivered deliveries go after a month, with their
+	// attempts; pending and dead ones stay.
+	ds, err = s.ClaimWebhookDeliveries(ctx, "node", now, now.Add(time.Minute), 10)
+	must(t, err, "ClaimWebhookDeliveries")
+	for _, d := range ds {
+		if d.ID == dead[0].ID {
+			must(t, s.RecordWebhookAttempt(ctx, "node", delivered(d, now)), "record delivered")
+		} else {
+			must(t, s.RecordWebhookAttempt(ctx, "node", failed(d, now, time.Time{}, webhooks.StatusDead)), "record dead")
+		}
+	}
+	purge := func(at time.Time) int64 {
+		counts, err := s.Purge(ctx, at, at.Add(-time.Hour), func(c retention.Counts) (events.Event, error) {
+			return events.New("retention.purged", "system:retention", "system:test", at, map[string]any{"counts": c})
+		})
+		must(t, err, "Purge")
+		return counts["webhook_deliveries"]
+	}
+	if n := purge(now.Add(29 * 24 * time.Hour)); n != 0 {
+		t.Errorf("purge after 29 days: %d deliveries, want none", n)
+	}
+	if n := purge(now.Add(31 * 24 * time.Hour)); n != 1 {
+		t.Errorf("purge after 31 days: %d deliveries, want the delivered one", n)
+	}
+	if _, err := s.WebhookDelivery(ctx, dead[0].ID); !errors.Is(err, webhooks.ErrNotFound) {
+		t.Errorf("a purged delivery: got %v", err)
+	}
+	if atts, _ := s.WebhookAttempts(ctx, dead[0].ID); len(atts) != 0 {
+		t.Errorf("a purged delivery's attempts: got %d, want none", len(atts))
+	}
+	if left := len(mustDeliveries(t, s, "w1")); left != 3 {
+		t.Errorf("deliveries after the purge: got %d, want the dead and pending 3", left)
+	}
+}
+
+func mustDeliveries(t *testing.T, s *store.Store, sub string) []webhooks.Delivery {
+	t.Helper()
+	ds, err := s.WebhookDeliveries(t.Context(), sub, "", 1000)
+	must(t, err, "WebhookDeliveries")
+	return ds
 }
