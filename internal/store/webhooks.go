@@ -188,6 +188,16 @@ func scanDelivery(row scanner) (webhooks.Delivery, error) {
 // when the statement reaches it, so of two nodes claiming at once only
 // one gets a delivery.
 func (s *Store) ClaimWebhookDeliveries(ctx context.Context, holder string, now, until time.Time, limit int) ([]webhooks.Delivery, error) {
+	// An idle dispatcher polls: look on the read pool first, so that
+	// polling with nothing due takes no write transaction.
+	var due bool
+	if err := s.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries
+		WHERE status = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1)`, micros(now)).Scan(&due); err != nil {
+		return nil, fmt.Errorf("look for due webhook deliveries: %w", err)
+	}
+	if !due {
+		return nil, nil
+	}
 	var out []webhooks.Delivery
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE webhook_deliveries SET lease_holder = $1, lease_until = $2
