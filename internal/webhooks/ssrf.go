@@ -121,7 +121,25 @@ func (p Policy) control(_, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// Client returns the HTTP client for deliveries: the policy's dialer, no
+// schemeGuard refuses plain http unless the policy allows it, also for
+// subscriptions made before http was turned off.
+type schemeGuard struct {
+	allowHTTP bool
+	next      http.RoundTripper
+}
+
+func (g schemeGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" && !(g.allowHTTP && req.URL.Scheme == "http") {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, fmt.Errorf("%w: %s URLs are not allowed (webhooks_allow_http)", ErrAddressRefused, req.URL.Scheme)
+	}
+	return g.next.RoundTrip(req)
+}
+
+// Client returns the HTTP client for deliveries: https only unless the
+// policy allows http, the policy's dialer, no
 // proxy from the environment (a proxy would dial for us, unchecked), the
 // timeout for the whole request, and redirects returned as they are,
 // never followed.
@@ -140,7 +158,7 @@ func (p Policy) Client(timeout time.Duration) *http.Client {
 		ForceAttemptHTTP2:     true,
 	}
 	return &http.Client{
-		Transport:     tr,
+		Transport:     schemeGuard{allowHTTP: p.AllowHTTP, next: tr},
 		Timeout:       timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

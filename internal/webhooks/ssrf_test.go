@@ -103,6 +103,13 @@ func TestDialerRefusesNonPublicAddresses(t *testing.T) {
 			t.Errorf("POST %s: got %v, want ErrAddressRefused", u, err)
 		}
 	}
+	httpsOnly := webhooks.Policy{AllowPrivate: true}.Client(2 * time.Second)
+	if res, err := httpsOnly.Post(srv.URL, "application/json", strings.NewReader("{}")); err == nil {
+		_ = res.Body.Close()
+		t.Error("an http URL was posted to without webhooks_allow_http")
+	} else if !errors.Is(err, webhooks.ErrAddressRefused) {
+		t.Errorf("http without webhooks_allow_http: got %v, want ErrAddressRefused", err)
+	}
 	allowed := webhooks.Policy{AllowHTTP: true, AllowPrivate: true}.Client(2 * time.Second)
 	res, err := allowed.Post(srv.URL, "application/json", strings.NewReader("{}"))
 	if err != nil {
@@ -123,7 +130,7 @@ func TestRedirectsAreNotFollowedAndTimeoutsEndAttempts(t *testing.T) {
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Second):
 		}
 	}))
 	defer slow.Close()
