@@ -93,6 +93,12 @@ type Config struct {
 	InvitationTTL      time.Duration `koanf:"invitation_ttl" json:"invitation_ttl"`
 	IdentityProviders  []idpConfig   `koanf:"identity_providers" json:"identity_providers"`
 	TermsURL           string        `koanf:"terms_url" json:"terms_url"`
+
+	WebhooksAllowHTTP            bool          `koanf:"webhooks_allow_http" json:"webhooks_allow_http"`
+	WebhooksAllowPrivateNetworks bool          `koanf:"webhooks_allow_private_networks" json:"webhooks_allow_private_networks"`
+	WebhooksTimeout              time.Duration `koanf:"webhooks_timeout" json:"webhooks_timeout"`
+	WebhooksRetryFor             time.Duration `koanf:"webhooks_retry_for" json:"webhooks_retry_for"`
+	WebhooksPauseAfter           time.Duration `koanf:"webhooks_pause_after" json:"webhooks_pause_after"`
 }
 
 // setting describes one configuration key.
@@ -139,6 +145,11 @@ var settings = []setting{
 	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
 	{key: "invitation_ttl", def: "168h", usage: "how long an invitation to an organization can be accepted, 1h to 2160h (90 days)"},
 	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
+	{key: "webhooks_allow_http", def: false, usage: "accept http:// webhook URLs (development only: production webhooks use https)"},
+	{key: "webhooks_allow_private_networks", def: false, usage: "let webhooks reach loopback, private (RFC 1918, RFC 4193), link-local and CGNAT addresses (development, or receivers on a trusted network)"},
+	{key: "webhooks_timeout", def: "10s", usage: "how long one webhook request may take, 1s to 60s"},
+	{key: "webhooks_retry_for", def: "72h", usage: "how long a webhook delivery is retried before it is dead-lettered, 1h to 720h"},
+	{key: "webhooks_pause_after", def: "24h", usage: "pause a webhook subscription whose every delivery has failed for this long, at least 1h"},
 	{key: "loa_ladder", def: "", usage: "levels of assurance, lowest first: acr=methods+methods …; …, e.g. urn:portvakt:loa:low=pwd; urn:portvakt:loa:substantial=pwd+otp (default: low, substantial, high; see docs/strong-authentication.md)"},
 }
 
@@ -411,6 +422,15 @@ func (c Config) Validate() error {
 	if _, err := authn.ParseLadder(c.LoALadder); err != nil {
 		bad("loa_ladder", "%v", err)
 	}
+	if c.WebhooksTimeout < time.Second || c.WebhooksTimeout > time.Minute {
+		bad("webhooks_timeout", "%v is outside 1s to 60s", c.WebhooksTimeout)
+	}
+	if c.WebhooksRetryFor < time.Hour || c.WebhooksRetryFor > 720*time.Hour {
+		bad("webhooks_retry_for", "%v is outside 1h to 720h", c.WebhooksRetryFor)
+	}
+	if c.WebhooksPauseAfter < time.Hour {
+		bad("webhooks_pause_after", "%v is shorter than 1h", c.WebhooksPauseAfter)
+	}
 	if c.PasswordHashConcurrency < 0 || c.PasswordHashConcurrency > 256 {
 		bad("password_hash_concurrency", "%d is outside 0 to 256", c.PasswordHashConcurrency)
 	}
@@ -487,6 +507,9 @@ func (c Config) redacted() map[string]any {
 		"session_idle_timeout":     c.SessionIdleTimeout,
 		"session_absolute_timeout": c.SessionAbsoluteTimeout,
 		"invitation_ttl":           c.InvitationTTL,
+		"webhooks_timeout":         c.WebhooksTimeout,
+		"webhooks_retry_for":       c.WebhooksRetryFor,
+		"webhooks_pause_after":     c.WebhooksPauseAfter,
 	} {
 		m[k] = d.String()
 	}

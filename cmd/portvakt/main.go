@@ -118,6 +118,7 @@ YAML file (--config), then defaults; "portvakt config check" shows the result.`,
 		newIdpCmd(e),
 		newOrgCmd(e),
 		newRoleCmd(e),
+		newWebhookCmd(e),
 	)
 	return root
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/portvakt/portvakt/internal/retention"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/web"
+	"github.com/portvakt/portvakt/internal/webhooks"
 )
 
 func newServeCmd(e env) *cobra.Command {
@@ -99,6 +100,9 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	invitations := &orgs.Invitations{Store: a.store, Apps: apps, TTL: cfg.InvitationTTL, Now: a.now}
 	inviteMail := &orgs.InvitationMailer{Invitations: invitations, Mail: svc.outbox, BaseURL: cfg.issuerURL()}
 	workers.Add(events.Consumer{Name: orgs.MailerName, Handle: inviteMail.Handle})
+	hooks := a.webhookDispatcher(workers.Holder)
+	fanout := &webhooks.Fanout{Store: a.store, Wake: hooks.Wake, Logger: a.log.With("component", "webhooks"), Now: a.now}
+	workers.Add(events.Consumer{Name: webhooks.ConsumerName, Handle: fanout.Handle})
 
 	nationalIDKey, err := a.keyring.Derive("national identity numbers")
 	if err != nil {
@@ -198,6 +202,11 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		defer wg.Done()
 		svc.keys.Run(ctx, time.Hour)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		hooks.Run(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		(&retention.Job{Store: a.store, Holder: workers.Holder, Logger: a.log.With("component", "retention"),
@@ -215,6 +224,25 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// webhookDispatcher is the sender of webhook deliveries, on every node.
+func (a *app) webhookDispatcher(holder string) *webhooks.Dispatcher {
+	cfg := a.cfg
+	policy := cfg.webhookPolicy()
+	if policy.AllowHTTP || policy.AllowPrivate {
+		a.log.Warn("webhooks may use http or reach private addresses: for development or trusted networks only",
+			"webhooks_allow_http", policy.AllowHTTP, "webhooks_allow_private_networks", policy.AllowPrivate)
+	}
+	return &webhooks.Dispatcher{
+		Store: a.store, Cipher: a.keyring, Client: policy.Client(cfg.WebhooksTimeout), Holder: holder,
+		Retry: webhooks.RetryPolicy{RetryFor: cfg.WebhooksRetryFor, PauseAfter: cfg.WebhooksPauseAfter},
+		// Long enough for a request and its record; after a crash the
+		// deliveries in flight wait this long before another node sends
+		// them again.
+		LeaseTTL: 2*cfg.WebhooksTimeout + 5*time.Second,
+		Logger:   a.log.With("component", "webhooks"), Now: a.now,
+	}
 }
 
 // nodeName names this process in leases: host name and a random suffix, so

@@ -37,6 +37,10 @@ func (s *Store) Purge(ctx context.Context, now, mailBefore time.Time, event func
 			{"oidc_backchannel_deliveries", `DELETE FROM oidc_backchannel_deliveries WHERE created_at <= $1`, micros(now.Add(-7 * 24 * time.Hour))},
 			{"oidc_client_assertions", `DELETE FROM oidc_client_assertions WHERE expires_at <= $1`, micros(now)},
 			{"api_idempotency", `DELETE FROM api_idempotency WHERE created_at <= $1`, micros(now.Add(-api.IdempotencyTTL))},
+			// Delivered webhooks are kept a month for looking into; dead
+			// ones until they are replayed or their subscription goes.
+			// Their attempts go with them.
+			{"webhook_deliveries", `DELETE FROM webhook_deliveries WHERE status = 'delivered' AND updated_at <= $1`, micros(now.Add(-30 * 24 * time.Hour))},
 		} {
 			res, err := tx.ExecContext(ctx, q.sql, q.arg)
 			if err != nil {
