@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"net/http/httptest"
+
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/portvakt/portvakt/internal/api"
@@ -231,7 +234,8 @@ func apiClient(t *testing.T, s *serveProc, dir string, env []string, c *contract
 func TestManagementAPI(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
 		dir := t.TempDir()
-		env := childEnv(t)
+		// The test's webhook receiver is on loopback, over http.
+		env := childEnv(t, "PORTVAKT_WEBHOOKS_ALLOW_HTTP=true", "PORTVAKT_WEBHOOKS_ALLOW_PRIVATE_NETWORKS=true")
 		if e.Name == "postgres" {
 			env = append(env, "PORTVAKT_DATABASE_URL="+e.NewURL(t))
 		}
@@ -248,7 +252,7 @@ func TestManagementAPI(t *testing.T) {
 			t.Fatalf("GET /api/v1/openapi.json: %d, %d bytes; want the document", res.StatusCode, len(served))
 		}
 		c := newContract(t, served)
-		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read")
+		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read portvakt:webhooks:write")
 		reader := apiClient(t, s, dir, env, c, "portvakt:users:read")
 		if r := runPortvakt(t, dir, env, "role", "create", "--app", "portal", "--name", "buyer", "--delegable"); r.code != 0 {
 			t.Fatalf("role create: %s", r.stderr)
@@ -259,7 +263,8 @@ func TestManagementAPI(t *testing.T) {
 		t.Run("organizations", func(t *testing.T) { testAPIOrganizations(t, admin) })
 		t.Run("invitations", func(t *testing.T) { testAPIInvitations(t, admin) })
 		t.Run("events", func(t *testing.T) { testAPIEvents(t, admin) })
-		acmeOnly := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read",
+		t.Run("webhooks", func(t *testing.T) { testAPIWebhooks(t, admin) })
+		acmeOnly := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read portvakt:webhooks:write",
 			"--organization", "acme")
 		t.Run("limited to one organization", func(t *testing.T) { testAPIOrgLimited(t, admin, acmeOnly) })
 		c.everyOperation()
@@ -720,4 +725,185 @@ func testAPIOrgLimited(t *testing.T, admin, acme *crm) {
 		t.Errorf("no events about Acme")
 	}
 	acme.expect(acme.call("GET", "/events?"+url.Values{"subject": {"org:" + globex.ID}}.Encode(), nil, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("GET", "/webhooks", nil, nil, false), 403, "organization-limited")
+}
+
+// apiHookReceiver is a webhook endpoint that verifies signatures with the
+// Standard Webhooks library and keeps what it got.
+type apiHookReceiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	secret string
+	got    []apiReceivedHook
+	bad    int
+}
+
+type apiReceivedHook struct {
+	id, typ string
+	subject string
+	details map[string]any
+}
+
+func newAPIHookReceiver(t *testing.T) *apiHookReceiver {
+	h := &apiHookReceiver{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		wh, err := standardwebhooks.NewWebhook(h.secret)
+		if err == nil {
+			err = wh.Verify(body, r.Header)
+		}
+		if err != nil {
+			h.bad++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var m struct {
+			Type string `json:"type"`
+			Data struct {
+				Subject string         `json:"subject"`
+				Details map[string]any `json:"details"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(body, &m)
+		h.got = append(h.got, apiReceivedHook{id: r.Header.Get("webhook-id"), typ: m.Type, subject: m.Data.Subject, details: m.Data.Details})
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *apiHookReceiver) setSecret(s string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.secret = s
+}
+
+// waitFor waits until the receiver got a hook of typ about subject.
+func (h *apiHookReceiver) waitFor(t *testing.T, typ, subject string) apiReceivedHook {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		h.mu.Lock()
+		for _, g := range h.got {
+			if g.typ == typ && g.subject == subject {
+				h.mu.Unlock()
+				return g
+			}
+		}
+		h.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %s webhook about %s arrived; got %+v (bad signatures: %d)", typ, subject, h.got, h.bad)
+	return apiReceivedHook{}
+}
+
+func (h *apiHookReceiver) count(id string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, g := range h.got {
+		if g.id == id {
+			n++
+		}
+	}
+	return n
+}
+
+// testAPIWebhooks subscribes a receiver through the API; a change made
+// through the API reaches it signed; its delivery and attempts are listed
+// and it can be sent again with the same webhook-id.
+func testAPIWebhooks(t *testing.T, admin *crm) {
+	rcv := newAPIHookReceiver(t)
+	admin.expect(admin.call("POST", "/webhooks", map[string]any{"url": "ftp://example.com/x", "event_types": []string{"user.*"}}, nil, false), 400, "validation")
+	admin.expect(admin.call("POST", "/webhooks", map[string]any{"url": rcv.URL, "event_types": []string{"no such pattern!"}}, nil, false), 400, "validation")
+	a := admin.call("POST", "/webhooks", map[string]any{"url": rcv.URL, "event_types": []string{"user.*"}, "description": "CRM"}, nil, false)
+	admin.expect(a, 201, "")
+	var sub struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	a.decode(t, &sub)
+	if !strings.HasPrefix(sub.Secret, "whsec_") {
+		t.Fatalf("the subscription's secret: %q", sub.Secret)
+	}
+	rcv.setSecret(sub.Secret)
+	if g := admin.call("GET", "/webhooks/"+sub.ID, nil, nil, false); strings.Contains(string(g.body), "whsec_") {
+		t.Errorf("the secret is shown again: %s", g.body)
+	}
+	admin.expect(admin.call("GET", "/webhooks", nil, nil, false), 200, "")
+
+	var u apiUser
+	admin.call("POST", "/users", map[string]any{"email": "hooked@example.com"}, nil, false).decode(t, &u)
+	admin.expect(admin.call("PATCH", "/users/"+u.ID, map[string]any{"family_name": "Krok"}, nil, false), 200, "")
+	got := rcv.waitFor(t, "user.updated", "user:"+u.ID)
+	if changes, _ := got.details["changes"].(map[string]any); changes["family_name"] == nil {
+		t.Errorf("user.updated details: %v", got.details)
+	}
+
+	var dl struct {
+		Items []struct {
+			ID        string `json:"id"`
+			EventType string `json:"event_type"`
+			Status    string `json:"status"`
+		} `json:"items"`
+	}
+	admin.call("GET", "/webhooks/"+sub.ID+"/deliveries?status=delivered", nil, nil, false).decode(t, &dl)
+	var delivery string
+	for _, d := range dl.Items {
+		if d.ID == got.id {
+			delivery = d.ID
+		}
+	}
+	if delivery == "" {
+		t.Fatalf("the delivery %s is not listed as delivered: %+v", got.id, dl.Items)
+	}
+	var at struct {
+		Items []struct {
+			StatusCode int `json:"status_code"`
+		} `json:"items"`
+	}
+	admin.call("GET", "/webhooks/"+sub.ID+"/deliveries/"+delivery+"/attempts", nil, nil, false).decode(t, &at)
+	if len(at.Items) != 1 || at.Items[0].StatusCode != 204 {
+		t.Errorf("attempts: %+v", at.Items)
+	}
+	admin.expect(admin.call("GET", "/webhooks/"+sub.ID+"/deliveries?status=sideways", nil, nil, true), 400, "validation")
+	admin.expect(admin.call("GET", "/webhooks/nope/deliveries", nil, nil, false), 404, "not-found")
+	admin.expect(admin.call("GET", "/webhooks/"+sub.ID+"/deliveries/nope/attempts", nil, nil, false), 404, "not-found")
+
+	// Sent again on request: the same webhook-id.
+	admin.expect(admin.call("POST", "/webhooks/"+sub.ID+"/deliveries/"+delivery+"/replay", nil, nil, false), 202, "")
+	deadline := time.Now().Add(20 * time.Second)
+	for rcv.count(delivery) < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := rcv.count(delivery); n != 2 {
+		t.Errorf("after a replay the receiver got webhook-id %s %d times, want 2", delivery, n)
+	}
+	var replayed struct {
+		Replayed int `json:"replayed"`
+	}
+	admin.call("POST", "/webhooks/"+sub.ID+"/replay-dead", nil, nil, false).decode(t, &replayed)
+	if replayed.Replayed != 0 {
+		t.Errorf("replay-dead with none dead: %d", replayed.Replayed)
+	}
+
+	// A new secret; then disabled, then gone.
+	a = admin.call("POST", "/webhooks/"+sub.ID+"/rotate-secret", map[string]any{"overlap_seconds": 0}, nil, false)
+	admin.expect(a, 200, "")
+	var rotated struct {
+		Secret string `json:"secret"`
+	}
+	a.decode(t, &rotated)
+	if rotated.Secret == sub.Secret || !strings.HasPrefix(rotated.Secret, "whsec_") {
+		t.Errorf("the rotated secret: %q", rotated.Secret)
+	}
+	a = admin.call("PATCH", "/webhooks/"+sub.ID, map[string]any{"enabled": false}, nil, false)
+	admin.expect(a, 200, "")
+	if !strings.Contains(string(a.body), `"enabled":false`) {
+		t.Errorf("after disabling: %s", a.body)
+	}
+	admin.expect(admin.call("DELETE", "/webhooks/"+sub.ID, nil, nil, false), 204, "")
+	admin.expect(admin.call("GET", "/webhooks/"+sub.ID, nil, nil, false), 404, "not-found")
 }

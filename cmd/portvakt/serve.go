@@ -149,8 +149,9 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return err
 	}
-	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients,
-		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Wake: workers.Wake, Now: a.now}
+	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients, Webhooks: newWebhookService(a),
+		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Now: a.now,
+		Wake: func() { workers.Wake(); hooks.Wake() }}
 	surfaces := []server.Mounter{provider, pages, management}
 	if withDemo {
 		secret, err := a.registerDemo(ctx, svc)

@@ -22,6 +22,7 @@ import (
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/orgs"
+	"github.com/portvakt/portvakt/internal/webhooks"
 )
 
 // Scopes of the management API.
@@ -65,6 +66,8 @@ type Handler struct {
 	Invitations *orgs.Invitations
 	Idempotency IdempotencyStore
 	Events      Events
+	// Webhooks manages webhook subscriptions; nil offers none.
+	Webhooks *webhooks.Service
 	// Clients tells which organization a client is limited to (see
 	// clients.Client.Organization); nil limits none.
 	Clients Clients
@@ -120,6 +123,17 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	route("POST /api/v1/invitations/{id}/revoke", ScopeInvitationsWrite, h.revokeInvitation)
 
 	route("GET /api/v1/events", ScopeEventsRead, h.listEvents)
+
+	route("GET /api/v1/webhooks", ScopeWebhooksRead, h.listWebhooks)
+	route("POST /api/v1/webhooks", ScopeWebhooksWrite, h.createWebhook)
+	route("GET /api/v1/webhooks/{id}", ScopeWebhooksRead, h.getWebhook)
+	route("PATCH /api/v1/webhooks/{id}", ScopeWebhooksWrite, h.patchWebhook)
+	route("DELETE /api/v1/webhooks/{id}", ScopeWebhooksWrite, h.deleteWebhook)
+	route("POST /api/v1/webhooks/{id}/rotate-secret", ScopeWebhooksWrite, h.rotateWebhookSecret)
+	route("GET /api/v1/webhooks/{id}/deliveries", ScopeWebhooksRead, h.listDeliveries)
+	route("GET /api/v1/webhooks/{id}/deliveries/{delivery}/attempts", ScopeWebhooksRead, h.listAttempts)
+	route("POST /api/v1/webhooks/{id}/deliveries/{delivery}/replay", ScopeWebhooksWrite, h.replayDelivery)
+	route("POST /api/v1/webhooks/{id}/replay-dead", ScopeWebhooksWrite, h.replayDead)
 
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) { h.problem(w, r, errNoRoute) })
 }
