@@ -95,10 +95,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (rc *Receiver) apply(ctx context.Context, m message) error {
 	kind, id, _ := strings.Cut(m.Data.Subject, ":")
 	var d struct {
-		UserID     string   `json:"user_id"`
-		Roles      []string `json:"roles"`
-		New        []string `json:"new"`
-		Reference  string   `json:"reference"`
+		UserID    string   `json:"user_id"`
+		Roles     []string `json:"roles"`
+		New       []string `json:"new"`
+		Reference string   `json:"reference"`
 	}
 	if len(m.Data.Details) > 0 {
 		if err := json.Unmarshal(m.Data.Details, &d); err != nil {
