@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"io"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -104,7 +104,9 @@ func TestCRMSyncExample(t *testing.T) {
 	// Created, then changed through the API.
 	var u apiUser
 	admin.call("POST", "/users", map[string]any{"email": "sync@example.com", "external_id": "CONTACT-1"}, nil, false).decode(t, &u)
-	wait("the new user", func(cs map[string]contact) bool { return cs[u.ID].Email == "sync@example.com" && cs[u.ID].ExternalID == "CONTACT-1" })
+	wait("the new user", func(cs map[string]contact) bool {
+		return cs[u.ID].Email == "sync@example.com" && cs[u.ID].ExternalID == "CONTACT-1"
+	})
 	admin.expect(admin.call("PATCH", "/users/"+u.ID, map[string]any{"family_name": "Synk"}, nil, false), 200, "")
 	wait("the change", func(cs map[string]contact) bool { return cs[u.ID].FamilyName == "Synk" })
 
