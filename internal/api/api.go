@@ -268,6 +268,21 @@ func (h *Handler) problem(w http.ResponseWriter, r *http.Request, e apiError) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
+// found reports whether a lookup found what the path names; otherwise it
+// has answered: 404 with detail when err is (or wraps) notFound, 500 for
+// any other error.
+func (h *Handler) found(w http.ResponseWriter, r *http.Request, err, notFound error, detail string) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, notFound):
+		h.problem(w, r, errNotFound.with(detail))
+	default:
+		h.fail(w, r, err)
+	}
+	return false
+}
+
 // fail answers an unexpected error with 500, logging it.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	h.Logger.ErrorContext(r.Context(), "management API request failed", "method", r.Method, "path", r.URL.Path, "error", err)

@@ -156,15 +156,7 @@ func (h *Handler) invitation(w http.ResponseWriter, r *http.Request, c caller) (
 	if err == nil && c.org != "" && inv.OrgID != c.org {
 		err = orgs.ErrNotFound
 	}
-	if errors.Is(err, orgs.ErrNotFound) {
-		h.problem(w, r, errNotFound.with("There is no invitation with this ID."))
-		return inv, false
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return inv, false
-	}
-	return inv, true
+	return inv, h.found(w, r, err, orgs.ErrNotFound, "There is no invitation with this ID.")
 }
 
 func (h *Handler) getInvitation(w http.ResponseWriter, r *http.Request, c caller) {

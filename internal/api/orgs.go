@@ -122,15 +122,7 @@ func (h *Handler) org(w http.ResponseWriter, r *http.Request, c caller) (orgs.Or
 	if err == nil && c.org != "" && o.ID != c.org {
 		err = orgs.ErrNotFound
 	}
-	if errors.Is(err, orgs.ErrNotFound) {
-		h.problem(w, r, errNotFound.with("There is no organization with this ID, slug or external ID."))
-		return o, false
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return o, false
-	}
-	return o, true
+	return o, h.found(w, r, err, orgs.ErrNotFound, "There is no organization with this ID, slug or external ID.")
 }
 
 func (h *Handler) getOrg(w http.ResponseWriter, r *http.Request, c caller) {
@@ -245,12 +237,7 @@ func (h *Handler) getMember(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	m, err := h.Orgs.Store.Membership(r.Context(), o.ID, r.PathValue("user"))
-	if errors.Is(err, orgs.ErrNotFound) {
-		h.problem(w, r, errNotFound.with("The user is not a member of the organization."))
-		return
-	}
-	if err != nil {
-		h.fail(w, r, err)
+	if !h.found(w, r, err, orgs.ErrNotFound, "The user is not a member of the organization.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, memberView(m))
@@ -272,11 +259,7 @@ func (h *Handler) putMember(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	userID := r.PathValue("user")
-	if _, err := h.Accounts.Store.UserByID(r.Context(), userID); errors.Is(err, accounts.ErrNotFound) {
-		h.problem(w, r, errNotFound.with("There is no user with this ID."))
-		return
-	} else if err != nil {
-		h.fail(w, r, err)
+	if _, err := h.Accounts.Store.UserByID(r.Context(), userID); !h.found(w, r, err, accounts.ErrNotFound, "There is no user with this ID.") {
 		return
 	}
 	roles, err := orgs.ParseGrants("", in.Roles)
@@ -336,12 +319,7 @@ func (h *Handler) deleteMember(w http.ResponseWriter, r *http.Request, c caller)
 	if !ok {
 		return
 	}
-	if err := h.Orgs.RemoveMember(r.Context(), o.ID, r.PathValue("user"), c.actor()); err != nil {
-		if errors.Is(err, orgs.ErrNotFound) {
-			h.problem(w, r, errNotFound.with("The user is not a member of the organization."))
-			return
-		}
-		h.fail(w, r, err)
+	if err := h.Orgs.RemoveMember(r.Context(), o.ID, r.PathValue("user"), c.actor()); !h.found(w, r, err, orgs.ErrNotFound, "The user is not a member of the organization.") {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

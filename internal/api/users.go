@@ -107,15 +107,7 @@ func (h *Handler) user(w http.ResponseWriter, r *http.Request, c caller) (accoun
 			}
 		}
 	}
-	if errors.Is(err, accounts.ErrNotFound) {
-		h.problem(w, r, errNotFound.with("There is no user with this ID."))
-		return u, false
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return u, false
-	}
-	return u, true
+	return u, h.found(w, r, err, accounts.ErrNotFound, "There is no user with this ID.")
 }
 
 func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c caller) {
