@@ -46,6 +46,7 @@ type harness struct {
 	threads, conns          int
 	dur, rateDur, boundDur  time.Duration
 	rate                    int
+	users                   int
 	codeWorkers             int
 	quietWait               time.Duration
 	verbose, opaqueExchange bool
@@ -59,7 +60,7 @@ type harness struct {
 }
 
 // scenarios are the groups of measurements -only can pick.
-var scenarios = []string{"cc", "reads", "rate", "exchange", "refresh"}
+var scenarios = []string{"cc", "reads", "rate", "lookup", "exchange", "refresh"}
 
 func (h *harness) want(s string) bool { return len(h.only) == 0 || h.only[s] }
 
@@ -78,6 +79,7 @@ func run() int {
 	flag.IntVar(&h.conns, "c", 32, "wrk connections")
 	flag.DurationVar(&h.dur, "d", 6*time.Second, "duration of each wrk run (whole seconds)")
 	flag.IntVar(&h.rate, "rate", 1000, "requests per second of the fixed-rate latency runs")
+	flag.IntVar(&h.users, "users", 1_000_000, "users in the store for the lookup measurements")
 	flag.DurationVar(&h.rateDur, "rate-d", 6*time.Second, "duration of each fixed-rate run")
 	flag.DurationVar(&h.boundDur, "bound-d", 2*time.Second, "duration of each RS256 signing-rate measurement")
 	flag.IntVar(&h.codeWorkers, "code-workers", 8, "concurrent authorization requests when making codes")
@@ -334,6 +336,12 @@ func (h *harness) runEngine(ctx context.Context, engine, dbURL string) (res engi
 		return res, err
 	}
 
+	if h.want("lookup") {
+		if err := h.seedUsers(ctx, dir, dbURL, h.users); err != nil {
+			return res, err
+		}
+	}
+
 	h.logf("starting portvakt on %s", addr)
 	pv, err := startProc(ctx, "portvakt", dir, env, h.portvakt, "serve")
 	if err != nil {
@@ -422,6 +430,11 @@ func (h *harness) runEngine(ctx context.Context, engine, dbURL string) (res engi
 	}
 	if h.want("rate") {
 		if err := h.fixedRates(ctx, &res, pv, br, service, tok); err != nil {
+			return res, err
+		}
+	}
+	if h.want("lookup") {
+		if err := h.lookups(ctx, &res, pv, issuer, cc.AccessToken, h.users); err != nil {
 			return res, err
 		}
 	}

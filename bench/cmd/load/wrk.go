@@ -171,7 +171,13 @@ func (h *harness) wrk(ctx context.Context, p *proc, script, target string, args 
 // loop: a slow answer does not delay the next request) and reports the
 // latency percentiles of every request, exactly.
 func (h *harness) fixedRate(ctx context.Context, p *proc, t vegeta.Target, expect string) (figure, error) {
-	if err := loopbackOnly(t.URL); err != nil {
+	return h.fixedRateWith(ctx, p, t.URL, vegeta.NewStaticTargeter(t), expect)
+}
+
+// fixedRateWith is fixedRate with the requests tr makes, all to the host
+// of target.
+func (h *harness) fixedRateWith(ctx context.Context, p *proc, target string, tr vegeta.Targeter, expect string) (figure, error) {
+	if err := loopbackOnly(target); err != nil {
 		return figure{}, err
 	}
 	atk := vegeta.NewAttacker(vegeta.Timeout(5*time.Second), vegeta.KeepAlive(true), vegeta.Workers(16),
@@ -185,7 +191,7 @@ func (h *harness) fixedRate(ctx context.Context, p *proc, t vegeta.Target, expec
 	var lat []time.Duration
 	var failed int64
 	s0, m0, t0 := h.pgSessions(ctx), readMachineCPU(), readProcTimes(h.dbName, h.pgPID)
-	res := atk.Attack(vegeta.NewStaticTargeter(t), vegeta.Rate{Freq: h.rate, Per: time.Second}, h.rateDur, "bench")
+	res := atk.Attack(tr, vegeta.Rate{Freq: h.rate, Per: time.Second}, h.rateDur, "bench")
 	var first, last time.Time
 	for r := range res {
 		if ctx.Err() != nil {
