@@ -252,7 +252,7 @@ func TestManagementAPI(t *testing.T) {
 			t.Fatalf("GET /api/v1/openapi.json: %d, %d bytes; want the document", res.StatusCode, len(served))
 		}
 		c := newContract(t, served)
-		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read portvakt:webhooks:write")
+		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read portvakt:webhooks:write portvakt:roles:write portvakt:clients:write")
 		reader := apiClient(t, s, dir, env, c, "portvakt:users:read")
 		if r := runPortvakt(t, dir, env, "role", "create", "--app", "portal", "--name", "buyer", "--delegable"); r.code != 0 {
 			t.Fatalf("role create: %s", r.stderr)
@@ -264,7 +264,11 @@ func TestManagementAPI(t *testing.T) {
 		t.Run("invitations", func(t *testing.T) { testAPIInvitations(t, admin) })
 		t.Run("events", func(t *testing.T) { testAPIEvents(t, admin) })
 		t.Run("webhooks", func(t *testing.T) { testAPIWebhooks(t, admin) })
-		acmeOnly := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read portvakt:webhooks:write",
+		t.Run("roles", func(t *testing.T) { testAPIRoles(t, admin) })
+		t.Run("clients", func(t *testing.T) {
+			testAPIClients(t, admin, apiClient(t, s, dir, env, c, "portvakt:clients:write portvakt:users:read"))
+		})
+		acmeOnly := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read portvakt:webhooks:write portvakt:roles:write portvakt:clients:write",
 			"--organization", "acme")
 		t.Run("limited to one organization", func(t *testing.T) { testAPIOrgLimited(t, admin, acmeOnly) })
 		c.everyOperation()
@@ -726,6 +730,9 @@ func testAPIOrgLimited(t *testing.T, admin, acme *crm) {
 	}
 	acme.expect(acme.call("GET", "/events?"+url.Values{"subject": {"org:" + globex.ID}}.Encode(), nil, nil, false), 403, "organization-limited")
 	acme.expect(acme.call("GET", "/webhooks", nil, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("POST", "/roles", map[string]any{"app": "portal", "name": "spy"}, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("DELETE", "/roles/portal/buyer", nil, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("GET", "/clients", nil, nil, false), 403, "organization-limited")
 }
 
 // apiHookReceiver is a webhook endpoint that verifies signatures with the
@@ -906,4 +913,103 @@ func testAPIWebhooks(t *testing.T, admin *crm) {
 	}
 	admin.expect(admin.call("DELETE", "/webhooks/"+sub.ID, nil, nil, false), 204, "")
 	admin.expect(admin.call("GET", "/webhooks/"+sub.ID, nil, nil, false), 404, "not-found")
+}
+
+func testAPIRoles(t *testing.T, admin *crm) {
+	a := admin.call("POST", "/roles", map[string]any{"app": "portal", "name": "viewer", "description": "Reads orders",
+		"permissions": []string{"orders:read"}, "delegable": true}, nil, false)
+	admin.expect(a, 201, "")
+	admin.expect(admin.call("POST", "/roles", map[string]any{"app": "portal", "name": "viewer"}, nil, false), 409, "conflict")
+	admin.expect(admin.call("POST", "/roles", map[string]any{"app": "portvakt", "name": "root"}, nil, false), 400, "validation")
+	admin.expect(admin.call("POST", "/roles", map[string]any{"app": "Portal App", "name": "x"}, nil, false), 400, "validation")
+	a = admin.call("GET", "/roles?app=portal", nil, nil, false)
+	if !strings.Contains(string(a.body), `"name":"viewer"`) || !strings.Contains(string(a.body), `"orders:read"`) {
+		t.Errorf("roles of portal: %s", a.body)
+	}
+	admin.expect(admin.call("DELETE", "/roles/portvakt/org_admin", nil, nil, false), 400, "validation")
+	admin.expect(admin.call("DELETE", "/roles/portal/viewer", nil, nil, false), 204, "")
+	if a := admin.call("GET", "/roles?app=portal", nil, nil, false); strings.Contains(string(a.body), `"name":"viewer"`) {
+		t.Errorf("a deleted role is listed: %s", a.body)
+	}
+}
+
+// testAPIClients registers, changes, rotates and deletes an application;
+// a client with fewer API scopes can neither give a client more than it
+// has nor take a stronger client's secret.
+func testAPIClients(t *testing.T, admin, weaker *crm) {
+	a := admin.call("POST", "/clients", map[string]any{"name": "Portal", "type": "confidential",
+		"redirect_uris": []string{"https://portal.example.com/callback"}, "grant_types": []string{"authorization_code", "refresh_token"},
+		"scopes": []string{"openid", "profile"}, "first_party": true, "app": "portal", "organizations": "required",
+		"initiate_login_uri": "https://portal.example.com/login"}, nil, false)
+	admin.expect(a, 201, "")
+	var cl struct {
+		ID, ClientSecret string
+	}
+	var raw map[string]any
+	a.decode(t, &raw)
+	cl.ID, _ = raw["id"].(string)
+	cl.ClientSecret, _ = raw["client_secret"].(string)
+	if cl.ID == "" || cl.ClientSecret == "" || a.header.Get("Location") != "/api/v1/clients/"+cl.ID {
+		t.Fatalf("the new client: %s", a.body)
+	}
+	if g := admin.call("GET", "/clients/"+cl.ID, nil, nil, false); strings.Contains(string(g.body), cl.ClientSecret) || strings.Contains(string(g.body), `"client_secret":`) {
+		t.Errorf("the secret is shown again: %s", g.body)
+	}
+	a = admin.call("POST", "/clients", map[string]any{"name": "Bad", "type": "confidential", "redirect_uris": []string{"http://evil.example/cb"},
+		"grant_types": []string{"authorization_code"}}, nil, false)
+	admin.expect(a, 400, "validation")
+	if !strings.Contains(string(a.body), `"field":"redirect_uris"`) {
+		t.Errorf("the validation problem does not name redirect_uris: %s", a.body)
+	}
+	admin.expect(admin.call("POST", "/clients", map[string]any{"name": "Limited", "type": "confidential", "grant_types": []string{"client_credentials"},
+		"organization": "nowhere"}, nil, false), 404, "not-found")
+	a = admin.call("PATCH", "/clients/"+cl.ID, map[string]any{"name": "Portal (web)", "require_mfa": true}, nil, false)
+	admin.expect(a, 200, "")
+	if !strings.Contains(string(a.body), `"name":"Portal (web)"`) || !strings.Contains(string(a.body), `"require_mfa":true`) ||
+		!strings.Contains(string(a.body), `"organizations":"required"`) {
+		t.Errorf("after the change: %s", a.body)
+	}
+	a = admin.call("POST", "/clients/"+cl.ID+"/rotate-secret", nil, nil, false)
+	admin.expect(a, 200, "")
+	if strings.Contains(string(a.body), cl.ClientSecret) || !strings.Contains(string(a.body), `"client_secret":"`) {
+		t.Errorf("after rotation: %s", a.body)
+	}
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}
+	admin.call("GET", "/clients?limit=200", nil, nil, false).decode(t, &list)
+	found := false
+	for _, it := range list.Items {
+		found = found || it.ID == cl.ID
+	}
+	if !found {
+		t.Errorf("the client is not listed")
+	}
+
+	// No more power than the caller has.
+	weaker.expect(weaker.call("POST", "/clients", map[string]any{"name": "Escalate", "type": "confidential",
+		"grant_types": []string{"client_credentials"}, "scopes": []string{"portvakt:users:write"}}, nil, false), 403, "insufficient-scope")
+	weaker.expect(weaker.call("POST", "/clients", map[string]any{"name": "Reader", "type": "confidential",
+		"grant_types": []string{"client_credentials"}, "scopes": []string{"portvakt:users:read"}}, nil, false), 201, "")
+	var adminID string
+	for _, it := range list.Items {
+		g := admin.call("GET", "/clients/"+it.ID, nil, nil, false)
+		if strings.Contains(string(g.body), "portvakt:clients:write") && strings.Contains(string(g.body), "portvakt:roles:write") {
+			adminID = it.ID
+		}
+	}
+	if adminID == "" {
+		t.Fatal("the admin's own client is not listed")
+	}
+	weaker.expect(weaker.call("POST", "/clients/"+adminID+"/rotate-secret", nil, nil, false), 403, "insufficient-scope")
+	weaker.expect(weaker.call("PATCH", "/clients/"+adminID, map[string]any{"name": "Mine"}, nil, false), 403, "insufficient-scope")
+	weaker.expect(weaker.call("DELETE", "/clients/"+adminID, nil, nil, false), 403, "insufficient-scope")
+	weaker.expect(weaker.call("PATCH", "/clients/"+cl.ID, map[string]any{"scopes": []string{"openid", "portvakt:orgs:write"}}, nil, false), 403, "insufficient-scope")
+
+	admin.expect(admin.call("DELETE", "/clients/"+adminID, nil, nil, false), 409, "conflict")
+	admin.expect(admin.call("DELETE", "/clients/"+cl.ID, nil, nil, false), 204, "")
+	admin.expect(admin.call("GET", "/clients/"+cl.ID, nil, nil, false), 404, "not-found")
 }

@@ -66,6 +66,8 @@ type Handler struct {
 	Invitations *orgs.Invitations
 	Idempotency IdempotencyStore
 	Events      Events
+	// ClientAdmin manages applications (clients); nil offers none.
+	ClientAdmin ClientAdmin
 	// Webhooks manages webhook subscriptions; nil offers none.
 	Webhooks *webhooks.Service
 	// Clients tells which organization a client is limited to (see
@@ -124,6 +126,17 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 
 	route("GET /api/v1/events", ScopeEventsRead, h.listEvents)
 
+	route("GET /api/v1/clients", ScopeClientsRead, h.listClients)
+	route("POST /api/v1/clients", ScopeClientsWrite, h.createClient)
+	route("GET /api/v1/clients/{id}", ScopeClientsRead, h.getClient)
+	route("PATCH /api/v1/clients/{id}", ScopeClientsWrite, h.patchClient)
+	route("DELETE /api/v1/clients/{id}", ScopeClientsWrite, h.deleteClient)
+	route("POST /api/v1/clients/{id}/rotate-secret", ScopeClientsWrite, h.rotateClientSecret)
+
+	route("GET /api/v1/roles", ScopeRolesRead, h.listRoles)
+	route("POST /api/v1/roles", ScopeRolesWrite, h.createRole)
+	route("DELETE /api/v1/roles/{app}/{name}", ScopeRolesWrite, h.deleteRole)
+
 	route("GET /api/v1/webhooks", ScopeWebhooksRead, h.listWebhooks)
 	route("POST /api/v1/webhooks", ScopeWebhooksWrite, h.createWebhook)
 	route("GET /api/v1/webhooks/{id}", ScopeWebhooksRead, h.getWebhook)
@@ -174,8 +187,7 @@ func (h *Handler) authorized(scope string, fn func(http.ResponseWriter, *http.Re
 			h.problem(w, r, errPersonToken)
 			return
 		}
-		write := strings.TrimSuffix(scope, ":read") + ":write"
-		if !slices.Contains(b.Scopes, scope) && !(strings.HasSuffix(scope, ":read") && slices.Contains(b.Scopes, write)) {
+		if !holds(b.Scopes, scope) {
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="portvakt", error="insufficient_scope", scope="%s"`, scope))
 			h.problem(w, r, errScope.with("This needs the scope "+scope+"."))
 			return
@@ -197,6 +209,16 @@ func (h *Handler) authorized(scope string, fn func(http.ResponseWriter, *http.Re
 		}
 		fn(w, r, c)
 	})
+}
+
+// holds reports whether scopes grant scope: itself, or for a read scope
+// the write scope of the same resource.
+func holds(scopes []string, scope string) bool {
+	if slices.Contains(scopes, scope) {
+		return true
+	}
+	read, ok := strings.CutSuffix(scope, ":read")
+	return ok && slices.Contains(scopes, read+":write")
 }
 
 // ---- problems (RFC 9457) ----

@@ -149,22 +149,21 @@ func (h *Handler) createWebhook(w http.ResponseWriter, r *http.Request, c caller
 	if !h.webhooksAllowed(w, r, c) {
 		return
 	}
+	// Not idempotent by key: the answer holds the secret, which is never
+	// kept (a recorded answer to replay would keep it).
 	var in webhookIn
-	body, done := h.readJSON(w, r, &in)
-	if done {
+	if _, done := h.readJSON(w, r, &in); done {
 		return
 	}
-	h.idempotent(w, r, c, body, func(w http.ResponseWriter) {
-		enabled := in.Enabled == nil || *in.Enabled
-		sub, secret, err := h.Webhooks.Create(r.Context(), webhooks.Subscription{URL: in.URL, Description: in.Description,
-			EventTypes: in.EventTypes, Enabled: enabled}, c.actor())
-		if err != nil {
-			h.webhookProblem(w, r, err)
-			return
-		}
-		w.Header().Set("Location", "/api/v1/webhooks/"+sub.ID)
-		writeJSON(w, http.StatusCreated, webhookView(sub, secret))
-	})
+	enabled := in.Enabled == nil || *in.Enabled
+	sub, secret, err := h.Webhooks.Create(r.Context(), webhooks.Subscription{URL: in.URL, Description: in.Description,
+		EventTypes: in.EventTypes, Enabled: enabled}, c.actor())
+	if err != nil {
+		h.webhookProblem(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/webhooks/"+sub.ID)
+	writeJSON(w, http.StatusCreated, webhookView(sub, secret))
 }
 
 func (h *Handler) getWebhook(w http.ResponseWriter, r *http.Request, c caller) {
