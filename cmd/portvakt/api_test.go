@@ -252,7 +252,7 @@ func TestManagementAPI(t *testing.T) {
 			t.Fatalf("GET /api/v1/openapi.json: %d, %d bytes; want the document", res.StatusCode, len(served))
 		}
 		c := newContract(t, served)
-		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read portvakt:webhooks:write portvakt:roles:write portvakt:clients:write")
+		admin := apiClient(t, s, dir, env, c, "portvakt:users:write portvakt:orgs:write portvakt:invitations:write portvakt:events:read portvakt:webhooks:write portvakt:roles:write portvakt:clients:write portvakt:idps:write")
 		reader := apiClient(t, s, dir, env, c, "portvakt:users:read")
 		if r := runPortvakt(t, dir, env, "role", "create", "--app", "portal", "--name", "buyer", "--delegable"); r.code != 0 {
 			t.Fatalf("role create: %s", r.stderr)
@@ -265,6 +265,7 @@ func TestManagementAPI(t *testing.T) {
 		t.Run("events", func(t *testing.T) { testAPIEvents(t, admin) })
 		t.Run("webhooks", func(t *testing.T) { testAPIWebhooks(t, admin) })
 		t.Run("roles", func(t *testing.T) { testAPIRoles(t, admin) })
+		t.Run("identity providers", func(t *testing.T) { testAPIIdPs(t, admin) })
 		t.Run("clients", func(t *testing.T) {
 			testAPIClients(t, admin, apiClient(t, s, dir, env, c, "portvakt:clients:write portvakt:users:read"))
 		})
@@ -733,6 +734,7 @@ func testAPIOrgLimited(t *testing.T, admin, acme *crm) {
 	acme.expect(acme.call("POST", "/roles", map[string]any{"app": "portal", "name": "spy"}, nil, false), 403, "organization-limited")
 	acme.expect(acme.call("DELETE", "/roles/portal/buyer", nil, nil, false), 403, "organization-limited")
 	acme.expect(acme.call("GET", "/clients", nil, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("GET", "/identity-providers", nil, nil, false), 403, "insufficient-scope")
 }
 
 // apiHookReceiver is a webhook endpoint that verifies signatures with the
@@ -1012,4 +1014,33 @@ func testAPIClients(t *testing.T, admin, weaker *crm) {
 	admin.expect(admin.call("DELETE", "/clients/"+adminID, nil, nil, false), 409, "conflict")
 	admin.expect(admin.call("DELETE", "/clients/"+cl.ID, nil, nil, false), 204, "")
 	admin.expect(admin.call("GET", "/clients/"+cl.ID, nil, nil, false), 404, "not-found")
+}
+
+func testAPIIdPs(t *testing.T, admin *crm) {
+	spec := map[string]any{"preset": "google", "client_id": "1234.apps.googleusercontent.com", "client_secret": "s3cret-value"}
+	a := admin.call("PUT", "/identity-providers/google", spec, nil, false)
+	admin.expect(a, 201, "")
+	if strings.Contains(string(a.body), "s3cret-value") || !strings.Contains(string(a.body), `"has_secret":true`) ||
+		!strings.Contains(string(a.body), `"issuer":"https://accounts.google.com"`) {
+		t.Errorf("the new provider: %s", a.body)
+	}
+	// The same again changes nothing; a new name without a secret keeps
+	// the secret.
+	admin.expect(admin.call("PUT", "/identity-providers/google", spec, nil, false), 200, "")
+	a = admin.call("PUT", "/identity-providers/google", map[string]any{"preset": "google", "client_id": "1234.apps.googleusercontent.com", "name": "Google Workspace"}, nil, false)
+	admin.expect(a, 200, "")
+	if !strings.Contains(string(a.body), `"name":"Google Workspace"`) || !strings.Contains(string(a.body), `"has_secret":true`) {
+		t.Errorf("after renaming: %s", a.body)
+	}
+	admin.expect(admin.call("PUT", "/identity-providers/bad", map[string]any{"preset": "myspace", "client_id": "x"}, nil, true), 400, "validation")
+	admin.expect(admin.call("PUT", "/identity-providers/bad", map[string]any{"client_id": "x", "issuer": "not a url"}, nil, false), 400, "validation")
+	admin.expect(admin.call("PUT", "/identity-providers/other", map[string]any{"id": "google", "preset": "google", "client_id": "x"}, nil, false), 400, "validation")
+	a = admin.call("GET", "/identity-providers", nil, nil, false)
+	if !strings.Contains(string(a.body), `"id":"google"`) || strings.Contains(string(a.body), "s3cret") {
+		t.Errorf("the list: %s", a.body)
+	}
+	admin.expect(admin.call("GET", "/identity-providers/google", nil, nil, false), 200, "")
+	admin.expect(admin.call("DELETE", "/identity-providers/google", nil, nil, false), 204, "")
+	admin.expect(admin.call("GET", "/identity-providers/google", nil, nil, false), 404, "not-found")
+	admin.expect(admin.call("DELETE", "/identity-providers/google", nil, nil, false), 404, "not-found")
 }

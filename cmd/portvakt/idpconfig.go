@@ -84,48 +84,6 @@ func checkIdpKeys(raw any) error {
 
 // provider is the configured provider, its secret (or Apple key) read.
 func (c idpConfig) provider() (federation.Provider, error) {
-	var p federation.Provider
-	if c.Preset != "" {
-		var err error
-		if p, err = federation.Preset(c.Preset, c.Tenant); err != nil {
-			return p, fmt.Errorf("preset: %w", err)
-		}
-	}
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&p.ID, c.ID)
-	set(&p.Name, c.Name)
-	set(&p.Kind, c.Kind)
-	set(&p.Issuer, c.Issuer)
-	set(&p.AuthURL, c.AuthURL)
-	set(&p.TokenURL, c.TokenURL)
-	set(&p.UserinfoURL, c.UserinfoURL)
-	set(&p.EmailsURL, c.EmailsURL)
-	set(&p.ClientID, c.ClientID)
-	set(&p.AppleTeamID, c.AppleTeamID)
-	set(&p.AppleKeyID, c.AppleKeyID)
-	set(&p.Brand, c.Brand)
-	set(&p.ResponseMode, c.ResponseMode)
-	set(&p.NationalIDClaim, c.NationalIDClaim)
-	if len(c.Scopes) > 0 {
-		p.Scopes = c.Scopes
-	}
-	if c.TrustEmail != nil {
-		p.TrustEmail = *c.TrustEmail
-	}
-	for k, v := range c.ClaimMap {
-		if p.ClaimMap == nil {
-			p.ClaimMap = map[string]string{}
-		}
-		p.ClaimMap[k] = v
-	}
-	p.Tenants, p.RequiredFields, p.Proofing, p.ACRMap = c.AllowedTenants, c.RequiredFields, c.Proofing, c.ACRMap
-	if p.Scopes == nil {
-		p.Scopes = []string{"openid", "email", "profile"}
-	}
 	secrets := 0
 	for _, v := range []string{string(c.ClientSecret), c.ClientSecretFile, c.ApplePrivateKeyFile} {
 		if v != "" {
@@ -133,23 +91,32 @@ func (c idpConfig) provider() (federation.Provider, error) {
 		}
 	}
 	if secrets > 1 {
-		return p, errors.New("give one of client_secret, client_secret_file and apple_private_key_file")
+		return federation.Provider{}, errors.New("give one of client_secret, client_secret_file and apple_private_key_file")
 	}
-	p.SecretPlain = string(c.ClientSecret)
+	spec := federation.Spec{ID: c.ID, Preset: c.Preset, Tenant: c.Tenant, AllowedTenants: c.AllowedTenants, Name: c.Name, Kind: c.Kind,
+		Issuer: c.Issuer, AuthURL: c.AuthURL, TokenURL: c.TokenURL, UserinfoURL: c.UserinfoURL, EmailsURL: c.EmailsURL,
+		ClientID: c.ClientID, ClientSecret: string(c.ClientSecret), AppleTeamID: c.AppleTeamID, AppleKeyID: c.AppleKeyID,
+		Scopes: c.Scopes, TrustEmail: c.TrustEmail, ClaimMap: c.ClaimMap, RequiredFields: c.RequiredFields, Brand: c.Brand,
+		ResponseMode: c.ResponseMode, Proofing: c.Proofing, ACRMap: c.ACRMap, NationalIDClaim: c.NationalIDClaim}
 	for _, file := range []string{c.ClientSecretFile, c.ApplePrivateKeyFile} {
 		if file == "" {
 			continue
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return p, fmt.Errorf("secret file: %w", err)
+			return federation.Provider{}, fmt.Errorf("secret file: %w", err)
 		}
-		p.SecretPlain = strings.TrimRight(string(b), "\r\n")
+		spec.ClientSecret = strings.TrimRight(string(b), "\r\n")
 	}
-	if len(p.ACRMap) > 0 && !p.Proofing {
+	p, err := spec.Provider()
+	var fe federation.FieldError
+	if errors.As(err, &fe) && fe.Field == "preset" {
+		return p, fmt.Errorf("preset: %s", fe.Message)
+	}
+	if errors.As(err, &fe) && fe.Field == "acr_map" {
 		return p, errors.New("acr_map is for identity-proofing providers: set proofing: true")
 	}
-	return p, nil
+	return p, err
 }
 
 // idpProblems checks the configured providers: each must be valid, its

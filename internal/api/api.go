@@ -68,6 +68,10 @@ type Handler struct {
 	Events      Events
 	// ClientAdmin manages applications (clients); nil offers none.
 	ClientAdmin ClientAdmin
+	// IdPs and ProviderStore manage upstream identity providers; nil
+	// offers none.
+	IdPs          IdentityProviders
+	ProviderStore ProviderStore
 	// Webhooks manages webhook subscriptions; nil offers none.
 	Webhooks *webhooks.Service
 	// Clients tells which organization a client is limited to (see
@@ -132,6 +136,11 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	route("PATCH /api/v1/clients/{id}", ScopeClientsWrite, h.patchClient)
 	route("DELETE /api/v1/clients/{id}", ScopeClientsWrite, h.deleteClient)
 	route("POST /api/v1/clients/{id}/rotate-secret", ScopeClientsWrite, h.rotateClientSecret)
+
+	route("GET /api/v1/identity-providers", ScopeIdPsRead, h.listIdPs)
+	route("GET /api/v1/identity-providers/{id}", ScopeIdPsRead, h.getIdP)
+	route("PUT /api/v1/identity-providers/{id}", ScopeIdPsWrite, h.putIdP)
+	route("DELETE /api/v1/identity-providers/{id}", ScopeIdPsWrite, h.deleteIdP)
 
 	route("GET /api/v1/roles", ScopeRolesRead, h.listRoles)
 	route("POST /api/v1/roles", ScopeRolesWrite, h.createRole)
