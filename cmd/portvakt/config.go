@@ -99,6 +99,7 @@ type Config struct {
 	WebhooksTimeout              time.Duration `koanf:"webhooks_timeout" json:"webhooks_timeout"`
 	WebhooksRetryFor             time.Duration `koanf:"webhooks_retry_for" json:"webhooks_retry_for"`
 	WebhooksPauseAfter           time.Duration `koanf:"webhooks_pause_after" json:"webhooks_pause_after"`
+	OperatorEmail                string        `koanf:"operator_email" json:"operator_email"`
 }
 
 // setting describes one configuration key.
@@ -150,6 +151,7 @@ var settings = []setting{
 	{key: "webhooks_timeout", def: "10s", usage: "how long one webhook request may take, 1s to 60s"},
 	{key: "webhooks_retry_for", def: "72h", usage: "how long a webhook delivery is retried before it is dead-lettered, 1h to 720h"},
 	{key: "webhooks_pause_after", def: "24h", usage: "pause a webhook subscription whose every delivery has failed for this long, at least 1h"},
+	{key: "operator_email", def: "", usage: "the deployment operator's address: told by mail when something needs a person, such as a webhook subscription paused for failing"},
 	{key: "loa_ladder", def: "", usage: "levels of assurance, lowest first: acr=methods+methods …; …, e.g. urn:portvakt:loa:low=pwd; urn:portvakt:loa:substantial=pwd+otp (default: low, substantial, high; see docs/strong-authentication.md)"},
 }
 
@@ -430,6 +432,11 @@ func (c Config) Validate() error {
 	}
 	if c.WebhooksPauseAfter < time.Hour {
 		bad("webhooks_pause_after", "%v is shorter than 1h", c.WebhooksPauseAfter)
+	}
+	if c.OperatorEmail != "" {
+		if a, err := mail.ParseAddress(c.OperatorEmail); err != nil || a.Name != "" {
+			bad("operator_email", "%q is not a bare mail address such as ops@example.com", c.OperatorEmail)
+		}
 	}
 	if c.PasswordHashConcurrency < 0 || c.PasswordHashConcurrency > 256 {
 		bad("password_hash_concurrency", "%d is outside 0 to 256", c.PasswordHashConcurrency)

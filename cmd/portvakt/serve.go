@@ -103,6 +103,10 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	hooks := a.webhookDispatcher(workers.Holder)
 	fanout := &webhooks.Fanout{Store: a.store, Wake: hooks.Wake, Logger: a.log.With("component", "webhooks"), Now: a.now}
 	workers.Add(events.Consumer{Name: webhooks.ConsumerName, Handle: fanout.Handle})
+	if cfg.OperatorEmail != "" {
+		notify := &webhooks.PauseNotifier{To: cfg.OperatorEmail, Mail: svc.outbox, Subscriptions: newWebhookService(a)}
+		workers.Add(events.Consumer{Name: webhooks.NotifierName, Handle: notify.Handle})
+	}
 
 	nationalIDKey, err := a.keyring.Derive("national identity numbers")
 	if err != nil {

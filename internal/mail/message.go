@@ -49,6 +49,10 @@ const (
 	// Invitation invites the recipient to join an organization. Data:
 	// Link, Organization, Days; optional Name, Inviter.
 	Invitation = "invitation"
+	// WebhookPaused tells the deployment's operator that a webhook
+	// subscription was paused for failing. Data: Subscription, URL,
+	// Reason; optional LastError.
+	WebhookPaused = "webhook_paused"
 )
 
 // Message is one mail to render and send.
@@ -110,13 +114,15 @@ func specFor(name string) (spec, bool) {
 		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
 	case RecoveryCodeUsed:
 		return spec{links: []string{"AccountLink", "ResetLink"}, required: []string{"Remaining"}, optional: []string{"Name"}}, true
+	case WebhookPaused:
+		return spec{required: []string{"Subscription", "URL", "Reason"}, optional: []string{"LastError", "Name"}}, true
 	}
 	return spec{}, false
 }
 
 // Templates returns the name of every template.
 func Templates() []string {
-	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode, Invitation}
+	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode, Invitation, WebhookPaused}
 }
 
 // values checks m.Data against the template's spec and returns the values
