@@ -266,6 +266,7 @@ func TestManagementAPI(t *testing.T) {
 		t.Run("webhooks", func(t *testing.T) { testAPIWebhooks(t, admin) })
 		t.Run("roles", func(t *testing.T) { testAPIRoles(t, admin) })
 		t.Run("identity providers", func(t *testing.T) { testAPIIdPs(t, admin) })
+		t.Run("external IDs", func(t *testing.T) { testAPIExternalIDs(t, admin) })
 		t.Run("clients", func(t *testing.T) {
 			testAPIClients(t, admin, apiClient(t, s, dir, env, c, "portvakt:clients:write portvakt:users:read"))
 		})
@@ -1043,4 +1044,83 @@ func testAPIIdPs(t *testing.T, admin *crm) {
 	admin.expect(admin.call("DELETE", "/identity-providers/google", nil, nil, false), 204, "")
 	admin.expect(admin.call("GET", "/identity-providers/google", nil, nil, false), 404, "not-found")
 	admin.expect(admin.call("DELETE", "/identity-providers/google", nil, nil, false), 404, "not-found")
+}
+
+// testAPIExternalIDs: users and organizations carry IDs of further source
+// systems, unique within each source, found by them, changed and removed
+// with their events.
+func testAPIExternalIDs(t *testing.T, admin *crm) {
+	a := admin.call("POST", "/users", map[string]any{"email": "multi@example.com", "external_id": "crm-9",
+		"external_ids": map[string]any{"erp": "E-100", "support": "S-7"}}, nil, false)
+	admin.expect(a, 201, "")
+	var u struct {
+		ID          string            `json:"id"`
+		ExternalIDs map[string]string `json:"external_ids"`
+	}
+	a.decode(t, &u)
+	if u.ExternalIDs["erp"] != "E-100" || u.ExternalIDs["support"] != "S-7" {
+		t.Fatalf("the new user's external IDs: %s", a.body)
+	}
+	admin.expect(admin.call("POST", "/users", map[string]any{"email": "other@example.com", "external_ids": map[string]any{"erp": "E-100"}}, nil, false), 409, "conflict")
+	admin.expect(admin.call("POST", "/users", map[string]any{"email": "bad@example.com", "external_ids": map[string]any{"Bad Source": "x"}}, nil, false), 400, "validation")
+
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	admin.call("GET", "/users?"+url.Values{"external_source": {"erp"}, "external_id": {"E-100"}}.Encode(), nil, nil, false).decode(t, &list)
+	if len(list.Items) != 1 || list.Items[0].ID != u.ID {
+		t.Errorf("by the ERP's ID: %+v", list.Items)
+	}
+	admin.call("GET", "/users?"+url.Values{"external_source": {"support"}, "external_id": {"E-100"}}.Encode(), nil, nil, false).decode(t, &list)
+	if len(list.Items) != 0 {
+		t.Errorf("an ID of another source found %+v", list.Items)
+	}
+
+	// Changed and removed, as events say.
+	a = admin.call("PATCH", "/users/"+u.ID, map[string]any{"external_ids": map[string]any{"erp": "E-101", "support": nil}}, nil, false)
+	admin.expect(a, 200, "")
+	u.ExternalIDs = nil
+	a.decode(t, &u)
+	if u.ExternalIDs["erp"] != "E-101" || u.ExternalIDs["support"] != "" {
+		t.Errorf("after the change: %s", a.body)
+	}
+	var evs struct {
+		Items []struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		} `json:"items"`
+	}
+	admin.call("GET", "/events?"+url.Values{"subject": {"user:" + u.ID}, "type": {"user.updated"}}.Encode(), nil, nil, false).decode(t, &evs)
+	found := false
+	for _, e := range evs.Items {
+		ch, _ := e.Data["changes"].(map[string]any)
+		if erp, ok := ch["external_ids.erp"].(map[string]any); ok && erp["old"] == "E-100" && erp["new"] == "E-101" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no user.updated with external_ids.erp E-100 → E-101: %+v", evs.Items)
+	}
+
+	// Organizations too, separately from users.
+	a = admin.call("POST", "/organizations", map[string]any{"name": "Multi", "slug": "multi", "external_ids": map[string]any{"erp": "E-100"}}, nil, false)
+	admin.expect(a, 201, "")
+	var orgList struct {
+		Items []struct {
+			Slug        string            `json:"slug"`
+			ExternalIDs map[string]string `json:"external_ids"`
+		} `json:"items"`
+	}
+	admin.call("GET", "/organizations?"+url.Values{"external_source": {"erp"}, "external_id": {"E-100"}}.Encode(), nil, nil, false).decode(t, &orgList)
+	if len(orgList.Items) != 1 || orgList.Items[0].Slug != "multi" || orgList.Items[0].ExternalIDs["erp"] != "E-100" {
+		t.Errorf("the organization by the ERP's ID: %+v", orgList.Items)
+	}
+	admin.expect(admin.call("PATCH", "/organizations/multi", map[string]any{"external_ids": map[string]any{"erp": nil}}, nil, false), 200, "")
+	admin.expect(admin.call("DELETE", "/users/"+u.ID, nil, nil, false), 204, "")
+	admin.call("GET", "/users?"+url.Values{"external_source": {"erp"}, "external_id": {"E-101"}}.Encode(), nil, nil, false).decode(t, &list)
+	if len(list.Items) != 0 {
+		t.Errorf("a deleted user is found by its external ID: %+v", list.Items)
+	}
 }

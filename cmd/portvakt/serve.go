@@ -23,6 +23,7 @@ import (
 	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/oidc"
@@ -101,7 +102,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	inviteMail := &orgs.InvitationMailer{Invitations: invitations, Mail: svc.outbox, BaseURL: cfg.issuerURL()}
 	workers.Add(events.Consumer{Name: orgs.MailerName, Handle: inviteMail.Handle})
 	hooks := a.webhookDispatcher(workers.Holder)
-	fanout := &webhooks.Fanout{Store: a.store, Wake: hooks.Wake, Logger: a.log.With("component", "webhooks"), Now: a.now}
+	fanout := &webhooks.Fanout{Store: a.store, ExternalIDs: a.store, Wake: hooks.Wake, Logger: a.log.With("component", "webhooks"), Now: a.now}
 	workers.Add(events.Consumer{Name: webhooks.ConsumerName, Handle: fanout.Handle})
 	if cfg.OperatorEmail != "" {
 		notify := &webhooks.PauseNotifier{To: cfg.OperatorEmail, Mail: svc.outbox, Subscriptions: newWebhookService(a)}
@@ -154,7 +155,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		return err
 	}
 	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients, ClientAdmin: svc.clients, Webhooks: newWebhookService(a),
-		IdPs: fed, ProviderStore: a.store,
+		IdPs: fed, ProviderStore: a.store, ExternalIDs: &externalids.Service{Store: a.store, Now: a.now},
 		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Now: a.now,
 		Wake: func() { workers.Wake(); hooks.Wake() }}
 	surfaces := []server.Mounter{provider, pages, management}

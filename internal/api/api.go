@@ -20,6 +20,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/clients"
+	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/webhooks"
@@ -72,6 +73,8 @@ type Handler struct {
 	// offers none.
 	IdPs          IdentityProviders
 	ProviderStore ProviderStore
+	// ExternalIDs keeps IDs of further source systems; nil offers none.
+	ExternalIDs *externalids.Service
 	// Webhooks manages webhook subscriptions; nil offers none.
 	Webhooks *webhooks.Service
 	// Clients tells which organization a client is limited to (see

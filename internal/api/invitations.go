@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/orgs"
 )
 
@@ -97,6 +98,9 @@ func (h *Handler) createInvitation(w http.ResponseWriter, r *http.Request, c cal
 				ExternalID: in.CreateOrganization.ExternalID, Domains: in.CreateOrganization.Domains, Metadata: in.CreateOrganization.Metadata}, c.actor())
 			if err != nil {
 				h.invalid(w, r, prefixFields(err, "create_organization."), "Another organization has this slug, external ID or domain.")
+				return
+			}
+			if !h.setExternalIDs(w, r, c, externalids.Organization, o.ID, in.CreateOrganization.ExternalIDs) {
 				return
 			}
 		case errors.Is(err, orgs.ErrNotFound):

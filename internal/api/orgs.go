@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/orgs"
 )
 
@@ -19,8 +20,10 @@ type orgOut struct {
 	Domains    []string        `json:"domains"`
 	Metadata   json.RawMessage `json:"metadata"`
 	Status     string          `json:"status"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	// ExternalIDs are the IDs of further source systems: source → ID.
+	ExternalIDs map[string]string `json:"external_ids"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
 }
 
 func orgView(o orgs.Organization) orgOut {
@@ -33,7 +36,42 @@ func orgView(o orgs.Organization) orgOut {
 		meta = json.RawMessage(`{}`)
 	}
 	return orgOut{ID: o.ID, Name: o.Name, Slug: o.Slug, ExternalID: o.ExternalID, Domains: d, Metadata: meta,
-		Status: string(o.Status), CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+		Status: string(o.Status), ExternalIDs: map[string]string{}, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
+}
+
+// orgsOut are the organizations as the API shows them, with their
+// external IDs.
+func (h *Handler) orgsOut(r *http.Request, list ...orgs.Organization) ([]orgOut, error) {
+	out := make([]orgOut, 0, len(list))
+	ids := make([]string, 0, len(list))
+	for _, o := range list {
+		out = append(out, orgView(o))
+		ids = append(ids, o.ID)
+	}
+	if h.ExternalIDs == nil {
+		return out, nil
+	}
+	ext, err := h.ExternalIDs.Store.ExternalIDs(r.Context(), externalids.Organization, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if m := ext[out[i].ID]; m != nil {
+			out[i].ExternalIDs = m
+		}
+	}
+	return out, nil
+}
+
+// writeOrg answers with o and its external IDs.
+func (h *Handler) writeOrg(w http.ResponseWriter, r *http.Request, status int, o orgs.Organization) {
+	out, err := h.orgsOut(r, o)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(o.Version()))
+	writeJSON(w, status, out[0])
 }
 
 // listOrgs: GET /api/v1/organizations?external_id=&limit=&cursor=, in slug
@@ -52,8 +90,36 @@ func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request, c caller) {
 			return
 		}
 		ext := r.URL.Query().Get("external_id")
-		if err == nil && o.Slug > after && (ext == "" || ext == o.ExternalID) {
-			out = append(out, orgView(o))
+		if err == nil && o.Slug > after && (ext == "" || ext == o.ExternalID) && r.URL.Query().Get("external_source") == "" {
+			if out, err = h.orgsOut(r, o); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, page[orgOut]{Items: out})
+		return
+	}
+	if src := r.URL.Query().Get("external_source"); src != "" {
+		out := []orgOut{}
+		if v := r.URL.Query().Get("external_id"); v != "" && h.ExternalIDs != nil {
+			id, err := h.ExternalIDs.Store.FindExternal(r.Context(), externalids.Organization, src, v)
+			if err != nil && !errors.Is(err, externalids.ErrNotFound) {
+				h.fail(w, r, err)
+				return
+			}
+			if err == nil {
+				o, err := h.Orgs.Store.OrganizationByID(r.Context(), id)
+				if err != nil && !errors.Is(err, orgs.ErrNotFound) {
+					h.fail(w, r, err)
+					return
+				}
+				if err == nil {
+					if out, err = h.orgsOut(r, o); err != nil {
+						h.fail(w, r, err)
+						return
+					}
+				}
+			}
 		}
 		writeJSON(w, http.StatusOK, page[orgOut]{Items: out})
 		return
@@ -63,7 +129,10 @@ func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request, c caller) {
 		o, err := h.Orgs.Store.OrganizationByExternalID(r.Context(), ext)
 		switch {
 		case err == nil:
-			out = append(out, orgView(o))
+			if out, err = h.orgsOut(r, o); err != nil {
+				h.fail(w, r, err)
+				return
+			}
 		case !errors.Is(err, orgs.ErrNotFound):
 			h.fail(w, r, err)
 			return
@@ -76,9 +145,10 @@ func (h *Handler) listOrgs(w http.ResponseWriter, r *http.Request, c caller) {
 		h.fail(w, r, err)
 		return
 	}
-	out := make([]orgOut, 0, len(list))
-	for _, o := range list {
-		out = append(out, orgView(o))
+	out, err := h.orgsOut(r, list...)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, pageOf(out, limit, func(o orgOut) string { return o.Slug }))
 }
@@ -89,6 +159,8 @@ type orgIn struct {
 	ExternalID string          `json:"external_id"`
 	Domains    []string        `json:"domains"`
 	Metadata   json.RawMessage `json:"metadata"`
+	// ExternalIDs are IDs of further source systems: source → ID.
+	ExternalIDs map[string]*string `json:"external_ids"`
 }
 
 func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
@@ -108,9 +180,11 @@ func (h *Handler) createOrg(w http.ResponseWriter, r *http.Request, c caller) {
 			h.invalid(w, r, err, "Another organization has this slug, external ID or domain.")
 			return
 		}
+		if !h.setExternalIDs(w, r, c, externalids.Organization, o.ID, in.ExternalIDs) {
+			return
+		}
 		w.Header().Set("Location", "/api/v1/organizations/"+o.ID)
-		w.Header().Set("ETag", etag(o.Version()))
-		writeJSON(w, http.StatusCreated, orgView(o))
+		h.writeOrg(w, r, http.StatusCreated, o)
 	})
 }
 
@@ -130,8 +204,7 @@ func (h *Handler) getOrg(w http.ResponseWriter, r *http.Request, c caller) {
 	if !ok {
 		return
 	}
-	w.Header().Set("ETag", etag(o.Version()))
-	writeJSON(w, http.StatusOK, orgView(o))
+	h.writeOrg(w, r, http.StatusOK, o)
 }
 
 type orgPatch struct {
@@ -141,6 +214,8 @@ type orgPatch struct {
 	Domains    *[]string       `json:"domains"`
 	Metadata   json.RawMessage `json:"metadata"`
 	Status     *orgs.Status    `json:"status"`
+	// ExternalIDs change IDs of further source systems; null removes one.
+	ExternalIDs map[string]*string `json:"external_ids"`
 }
 
 func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller) {
@@ -159,14 +234,20 @@ func (h *Handler) patchOrg(w http.ResponseWriter, r *http.Request, c caller) {
 	if in.Domains != nil && *in.Domains == nil {
 		*in.Domains = []string{}
 	}
+	if version != "" && version != o.Version() {
+		h.problem(w, r, errStale)
+		return
+	}
+	if !h.setExternalIDs(w, r, c, externalids.Organization, o.ID, in.ExternalIDs) {
+		return
+	}
 	o, err := h.Orgs.UpdateOrganization(r.Context(), o.ID, orgs.Change{Name: in.Name, Slug: in.Slug, ExternalID: in.ExternalID,
 		Domains: in.Domains, Metadata: in.Metadata, Status: in.Status, IfVersion: version}, c.actor())
 	if err != nil {
 		h.invalid(w, r, err, "Another organization has this slug, external ID or domain.")
 		return
 	}
-	w.Header().Set("ETag", etag(o.Version()))
-	writeJSON(w, http.StatusOK, orgView(o))
+	h.writeOrg(w, r, http.StatusOK, o)
 }
 
 func (h *Handler) deleteOrg(w http.ResponseWriter, r *http.Request, c caller) {

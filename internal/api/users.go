@@ -3,30 +3,108 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/orgs"
 )
 
 // userOut is a user as the API shows it (never a password hash).
 type userOut struct {
-	ID            string    `json:"id"`
-	Email         string    `json:"email"`
-	EmailVerified bool      `json:"email_verified"`
-	GivenName     string    `json:"given_name"`
-	FamilyName    string    `json:"family_name"`
-	Phone         string    `json:"phone"`
-	Locale        string    `json:"locale"`
-	Status        string    `json:"status"`
-	ExternalID    string    `json:"external_id"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
+	GivenName     string `json:"given_name"`
+	FamilyName    string `json:"family_name"`
+	Phone         string `json:"phone"`
+	Locale        string `json:"locale"`
+	Status        string `json:"status"`
+	ExternalID    string `json:"external_id"`
+	// ExternalIDs are the IDs of further source systems: source → ID.
+	ExternalIDs map[string]string `json:"external_ids"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
 }
 
 func userView(u accounts.User) userOut {
 	return userOut{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, GivenName: u.GivenName, FamilyName: u.FamilyName,
-		Phone: u.Phone, Locale: u.Locale, Status: string(u.Status), ExternalID: u.ExternalID, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		Phone: u.Phone, Locale: u.Locale, Status: string(u.Status), ExternalID: u.ExternalID, ExternalIDs: map[string]string{},
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// usersOut are the users as the API shows them, with their external IDs.
+func (h *Handler) usersOut(r *http.Request, users ...accounts.User) ([]userOut, error) {
+	out := make([]userOut, 0, len(users))
+	ids := make([]string, 0, len(users))
+	for _, u := range users {
+		out = append(out, userView(u))
+		ids = append(ids, u.ID)
+	}
+	if h.ExternalIDs == nil {
+		return out, nil
+	}
+	ext, err := h.ExternalIDs.Store.ExternalIDs(r.Context(), externalids.User, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if m := ext[out[i].ID]; m != nil {
+			out[i].ExternalIDs = m
+		}
+	}
+	return out, nil
+}
+
+// writeUser answers with u and its external IDs.
+func (h *Handler) writeUser(w http.ResponseWriter, r *http.Request, status int, u accounts.User) {
+	out, err := h.usersOut(r, u)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("ETag", etag(accounts.Version(u)))
+	writeJSON(w, status, out[0])
+}
+
+// setExternalIDs applies a change of a subject's external IDs (nil
+// removes one), answering a problem and reporting false when it cannot.
+func (h *Handler) setExternalIDs(w http.ResponseWriter, r *http.Request, c caller, kind externalids.Kind, id string, in map[string]*string) bool {
+	if len(in) == 0 || h.ExternalIDs == nil {
+		return true
+	}
+	set := map[string]string{}
+	for src, v := range in {
+		if v != nil {
+			set[src] = *v
+		} else {
+			set[src] = ""
+		}
+	}
+	err := h.ExternalIDs.Set(r.Context(), kind, id, set, c.actor())
+	var fe externalids.FieldError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &fe):
+		var fields []fieldProblem
+		for _, e := range unjoin(err) {
+			if errors.As(e, &fe) {
+				fields = append(fields, fieldProblem{Field: fe.Field, Code: "invalid", Message: fe.Message})
+			}
+		}
+		p := errInvalid
+		p.fields = fields
+		h.problem(w, r, p)
+	case errors.Is(err, externalids.ErrConflict):
+		h.problem(w, r, errConflict.with("Another one has this ID in that source system (external_ids)."))
+	case errors.Is(err, externalids.ErrNotFound):
+		h.problem(w, r, errNotFound)
+	default:
+		h.fail(w, r, err)
+	}
+	return false
 }
 
 // listUsers: GET /api/v1/users?email=&external_id=&updated_since=&limit=&cursor=
@@ -47,16 +125,61 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) {
 		}
 		query.UpdatedSince = t
 	}
-	users, err := h.Accounts.Users(r.Context(), query)
+	var users []accounts.User
+	var err error
+	if src := q.Get("external_source"); src != "" {
+		// external_id is then that source's ID: that user, if the other
+		// filters hold.
+		query.ExternalID = ""
+		users, err = h.userByExternal(r, c, src, q.Get("external_id"), query)
+	} else {
+		users, err = h.Accounts.Users(r.Context(), query)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	out := make([]userOut, 0, len(users))
-	for _, u := range users {
-		out = append(out, userView(u))
+	out, err := h.usersOut(r, users...)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, pageOf(out, limit, func(u userOut) string { return u.ID }))
+}
+
+// userByExternal is the user with the ID value in the source system, in a
+// list of one if it also fits q, or none.
+func (h *Handler) userByExternal(r *http.Request, c caller, source, value string, q accounts.Query) ([]accounts.User, error) {
+	if h.ExternalIDs == nil || value == "" {
+		return nil, nil
+	}
+	id, err := h.ExternalIDs.Store.FindExternal(r.Context(), externalids.User, source, value)
+	if errors.Is(err, externalids.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.Accounts.Store.UserByID(r.Context(), id)
+	if errors.Is(err, accounts.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	norm, _ := accounts.NormalizeEmail(q.Email)
+	if u.ID <= q.After || (q.Email != "" && u.EmailNormalized != norm) || (q.ExternalID != "" && u.ExternalID != q.ExternalID) ||
+		(!q.UpdatedSince.IsZero() && u.UpdatedAt.Before(q.UpdatedSince)) {
+		return nil, nil
+	}
+	if c.org != "" {
+		if _, err := h.Orgs.Store.Membership(r.Context(), c.org, u.ID); errors.Is(err, orgs.ErrNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	return []accounts.User{u}, nil
 }
 
 type userIn struct {
@@ -67,6 +190,8 @@ type userIn struct {
 	Phone         string `json:"phone"`
 	Locale        string `json:"locale"`
 	ExternalID    string `json:"external_id"`
+	// ExternalIDs are IDs of further source systems: source → ID.
+	ExternalIDs map[string]*string `json:"external_ids"`
 }
 
 // createUser: POST /api/v1/users. The person sets a password through a
@@ -89,9 +214,11 @@ func (h *Handler) createUser(w http.ResponseWriter, r *http.Request, c caller) {
 			h.invalid(w, r, err, "Another user has this email address or external ID.")
 			return
 		}
+		if !h.setExternalIDs(w, r, c, externalids.User, u.ID, in.ExternalIDs) {
+			return
+		}
 		w.Header().Set("Location", "/api/v1/users/"+u.ID)
-		w.Header().Set("ETag", etag(accounts.Version(u)))
-		writeJSON(w, http.StatusCreated, userView(u))
+		h.writeUser(w, r, http.StatusCreated, u)
 	})
 }
 
@@ -115,8 +242,7 @@ func (h *Handler) getUser(w http.ResponseWriter, r *http.Request, c caller) {
 	if !ok {
 		return
 	}
-	w.Header().Set("ETag", etag(accounts.Version(u)))
-	writeJSON(w, http.StatusOK, userView(u))
+	h.writeUser(w, r, http.StatusOK, u)
 }
 
 // userPatch is a JSON merge patch of a user: fields present are set.
@@ -126,6 +252,8 @@ type userPatch struct {
 	Phone      *string `json:"phone"`
 	Locale     *string `json:"locale"`
 	ExternalID *string `json:"external_id"`
+	// ExternalIDs change IDs of further source systems; null removes one.
+	ExternalIDs map[string]*string `json:"external_ids"`
 }
 
 // patchUser: PATCH /api/v1/users/{id}, with If-Match for a change based on
@@ -139,17 +267,39 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) {
 	if _, done := h.readJSON(w, r, &in); done {
 		return
 	}
-	if _, ok := h.user(w, r, c); !ok {
+	cur, ok := h.user(w, r, c)
+	if !ok {
 		return
 	}
-	u, err := h.Accounts.Update(r.Context(), r.PathValue("id"), accounts.Update{GivenName: in.GivenName, FamilyName: in.FamilyName,
+	// Checked before the external IDs change, so that a refused request
+	// changes nothing.
+	if version != "" && version != accounts.Version(cur) {
+		h.problem(w, r, errStale)
+		return
+	}
+	trial := cur
+	for _, f := range []struct {
+		dst *string
+		v   *string
+	}{{&trial.GivenName, in.GivenName}, {&trial.FamilyName, in.FamilyName}, {&trial.Phone, in.Phone}, {&trial.Locale, in.Locale}, {&trial.ExternalID, in.ExternalID}} {
+		if f.v != nil {
+			*f.dst = strings.TrimSpace(*f.v)
+		}
+	}
+	if err := trial.Validate(); err != nil {
+		h.invalid(w, r, err, "")
+		return
+	}
+	if !h.setExternalIDs(w, r, c, externalids.User, cur.ID, in.ExternalIDs) {
+		return
+	}
+	u, err := h.Accounts.Update(r.Context(), cur.ID, accounts.Update{GivenName: in.GivenName, FamilyName: in.FamilyName,
 		Phone: in.Phone, Locale: in.Locale, ExternalID: in.ExternalID}, version, c.actor())
 	if err != nil {
 		h.invalid(w, r, err, "Another user has this external ID.")
 		return
 	}
-	w.Header().Set("ETag", etag(accounts.Version(u)))
-	writeJSON(w, http.StatusOK, userView(u))
+	h.writeUser(w, r, http.StatusOK, u)
 }
 
 // deleteUser: DELETE /api/v1/users/{id}, with If-Match optionally.

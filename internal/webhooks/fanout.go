@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/externalids"
 )
 
 // ConsumerName names the fan-out consumer's checkpoint and lease. It must
@@ -26,10 +28,20 @@ type FanoutStore interface {
 	EnqueueWebhookDeliveries(ctx context.Context, ds []Delivery) error
 }
 
+// ExternalIDs reads the IDs other systems give users and organizations
+// (externalids.Store).
+type ExternalIDs interface {
+	ExternalIDs(ctx context.Context, kind externalids.Kind, ids []string) (map[string]map[string]string, error)
+}
+
 // Fanout turns events into deliveries. Its Handle method is an events
 // consumer; register it under ConsumerName.
 type Fanout struct {
 	Store FanoutStore
+	// ExternalIDs, if set, adds the subject's IDs in other source systems
+	// to each payload (data.external_ids), so that a receiver finds its
+	// own record.
+	ExternalIDs ExternalIDs
 	// Wake, if set, is called after deliveries were queued, so that the
 	// dispatcher need not wait for its next poll.
 	Wake   func()
@@ -54,7 +66,11 @@ func (f *Fanout) Handle(ctx context.Context, e events.Event) error {
 			continue
 		}
 		if payload == nil {
-			if payload, err = Payload(e); err != nil {
+			ext, err := f.externalIDs(ctx, e.Subject)
+			if err != nil {
+				return fmt.Errorf("webhooks: %w", err)
+			}
+			if payload, err = PayloadWith(e, ext); err != nil {
 				return err
 			}
 		}
@@ -104,22 +120,42 @@ type messageData struct {
 	Actor   string `json:"actor"`
 	// Details are the event's type-specific data.
 	Details json.RawMessage `json:"details"`
+	// ExternalIDs are the subject's IDs in other source systems, when it
+	// has any (source → ID).
+	ExternalIDs map[string]string `json:"external_ids,omitempty"`
 }
 
-// Payload is the body that delivers e.
-func Payload(e events.Event) ([]byte, error) {
+// externalIDs are the IDs of a user:<id> or org:<id> subject in other
+// source systems; none for other subjects or without a lookup.
+func (f *Fanout) externalIDs(ctx context.Context, subject string) (map[string]string, error) {
+	kind, id, _ := strings.Cut(subject, ":")
+	if f.ExternalIDs == nil || (kind != string(externalids.User) && kind != string(externalids.Organization)) {
+		return nil, nil
+	}
+	m, err := f.ExternalIDs.ExternalIDs(ctx, externalids.Kind(kind), []string{id})
+	if err != nil {
+		return nil, err
+	}
+	return m[id], nil
+}
+
+// PayloadWith is the body that delivers e, with the subject's external IDs.
+func PayloadWith(e events.Event, ext map[string]string) ([]byte, error) {
 	details := e.Data
 	if len(details) == 0 {
 		details = json.RawMessage(`{}`)
 	}
 	b, err := json.Marshal(message{Type: e.Type, Timestamp: e.Time.UTC(), Data: messageData{
-		EventID: e.UUID, Subject: e.Subject, Actor: e.Actor, Details: details,
+		EventID: e.UUID, Subject: e.Subject, Actor: e.Actor, Details: details, ExternalIDs: ext,
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("webhook payload of event %s: %w", e.UUID, err)
 	}
 	return b, nil
 }
+
+// Payload is the body that delivers e.
+func Payload(e events.Event) ([]byte, error) { return PayloadWith(e, nil) }
 
 func (f *Fanout) now() time.Time {
 	if f.Now != nil {

@@ -15,7 +15,9 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/keyring"
 	"github.com/portvakt/portvakt/internal/store"
 	"github.com/portvakt/portvakt/internal/storetest"
@@ -577,5 +579,54 @@ func TestRotationSignsWithBothSecretsDuringOverlap(t *testing.T) {
 	}
 	if types := eventTypes(t, f.st, "webhook:"+sub.ID); !slices.Equal(types, []string{"webhook.created", "webhook.secret_rotated"}) {
 		t.Errorf("events: got %v", types)
+	}
+}
+
+// TestPayloadCarriesExternalIDs: a webhook about a user (or organization)
+// carries the IDs other systems gave it, so that a receiver finds its own
+// record; other subjects carry none.
+func TestPayloadCarriesExternalIDs(t *testing.T) {
+	f := newFixture(t, storetest.Engine{Name: "sqlite", NewURL: storetest.SQLiteURL})
+	ctx := t.Context()
+	u := accounts.User{ID: accounts.NewID(), Email: "ext@example.com", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if err := u.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.SetExternalIDs(ctx, externalids.User, u.ID, map[string]string{"erp": "E-1"}); err != nil {
+		t.Fatal(err)
+	}
+	f.fan.ExternalIDs = f.st
+	r := newReceiver(t)
+	sub, _ := f.subscribe(r.URL, "*")
+	f.emit(f.event("user.updated", "user:"+u.ID, nil), f.event("membership.added", "org:none", nil))
+	for f.step() > 0 {
+	}
+	got := r.all()
+	if len(got) != 2 {
+		t.Fatalf("receiver got %d messages, want 2 (subscription %s)", len(got), sub.ID)
+	}
+	for _, m := range got {
+		var msg struct {
+			Type string `json:"type"`
+			Data struct {
+				ExternalIDs map[string]string `json:"external_ids"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(m.Body, &msg); err != nil {
+			t.Fatal(err)
+		}
+		switch msg.Type {
+		case "user.updated":
+			if msg.Data.ExternalIDs["erp"] != "E-1" {
+				t.Errorf("user.updated payload: %s", m.Body)
+			}
+		default:
+			if msg.Data.ExternalIDs != nil {
+				t.Errorf("%s payload carries external IDs: %s", msg.Type, m.Body)
+			}
+		}
 	}
 }
