@@ -397,6 +397,15 @@ func testAPIUsers(t *testing.T, admin, reader *crm) {
 	if len(seen) != 4 {
 		t.Errorf("paging saw %d users, want 4", len(seen))
 	}
+	// Newest first: the same users, the other way round.
+	var newest struct {
+		Items []apiUser `json:"items"`
+	}
+	reader.call("GET", "/users?sort=-created&limit=200", nil, nil, false).decode(t, &newest)
+	if len(newest.Items) != 4 || newest.Items[0].Email != "page2@example.com" || newest.Items[3].ID != maria.ID {
+		t.Errorf("newest first: %+v", newest.Items)
+	}
+	reader.expect(reader.call("GET", "/users?sort=name", nil, nil, true), 400, "validation")
 	reader.expect(reader.call("GET", "/users?cursor=!!!", nil, nil, true), 400, "validation")
 	reader.expect(reader.call("GET", "/users?limit=0", nil, nil, true), 400, "validation")
 	reader.expect(reader.call("GET", "/users?updated_since=yesterday", nil, nil, true), 400, "validation")
@@ -467,6 +476,17 @@ func testAPIOrganizations(t *testing.T, admin *crm) {
 	admin.expect(admin.call("PUT", "/organizations/acme/members/"+u.ID, map[string]any{"roles": []string{"portal/buyer"}}, nil, false), 200, "")
 	admin.expect(admin.call("PUT", "/organizations/acme/members/"+u.ID, map[string]any{"roles": []string{"portal/owner"}}, nil, false), 400, "validation")
 	admin.expect(admin.call("PUT", "/organizations/acme/members/no-such-user", map[string]any{"roles": []string{}}, nil, false), 404, "not-found")
+	var members struct {
+		Items []apiUser `json:"items"`
+	}
+	admin.call("GET", "/users?org=acme", nil, nil, false).decode(t, &members)
+	if len(members.Items) != 1 || members.Items[0].ID != u.ID {
+		t.Errorf("users of acme: %+v", members.Items)
+	}
+	admin.call("GET", "/users?org=nowhere", nil, nil, false).decode(t, &members)
+	if len(members.Items) != 0 {
+		t.Errorf("users of an organization that does not exist: %+v", members.Items)
+	}
 	a = admin.call("GET", "/organizations/acme/members", nil, nil, false)
 	if !strings.Contains(string(a.body), `"portal/buyer"`) {
 		t.Errorf("members: %s", a.body)
@@ -694,6 +714,9 @@ func testAPIOrgLimited(t *testing.T, admin, acme *crm) {
 	}
 	acme.expect(acme.call("GET", "/users/"+outsider, nil, nil, false), 404, "not-found")
 	acme.expect(acme.call("PATCH", "/users/"+outsider, map[string]any{"given_name": "X"}, nil, false), 404, "not-found")
+	if a := acme.call("GET", "/users?org=globex", nil, nil, false); strings.Contains(string(a.body), outsider) {
+		t.Errorf("the outsider listed through ?org: %s", a.body)
+	}
 	if a := acme.call("GET", "/users?email=outsider@globex.example", nil, nil, false); strings.Contains(string(a.body), outsider) {
 		t.Errorf("the outsider found by address: %s", a.body)
 	}

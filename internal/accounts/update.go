@@ -85,7 +85,7 @@ func (s *Service) Update(ctx context.Context, id string, up Update, ifVersion, a
 }
 
 // Query selects users to list. Every field set must match; results are in
-// ID order (creation order), after the ID After.
+// ID order (creation order, or newest first), after the ID After.
 type Query struct {
 	// Email matches the normalized address.
 	Email        string
@@ -93,8 +93,10 @@ type Query struct {
 	UpdatedSince time.Time
 	// OrgID limits the list to the organization's members.
 	OrgID string
-	After string
-	Limit int
+	// Newest lists the newest first (after: older than After).
+	Newest bool
+	After  string
+	Limit  int
 }
 
 // Users lists the users q selects.

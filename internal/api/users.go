@@ -115,6 +115,29 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	q := r.URL.Query()
 	query := accounts.Query{Email: q.Get("email"), ExternalID: q.Get("external_id"), OrgID: c.org, After: after, Limit: limit + 1}
+	switch q.Get("sort") {
+	case "", "created":
+	case "-created":
+		query.Newest = true
+	default:
+		p := errInvalid
+		p.fields = []fieldProblem{{"sort", "invalid", "is not created (oldest first, the default) or -created (newest first)"}}
+		h.problem(w, r, p)
+		return
+	}
+	if ref := q.Get("org"); ref != "" {
+		// The members of an organization (by ID, slug or ext:<external ID>).
+		o, err := h.Orgs.Find(r.Context(), ref)
+		if err != nil && !errors.Is(err, orgs.ErrNotFound) {
+			h.fail(w, r, err)
+			return
+		}
+		if err != nil || (c.org != "" && o.ID != c.org) {
+			writeJSON(w, http.StatusOK, page[userOut]{Items: []userOut{}})
+			return
+		}
+		query.OrgID = o.ID
+	}
 	if s := q.Get("updated_since"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {

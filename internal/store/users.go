@@ -63,6 +63,10 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]accou
 // QueryUsers implements accounts.Store.
 func (s *Store) QueryUsers(ctx context.Context, q accounts.Query) ([]accounts.User, error) {
 	where, args := []string{"id > $1"}, []any{q.After}
+	order := "id"
+	if q.Newest {
+		where[0], order = "($1 = '' OR id < $1)", "id DESC"
+	}
 	add := func(cond string, v any) {
 		args = append(args, v)
 		where = append(where, fmt.Sprintf(cond, len(args)))
@@ -81,7 +85,7 @@ func (s *Store) QueryUsers(ctx context.Context, q accounts.Query) ([]accounts.Us
 	}
 	args = append(args, q.Limit)
 	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
-		fmt.Sprintf(` ORDER BY id LIMIT $%d`, len(args)), args...)
+		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query users: %w", err)
 	}

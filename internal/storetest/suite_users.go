@@ -290,4 +290,18 @@ func testQueryUsers(t *testing.T, e Engine) {
 	if !slices.Equal(got, ids) {
 		t.Errorf("paged IDs %v, want %v", got, ids)
 	}
+	// Newest first, page by page.
+	first, err = s.QueryUsers(ctx, accounts.Query{Newest: true, Limit: 2})
+	must(t, err, "QueryUsers newest page 1")
+	rest, err = s.QueryUsers(ctx, accounts.Query{Newest: true, After: first[len(first)-1].ID, Limit: 2})
+	must(t, err, "QueryUsers newest page 2")
+	got = nil
+	for _, u := range append(first, rest...) {
+		got = append(got, u.ID)
+	}
+	want := slices.Clone(ids)
+	slices.Reverse(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("newest first: %v, want %v", got, want)
+	}
 }
