@@ -117,6 +117,9 @@ type crm struct {
 	base  string
 	token string
 	c     *contract
+	// dir and env run the CLI on the same server.
+	dir string
+	env []string
 }
 
 type apiAnswer struct {
@@ -228,7 +231,7 @@ func apiClient(t *testing.T, s *serveProc, dir string, env []string, c *contract
 	if err != nil {
 		t.Fatalf("client credentials token: %v", err)
 	}
-	return &crm{t: t, base: s.base, token: tok.AccessToken, c: c}
+	return &crm{t: t, base: s.base, token: tok.AccessToken, c: c, dir: dir, env: env}
 }
 
 func TestManagementAPI(t *testing.T) {
@@ -561,11 +564,32 @@ func testAPIInvitations(t *testing.T, admin *crm) {
 		t.Errorf("a revoked link: %d, want 410", res.StatusCode)
 	}
 
-	// Mailed (the default), into an organization named by slug.
+	// Mailed (the default), into an organization named by slug: the
+	// answer has the link the mail carries.
 	a = admin.call("POST", "/invitations", map[string]any{"email": "mailed@acme.example", "organization": "acme", "roles": []string{"portal/buyer"}}, nil, false)
 	admin.expect(a, 201, "")
-	if strings.Contains(string(a.body), `"link"`) || !strings.Contains(string(a.body), `"delivery":"email"`) {
+	var mailed struct {
+		Link     string `json:"link"`
+		Delivery string `json:"delivery"`
+	}
+	a.decode(t, &mailed)
+	if mailed.Delivery != "email" || !strings.Contains(mailed.Link, "/invitation?token=") {
 		t.Errorf("a mailed invitation: %s", a.body)
+	}
+	// Once the mailer has sent it (it would replace a token it did not
+	// reuse), the link still opens the form.
+	mailedLink, _ := url.Parse(mailed.Link)
+	waitFor(t, 10*time.Second, "the invitation mail with the link the answer gave", func() bool {
+		r := runPortvakt(t, admin.dir, admin.env, "mail", "list", "--json")
+		return strings.Contains(r.stdout, mailed.Link)
+	})
+	res, err = httpClient.Get(admin.base + mailedLink.RequestURI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Errorf("the link of a mailed invitation, after the mail: %d, want 200", res.StatusCode)
 	}
 	admin.expect(admin.call("POST", "/invitations", map[string]any{"email": "x@acme.example", "organization": "nowhere"}, nil, false), 404, "not-found")
 	admin.expect(admin.call("POST", "/invitations", map[string]any{"email": "x@acme.example"}, nil, true), 400, "validation")

@@ -710,7 +710,7 @@ func withInvitations(cmd *cobra.Command, e env, fn func(svc *orgs.Invitations) e
 		return err
 	}
 	defer a.close()
-	return fn(&orgs.Invitations{Store: a.store, Apps: clients.Launcher{Store: a.store}, TTL: a.cfg.InvitationTTL, Now: a.now})
+	return fn(&orgs.Invitations{Store: a.store, Apps: clients.Launcher{Store: a.store}, Cipher: a.keyring, TTL: a.cfg.InvitationTTL, Now: a.now})
 }
 
 // invitationOut is an invitation as the commands print it (never its

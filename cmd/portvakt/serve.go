@@ -98,7 +98,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	}
 	workers.Add(events.Consumer{Name: oidc.BackchannelConsumer, Handle: logout.Handle})
 	apps := clients.Launcher{Store: a.store}
-	invitations := &orgs.Invitations{Store: a.store, Apps: apps, TTL: cfg.InvitationTTL, Now: a.now}
+	invitations := &orgs.Invitations{Store: a.store, Apps: apps, Cipher: a.keyring, TTL: cfg.InvitationTTL, Now: a.now}
 	inviteMail := &orgs.InvitationMailer{Invitations: invitations, Mail: svc.outbox, BaseURL: cfg.issuerURL()}
 	workers.Add(events.Consumer{Name: orgs.MailerName, Handle: inviteMail.Handle})
 	hooks := a.webhookDispatcher(workers.Holder)

@@ -117,12 +117,10 @@ func (h *Handler) createInvitation(w http.ResponseWriter, r *http.Request, c cal
 		}
 		inv := orgs.Invitation{OrgID: o.ID, Email: in.Email, GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
 			Phone: strings.ReplaceAll(in.Phone, " ", ""), Locale: in.Locale, Roles: roles, ClientID: in.ClientID, Reference: in.Reference}
-		var token string
-		if in.SendEmail != nil && !*in.SendEmail {
-			inv, token, err = h.Invitations.InviteWithLink(ctx, inv, c.actor())
-		} else {
-			inv, err = h.Invitations.Invite(ctx, inv, c.actor())
-		}
+		// The link is in the answer either way: mailed too (the default),
+		// or for the caller to send itself (send_email false).
+		mail := in.SendEmail == nil || *in.SendEmail
+		inv, token, err := h.Invitations.InviteWithLink(ctx, inv, mail, c.actor())
 		if err != nil {
 			h.invalid(w, r, err, "")
 			return

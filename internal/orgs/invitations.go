@@ -63,7 +63,11 @@ type Invitation struct {
 	Reference string
 	// Delivery is how the link reaches the person: DeliveryEmail (mailed
 	// from here) or DeliveryLink (the inviter got it, to send itself).
-	Delivery  string
+	Delivery string
+	// SealedToken is the link's token sealed by the keyring, for the mailer
+	// of an invitation whose inviter also got the link; nil once mailed,
+	// and for every other invitation.
+	SealedToken []byte
 	TokenHash string
 	Status    string
 	// InvitedBy is who invited (user:<id>, system:cli, …).
@@ -122,6 +126,12 @@ type Invitations struct {
 	// Apps tells which applications an invitation may lead to; nil allows
 	// none.
 	Apps Applications
+	// Cipher seals the token of an invitation both mailed and handed to
+	// its inviter (InviteWithLink with mail), until it is mailed.
+	Cipher interface {
+		Encrypt(plaintext, aad []byte) ([]byte, error)
+		Decrypt(ctx context.Context, ciphertext, aad []byte) ([]byte, error)
+	}
 	// TTL is how long an invitation can be accepted (default 7 days).
 	TTL time.Duration
 	Now func() time.Time
@@ -184,6 +194,13 @@ func invitationData(inv Invitation) map[string]any {
 // sent again). The mail with the link goes out from the event
 // (InvitationMailer), which mints the link's token.
 func (s *Invitations) Invite(ctx context.Context, inv Invitation, actor string) (Invitation, error) {
+	return s.invite(ctx, inv, actor, nil)
+}
+
+// invite is Invite; seal, if set, seals the token the inviter also holds
+// for the invitation's ID (known only here), for the mailer.
+func (s *Invitations) invite(ctx context.Context, inv Invitation, actor string, seal func(id string) ([]byte, error)) (Invitation, error) {
+	inv.SealedToken = nil
 	email, err := normalizeEmail(inv.Email)
 	if err != nil {
 		return Invitation{}, FieldError{"email", err.Error()}
@@ -229,6 +246,11 @@ func (s *Invitations) Invite(ctx context.Context, inv Invitation, actor string) 
 	switch {
 	case err == nil:
 		inv.ID, inv.CreatedAt = old.ID, old.CreatedAt
+		if seal != nil {
+			if inv.SealedToken, err = seal(inv.ID); err != nil {
+				return Invitation{}, err
+			}
+		}
 		ev, err := events.New("invitation.resent", "org:"+inv.OrgID, actor, now, invitationData(inv))
 		if err != nil {
 			return Invitation{}, err
@@ -238,6 +260,11 @@ func (s *Invitations) Invite(ctx context.Context, inv Invitation, actor string) 
 		return Invitation{}, err
 	}
 	inv.ID, inv.CreatedAt = uuid.Must(uuid.NewV7()).String(), now
+	if seal != nil {
+		if inv.SealedToken, err = seal(inv.ID); err != nil {
+			return Invitation{}, err
+		}
+	}
 	ev, err := events.New("invitation.created", "org:"+inv.OrgID, actor, now, invitationData(inv))
 	if err != nil {
 		return Invitation{}, err
@@ -245,17 +272,43 @@ func (s *Invitations) Invite(ctx context.Context, inv Invitation, actor string) 
 	return inv, s.Store.CreateInvitation(ctx, inv, ev)
 }
 
-// InviteWithLink invites as Invite does, but mails nothing: it returns the
-// link's token for the inviter to send through its own channel (only its
-// hash is kept). Inviting the address again replaces the link.
-func (s *Invitations) InviteWithLink(ctx context.Context, inv Invitation, actor string) (Invitation, string, error) {
+// InviteWithLink invites as Invite does and returns the link's token too
+// (only its hash is kept). With mail false nothing is mailed: the inviter
+// sends the link through its own channel. With mail true the mail carries
+// the same link: its token waits, sealed, until the mailer has used it.
+// Inviting the address again replaces the link.
+func (s *Invitations) InviteWithLink(ctx context.Context, inv Invitation, mail bool, actor string) (Invitation, string, error) {
 	token, hash := NewInvitationToken()
 	inv.Delivery, inv.TokenHash = DeliveryLink, hash
-	inv, err := s.Invite(ctx, inv, actor)
+	var seal func(id string) ([]byte, error)
+	if mail {
+		if s.Cipher == nil {
+			return Invitation{}, "", errors.New("invitations: no cipher to keep a mailed link")
+		}
+		inv.Delivery = DeliveryEmail
+		seal = func(id string) ([]byte, error) { return s.Cipher.Encrypt([]byte(token), tokenAAD(id)) }
+	}
+	inv, err := s.invite(ctx, inv, actor, seal)
 	if err != nil {
 		return Invitation{}, "", err
 	}
 	return inv, token, nil
+}
+
+// tokenAAD binds a sealed token to its invitation.
+func tokenAAD(id string) []byte { return []byte("invitation-token:" + id) }
+
+// OpenToken returns the sealed token of a mailed invitation whose
+// inviter also holds the link, "" for any other.
+func (s *Invitations) OpenToken(ctx context.Context, inv Invitation) (string, error) {
+	if len(inv.SealedToken) == 0 || s.Cipher == nil {
+		return "", nil
+	}
+	b, err := s.Cipher.Decrypt(ctx, inv.SealedToken, tokenAAD(inv.ID))
+	if err != nil {
+		return "", fmt.Errorf("open the token of invitation %s: %w", inv.ID, err)
+	}
+	return string(b), nil
 }
 
 // checkRoles reports roles that no application declares.

@@ -71,10 +71,17 @@ func (m *InvitationMailer) Handle(ctx context.Context, e events.Event) error {
 	if err != nil {
 		return err
 	}
-	token, hash := NewInvitationToken()
-	inv.TokenHash = hash
-	if err := store.UpdateInvitation(ctx, inv); err != nil {
+	// The token the inviter also holds, if it was handed out; otherwise a
+	// new one, replacing any before.
+	token, err := m.Invitations.OpenToken(ctx, inv)
+	if err != nil {
 		return err
+	}
+	if token == "" {
+		token, inv.TokenHash = NewInvitationToken()
+		if err := store.UpdateInvitation(ctx, inv); err != nil {
+			return err
+		}
 	}
 	link := *m.BaseURL
 	link.Path = strings.TrimSuffix(link.Path, "/") + "/invitation"
@@ -89,6 +96,11 @@ func (m *InvitationMailer) Handle(ctx context.Context, e events.Event) error {
 	}
 	if err := m.Mail.Deliver(ctx, e.UUID, msg); err != nil {
 		return fmt.Errorf("mail invitation %s: %w", inv.ID, err)
+	}
+	if len(inv.SealedToken) > 0 {
+		// In the mail now (sealed there): not kept twice.
+		inv.SealedToken = nil
+		return store.UpdateInvitation(ctx, inv)
 	}
 	return nil
 }

@@ -239,7 +239,7 @@ func TestInvitationByLink(t *testing.T) {
 	w := s.withOrgs(t)
 	inv, mails := s.withInvitations(t)
 	ctx := context.Background()
-	created, token, err := inv.InviteWithLink(ctx, orgs.Invitation{OrgID: w.acme.ID, Email: "Kim@Acme.example", GivenName: "Kim", Reference: "crm-9"}, "client:crm")
+	created, token, err := inv.InviteWithLink(ctx, orgs.Invitation{OrgID: w.acme.ID, Email: "Kim@Acme.example", GivenName: "Kim", Reference: "crm-9"}, false, "client:crm")
 	if err != nil {
 		t.Fatal(err)
 	}
