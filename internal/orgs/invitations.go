@@ -68,8 +68,8 @@ type Invitation struct {
 	// of an invitation whose inviter also got the link; nil once mailed,
 	// and for every other invitation.
 	SealedToken []byte
-	TokenHash string
-	Status    string
+	TokenHash   string
+	Status      string
 	// InvitedBy is who invited (user:<id>, system:cli, …).
 	InvitedBy  string
 	CreatedAt  time.Time
