@@ -44,14 +44,14 @@ func NewOwners(m map[string]string) (Owners, error) {
 	for _, f := range keys {
 		o := m[f]
 		if !slices.Contains(OwnedFields, f) {
-			errs = append(errs, fmt.Errorf("attribute_owners: unknown field %q (fields are given_name, family_name, phone, locale)", f))
+			errs = append(errs, fmt.Errorf("unknown field %q (fields are given_name, family_name, phone, locale)", f))
 			continue
 		}
 		switch o {
 		case OwnerPerson, OwnerCRM, OwnerIdP:
 			out[f] = o
 		default:
-			errs = append(errs, fmt.Errorf("attribute_owners.%s: unknown owner %q (owners are person, crm, idp)", f, o))
+			errs = append(errs, fmt.Errorf("%s: unknown owner %q (owners are person, crm, idp)", f, o))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -123,4 +123,41 @@ func (s *Service) UpdateOwned(ctx context.Context, id string, up Update, ifVersi
 		}
 		return errors.Join(errs...)
 	})
+}
+
+// Refresh brings the fields of user id that the identity provider owns up
+// to date with what provider sent at a sign-in (values by field name): it
+// changes only IdP-owned fields, only to values that are set and differ,
+// as actor "idp:<provider>". A value that would not validate is skipped,
+// so that a sign-in never fails over it.
+func (s *Service) Refresh(ctx context.Context, id, provider string, values map[string]string) (User, error) {
+	var up Update
+	changed := false
+	for field, dst := range map[string]**string{
+		"given_name": &up.GivenName, "family_name": &up.FamilyName, "phone": &up.Phone, "locale": &up.Locale,
+	} {
+		v := trim(values[field])
+		if v == "" || s.Owners.Owner(field) != OwnerIdP {
+			continue
+		}
+		probe := User{Email: "probe@example.com"}
+		switch field {
+		case "phone":
+			probe.Phone = v
+		case "locale":
+			probe.Locale = v
+		case "given_name":
+			probe.GivenName = v
+		case "family_name":
+			probe.FamilyName = v
+		}
+		if probe.Validate() != nil {
+			continue
+		}
+		*dst, changed = &v, true
+	}
+	if !changed {
+		return s.Store.UserByID(ctx, id)
+	}
+	return s.UpdateOwned(ctx, id, up, "", "idp:"+provider, OwnerIdP)
 }

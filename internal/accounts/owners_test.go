@@ -14,8 +14,8 @@ func TestNewOwners(t *testing.T) {
 		{"none", nil, nil},
 		{"all owners", map[string]string{"given_name": "crm", "family_name": "idp", "phone": "person", "locale": "crm"}, nil},
 		{"unknown field", map[string]string{"email": "crm"}, []string{`unknown field "email"`}},
-		{"unknown owner", map[string]string{"phone": "erp"}, []string{`attribute_owners.phone: unknown owner "erp"`}},
-		{"every problem at once", map[string]string{"nickname": "person", "locale": "IdP"}, []string{`unknown field "nickname"`, `attribute_owners.locale: unknown owner "IdP"`}},
+		{"unknown owner", map[string]string{"phone": "erp"}, []string{`phone: unknown owner "erp"`}},
+		{"every problem at once", map[string]string{"nickname": "person", "locale": "IdP"}, []string{`unknown field "nickname"`, `locale: unknown owner "IdP"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
