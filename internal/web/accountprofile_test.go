@@ -4,11 +4,17 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/oauth2-proxy/mockoidc"
+
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/federation"
+	"github.com/portvakt/portvakt/internal/federation/fedtest"
 	"github.com/portvakt/portvakt/internal/storetest"
 )
 
@@ -120,4 +126,98 @@ func TestAccountProfile(t *testing.T) {
 			t.Errorf("without a CSRF token: got %d, want 403", res.status)
 		}
 	})
+}
+
+// TestIdPOwnedFieldsRefresh: the fields the identity provider owns follow
+// it at each sign-in of a linked account (as idp:<provider>), and only
+// those; the account page shows them read-only.
+func TestIdPOwnedFieldsRefresh(t *testing.T) {
+	s := newStack(t)
+	s.withUpstream(t)
+	s.accounts.Owners = accounts.Owners{"family_name": accounts.OwnerIdP, "phone": accounts.OwnerIdP}
+	op := fedtest.Start(t)
+	given, family := "Ada", "Lovelace"
+	op.Tamper = func(c jwt.MapClaims) { c["given_name"], c["family_name"] = given, family }
+	cfg := op.Config()
+	if _, err := s.pages.Federation.Create(t.Context(), federation.Provider{
+		ID: "hr", Name: "HR", Issuer: op.Issuer(), ClientID: cfg.ClientID, SecretPlain: cfg.ClientSecret,
+		Scopes: []string{"openid", "email", "profile"}, TrustEmail: true,
+	}, "system:test"); err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(b *browser) response {
+		t.Helper()
+		op.QueueUser(&mockoidc.MockUser{Subject: "hr-1", Email: "ada@example.com", EmailVerified: true, Phone: "+46701234567"})
+		login := b.get("/login")
+		form := regexp.MustCompile(`(?s)<form method="post" action="(/login/idp/hr)">.*?name="csrf_token" value="([^"]+)"`).FindStringSubmatch(login.body)
+		if form == nil {
+			t.Fatal("no Continue with HR")
+		}
+		acct := b.do(http.MethodPost, form[1], url.Values{"csrf_token": {form[2]}})
+		if acct.url != "/account" {
+			t.Fatalf("sign-in with HR led to %s (%d)", acct.url, acct.status)
+		}
+		return acct
+	}
+	b := s.browser()
+	acct := signIn(b)
+	if !strings.Contains(acct.body, "Comes from the service you sign in with") || strings.Contains(acct.body, `name="family_name"`) {
+		t.Error("the IdP-owned family name is not read-only with its hint")
+	}
+	u, err := s.store.UserByEmail(t.Context(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.signOut()
+
+	// The provider changes the names: the IdP-owned family name follows,
+	// the person-owned given name does not; the phone is unchanged.
+	given, family = "Augusta", "King"
+	signIn(b)
+	got, err := s.store.UserByID(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.FamilyName != "King" || got.GivenName != "Ada" || got.Phone != "+46701234567" {
+		t.Errorf("after the second sign-in: got %q %q %q, want Ada King +46701234567", got.GivenName, got.FamilyName, got.Phone)
+	}
+	evs, err := s.store.EventsFor(t.Context(), u.Subject(), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var updates []events.Event
+	for _, ev := range evs {
+		if ev.Type == "user.updated" {
+			updates = append(updates, ev)
+		}
+	}
+	if len(updates) != 1 || updates[0].Actor != "idp:hr" {
+		t.Fatalf("user.updated events: got %+v, want one by idp:hr", updates)
+	}
+	var data struct {
+		Changes map[string]struct{ Old, New string } `json:"changes"`
+	}
+	if err := json.Unmarshal(updates[0].Data, &data); err != nil {
+		t.Fatal(err)
+	}
+	if len(data.Changes) != 1 || data.Changes["family_name"].Old != "Lovelace" || data.Changes["family_name"].New != "King" {
+		t.Errorf("changes: got %+v, want family_name Lovelace → King only", data.Changes)
+	}
+
+	// Signing in again with nothing new changes nothing.
+	b.signOut()
+	signIn(b)
+	if evs2, _ := s.store.EventsFor(t.Context(), u.Subject(), 50); countType(evs2, "user.updated") != 1 {
+		t.Error("a sign-in with unchanged claims wrote a user.updated event")
+	}
+}
+
+func countType(evs []events.Event, typ string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
 }
