@@ -142,8 +142,10 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) {
 	if _, ok := h.user(w, r, c); !ok {
 		return
 	}
-	u, err := h.Accounts.Update(r.Context(), r.PathValue("id"), accounts.Update{GivenName: in.GivenName, FamilyName: in.FamilyName,
-		Phone: in.Phone, Locale: in.Locale, ExternalID: in.ExternalID}, version, c.actor())
+	// The API speaks for the CRM: it changes the fields the person or the
+	// CRM owns, not those an identity provider does.
+	u, err := h.Accounts.UpdateOwned(r.Context(), r.PathValue("id"), accounts.Update{GivenName: in.GivenName, FamilyName: in.FamilyName,
+		Phone: in.Phone, Locale: in.Locale, ExternalID: in.ExternalID}, version, c.actor(), accounts.OwnerPerson, accounts.OwnerCRM)
 	if err != nil {
 		h.invalid(w, r, err, "Another user has this external ID.")
 		return
