@@ -91,9 +91,9 @@ type Config struct {
 
 	RegistrationFields []string          `koanf:"registration_fields" json:"registration_fields"`
 	AttributeOwners    map[string]string `koanf:"attribute_owners" json:"attribute_owners"`
-	InvitationTTL      time.Duration `koanf:"invitation_ttl" json:"invitation_ttl"`
-	IdentityProviders  []idpConfig   `koanf:"identity_providers" json:"identity_providers"`
-	TermsURL           string        `koanf:"terms_url" json:"terms_url"`
+	InvitationTTL      time.Duration     `koanf:"invitation_ttl" json:"invitation_ttl"`
+	IdentityProviders  []idpConfig       `koanf:"identity_providers" json:"identity_providers"`
+	TermsURL           string            `koanf:"terms_url" json:"terms_url"`
 
 	WebhooksAllowHTTP            bool          `koanf:"webhooks_allow_http" json:"webhooks_allow_http"`
 	WebhooksAllowPrivateNetworks bool          `koanf:"webhooks_allow_private_networks" json:"webhooks_allow_private_networks"`

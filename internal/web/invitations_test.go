@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/orgs"
 	"github.com/portvakt/portvakt/internal/storetest"
