@@ -57,6 +57,9 @@ func (h *Handler) profileExtras(p *page) {
 				pf.Shown = p.T("account.profile.locale_auto")
 			}
 		}
+		if pf.Shown == "" {
+			pf.Shown = p.T("account.profile.not_set")
+		}
 		p.Profile = append(p.Profile, pf)
 	}
 }
@@ -92,6 +95,16 @@ func (h *Handler) accountReady(w http.ResponseWriter, r *http.Request, u account
 		return false
 	}
 	return true
+}
+
+// showProfile sends the browser to the account page: the profile form
+// comes back with errors under this path, whose language links lead here.
+func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) {
+	to := "/account"
+	if r.URL.RawQuery != "" {
+		to += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
 
 // submitProfile saves the profile fields the form sends. Only the fields
