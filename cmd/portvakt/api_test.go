@@ -238,7 +238,10 @@ func TestManagementAPI(t *testing.T) {
 	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
 		dir := t.TempDir()
 		// The test's webhook receiver is on loopback, over http.
-		env := childEnv(t, "PORTVAKT_WEBHOOKS_ALLOW_HTTP=true", "PORTVAKT_WEBHOOKS_ALLOW_PRIVATE_NETWORKS=true")
+		env := childEnv(t, "PORTVAKT_WEBHOOKS_ALLOW_HTTP=true", "PORTVAKT_WEBHOOKS_ALLOW_PRIVATE_NETWORKS=true",
+			// The CRM owns the family name (it may change it); the sign-in
+			// service owns the language (it may not).
+			"PORTVAKT_ATTRIBUTE_OWNERS=family_name=crm,locale=idp")
 		if e.Name == "postgres" {
 			env = append(env, "PORTVAKT_DATABASE_URL="+e.NewURL(t))
 		}
@@ -425,6 +428,16 @@ func testAPIUsers(t *testing.T, admin, reader *crm) {
 	}
 	admin.expect(admin.call("PATCH", "/users/"+maria.ID, map[string]any{"family_name": "Lost"}, map[string]string{"If-Match": v1}, false), 412, "precondition-failed")
 	admin.expect(admin.call("PATCH", "/users/"+maria.ID, map[string]any{"phone": "12"}, nil, false), 400, "validation")
+	// The language is the identity provider's: not the CRM's to change.
+	a = admin.call("PATCH", "/users/"+maria.ID, map[string]any{"locale": "fi", "given_name": "Mia"}, nil, false)
+	admin.expect(a, 400, "validation")
+	var owned struct {
+		Errors []struct{ Field, Code, Message string } `json:"errors"`
+	}
+	a.decode(t, &owned)
+	if len(owned.Errors) != 1 || owned.Errors[0].Field != "locale" || owned.Errors[0].Code != "owned_by_idp" || !strings.Contains(owned.Errors[0].Message, "identity provider") {
+		t.Errorf("a change of an IdP-owned field: %s", a.body)
+	}
 	a = reader.call("GET", "/users/"+maria.ID, nil, nil, false)
 	reader.decodeUser(a, &changed)
 	if changed.FamilyName != "Berg-Lind" {
@@ -506,7 +519,7 @@ func testAPIOrganizations(t *testing.T, admin *crm) {
 func testAPIInvitations(t *testing.T, admin *crm) {
 	body := map[string]any{"email": "new.person@globex.example", "given_name": "Nina", "family_name": "Nyberg", "locale": "fi",
 		"organization": "ext:crm-acc-2", "create_organization": map[string]any{"name": "Globex", "slug": "globex", "external_id": "crm-acc-2"},
-		"roles": []string{"portal/buyer"}, "reference": "crm-invite-9", "send_email": false}
+		"roles": []string{"portal/buyer"}, "reference": "crm-invite-9", "send_email": false, "locked_fields": []string{"family_name"}}
 	key := map[string]string{"Idempotency-Key": "invite-nina-1"}
 	a := admin.call("POST", "/invitations", body, key, false)
 	admin.expect(a, 201, "")
@@ -522,6 +535,12 @@ func testAPIInvitations(t *testing.T, admin *crm) {
 	if inv.ID == "" || !strings.Contains(inv.Link, "/invitation?token=") || inv.Reference != "crm-invite-9" || inv.Delivery != "link" {
 		t.Fatalf("the invitation: %s", a.body)
 	}
+	if locked, _ := raw["locked_fields"].([]any); len(locked) != 1 || locked[0] != "family_name" {
+		t.Errorf("the invitation's locked fields: %v, want [family_name]", raw["locked_fields"])
+	}
+	// Only a pre-filled field can be locked.
+	admin.expect(admin.call("POST", "/invitations", map[string]any{"email": "x@globex.example", "organization": "ext:crm-acc-2",
+		"locked_fields": []string{"phone"}}, nil, false), 400, "validation")
 	// The CRM retries (a timeout): the same answer, not a second invitation.
 	again := admin.call("POST", "/invitations", body, key, false)
 	admin.expect(again, 201, "")

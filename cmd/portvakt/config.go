@@ -89,10 +89,11 @@ type Config struct {
 	Passkeys       bool     `koanf:"passkeys" json:"passkeys"`
 	PasskeyAAGUIDs []string `koanf:"passkey_aaguids" json:"passkey_aaguids"`
 
-	RegistrationFields []string      `koanf:"registration_fields" json:"registration_fields"`
-	InvitationTTL      time.Duration `koanf:"invitation_ttl" json:"invitation_ttl"`
-	IdentityProviders  []idpConfig   `koanf:"identity_providers" json:"identity_providers"`
-	TermsURL           string        `koanf:"terms_url" json:"terms_url"`
+	RegistrationFields []string          `koanf:"registration_fields" json:"registration_fields"`
+	AttributeOwners    map[string]string `koanf:"attribute_owners" json:"attribute_owners"`
+	InvitationTTL      time.Duration     `koanf:"invitation_ttl" json:"invitation_ttl"`
+	IdentityProviders  []idpConfig       `koanf:"identity_providers" json:"identity_providers"`
+	TermsURL           string            `koanf:"terms_url" json:"terms_url"`
 
 	WebhooksAllowHTTP            bool          `koanf:"webhooks_allow_http" json:"webhooks_allow_http"`
 	WebhooksAllowPrivateNetworks bool          `koanf:"webhooks_allow_private_networks" json:"webhooks_allow_private_networks"`
@@ -108,6 +109,7 @@ type setting struct {
 	def    any
 	secret bool // also read from PORTVAKT_<KEY>_FILE
 	list   bool // comma-separated in the environment
+	pairs  bool // key=value, comma-separated in the environment
 	usage  string
 }
 
@@ -143,6 +145,7 @@ var settings = []setting{
 	{key: "email_codes", def: false, usage: "offer sign-in by a 6-digit code sent by mail (valid 10 minutes), besides the password"},
 	{key: "passkeys", def: true, usage: "offer passkeys (WebAuthn) for sign-in and as a second factor; needs an issuer whose host is a domain name, not an IP address"},
 	{key: "passkey_aaguids", def: []string{}, list: true, usage: "accept new passkeys only from these authenticator models (AAGUIDs, comma-separated); attestation is then requested"},
+	{key: "attribute_owners", def: map[string]any{}, pairs: true, usage: "who owns each profile field (given_name, family_name, phone, locale): person (default), crm or idp; field=owner, comma-separated in the environment"},
 	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
 	{key: "invitation_ttl", def: "168h", usage: "how long an invitation to an organization can be accepted, 1h to 2160h (90 days)"},
 	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
@@ -238,9 +241,16 @@ func loadConfig(fl *pflag.FlagSet, getenv func(string) string) (Config, error) {
 		if v == "" {
 			continue
 		}
-		if s.list {
+		switch {
+		case s.list:
 			env[s.key] = splitList(v)
-		} else {
+		case s.pairs:
+			m, err := splitPairs(v)
+			if err != nil {
+				return Config{}, configError{fmt.Errorf("%s: %w", envName(s.key), err)}
+			}
+			env[s.key] = m
+		default:
 			env[s.key] = v
 		}
 	}
@@ -288,6 +298,19 @@ func splitList(v string) []string {
 	return out
 }
 
+// splitPairs reads "key=value, key=value".
+func splitPairs(v string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, p := range splitList(v) {
+		k, val, ok := strings.Cut(p, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("%q is not key=value", p)
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(val)
+	}
+	return out, nil
+}
+
 func unknownKeys(keys []string) []string {
 	known := map[string]bool{}
 	for _, s := range settings {
@@ -296,7 +319,7 @@ func unknownKeys(keys []string) []string {
 	var out []string
 	for _, k := range keys {
 		top, _, _ := strings.Cut(k, ".")
-		if !known[k] && !(known[top] && top == "user_attributes") {
+		if !known[k] && !(known[top] && (top == "user_attributes" || top == "attribute_owners")) {
 			out = append(out, k)
 		}
 	}
@@ -410,6 +433,13 @@ func (c Config) Validate() error {
 	for _, f := range c.RegistrationFields {
 		if !slices.Contains(federation.ProfileFields, f) {
 			bad("registration_fields", "%q is not one of %s", f, strings.Join(federation.ProfileFields, ", "))
+		}
+	}
+	if _, err := accounts.NewOwners(c.AttributeOwners); err != nil {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				bad("attribute_owners", "%v", e)
+			}
 		}
 	}
 	if c.TermsURL != "" {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 )
 
@@ -121,6 +122,9 @@ func TestConfigErrors(t *testing.T) {
 		{"ladder", nil, map[string]string{"PORTVAKT_LOA_LADDER": "low"}, []string{"loa_ladder"}},
 		{"passkey models", nil, map[string]string{"PORTVAKT_PASSKEY_AAGUIDS": "not-hex"}, []string{"passkey_aaguids", "16 bytes in hex"}},
 		{"registration fields", nil, map[string]string{"PORTVAKT_REGISTRATION_FIELDS": "given_name,shoe_size"}, []string{"registration_fields", `"shoe_size" is not one of`}},
+		{"attribute owners", nil, map[string]string{"PORTVAKT_ATTRIBUTE_OWNERS": "email=crm,phone=erp"},
+			[]string{"attribute_owners (PORTVAKT_ATTRIBUTE_OWNERS)", `unknown field "email"`, `phone: unknown owner "erp"`}},
+		{"attribute owners not pairs", nil, map[string]string{"PORTVAKT_ATTRIBUTE_OWNERS": "phone"}, []string{"PORTVAKT_ATTRIBUTE_OWNERS", `"phone" is not key=value`}},
 		{"terms", nil, map[string]string{"PORTVAKT_TERMS_URL": "http://example.com/terms"}, []string{"terms_url", "https URL"}},
 		{"invitation lifetime", nil, map[string]string{"PORTVAKT_INVITATION_TTL": "10m"}, []string{"invitation_ttl", "outside 1h to 2160h"}},
 	} {
@@ -160,5 +164,24 @@ func TestConfigRedacted(t *testing.T) {
 	}
 	if got := m["database_url"]; got != "postgres://app:REDACTED@db.example/portvakt" {
 		t.Errorf("database_url = %q, want the URL with the password redacted", got)
+	}
+}
+
+func TestConfigAttributeOwners(t *testing.T) {
+	file := writeTestFile(t, "portvakt.yaml", "attribute_owners:\n  given_name: crm\n  family_name: crm\n  phone: idp\n")
+	c, err := loadTestConfig(t, nil, map[string]string{"PORTVAKT_CONFIG": file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"given_name": "crm", "family_name": "crm", "phone": "idp"}
+	if diff := cmp.Diff(want, c.AttributeOwners); diff != "" {
+		t.Errorf("attribute_owners from the file (-want +got):\n%s", diff)
+	}
+	c, err = loadTestConfig(t, nil, map[string]string{"PORTVAKT_CONFIG": file, "PORTVAKT_ATTRIBUTE_OWNERS": "locale = idp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AttributeOwners["locale"] != "idp" {
+		t.Errorf("attribute_owners from the environment: got %v, want locale=idp", c.AttributeOwners)
 	}
 }

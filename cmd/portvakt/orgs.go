@@ -107,7 +107,7 @@ func printOrg(e env, o orgs.Organization, asJSON bool) error {
 var orgFieldFlags = map[string]string{
 	"name": "--name", "slug": "--slug", "external_id": "--external-id", "domains": "--domain", "metadata": "--metadata",
 	"status": "--status", "app": "--app", "description": "--description", "permissions": "--permission", "roles": "--role",
-	"email": "EMAIL", "return_to": "--return-to", "client_id": "--client", "sso_provider": "--sso-provider",
+	"email": "EMAIL", "return_to": "--return-to", "client_id": "--client", "locked_fields": "--lock", "sso_provider": "--sso-provider",
 	"auto_join": "--auto-join", "join_roles": "--join-role", "min_acr": "--min-acr", "sign_in_methods": "--sign-in-method",
 }
 
@@ -724,6 +724,7 @@ type invitationOut struct {
 	Phone      string    `json:"phone,omitempty"`
 	Locale     string    `json:"locale,omitempty"`
 	Roles      []string  `json:"roles"`
+	Locked     []string  `json:"locked_fields,omitempty"`
 	ReturnTo   string    `json:"return_to,omitempty"`
 	ClientID   string    `json:"client_id,omitempty"`
 	Status     string    `json:"status"`
@@ -734,7 +735,7 @@ type invitationOut struct {
 
 func invitationView(inv orgs.Invitation) invitationOut {
 	return invitationOut{ID: inv.ID, OrgID: inv.OrgID, Email: inv.Email, GivenName: inv.GivenName, FamilyName: inv.FamilyName,
-		Phone: inv.Phone, Locale: inv.Locale, Roles: grantList(inv.Roles), ReturnTo: inv.ReturnTo, ClientID: inv.ClientID, Status: inv.Status,
+		Phone: inv.Phone, Locale: inv.Locale, Roles: grantList(inv.Roles), Locked: inv.LockedFields, ReturnTo: inv.ReturnTo, ClientID: inv.ClientID, Status: inv.Status,
 		InvitedBy: inv.InvitedBy, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt}
 }
 
@@ -749,13 +750,14 @@ func newOrgInviteCmd(e env) *cobra.Command {
 		Long: `Invite someone to an organization with roles. The running server mails
 them a link (in --locale, default English) that opens a registration form
 pre-filled with the names and phone given here, the address fixed; someone
-with an account signs in and joins. The link works once, until
+with an account signs in and joins. --lock makes pre-filled fields
+read-only on the form and owned by the CRM for that person afterwards. The link works once, until
 invitation_ttl (default 7 days). Inviting an address again while its
 invitation is pending replaces that invitation and sends it again. ` + orgRefHelp + `
 
 Example:
   portvakt org invite acme maria@acme.example --given-name Maria --family-name Berg \
-    --locale sv --role portal/buyer --json`,
+    --lock given_name,family_name --locale sv --role portal/buyer --json`,
 		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			grants, err := orgs.ParseGrants(appName, roles)
@@ -789,6 +791,7 @@ Example:
 	fl.StringVar(&inv.FamilyName, "family-name", "", "pre-fills the registration form")
 	fl.StringVar(&inv.Phone, "phone", "", "pre-fills the registration form (E.164, e.g. +46701234567)")
 	fl.StringVar(&inv.Locale, "locale", "", "language of the mail and pages: en, sv or fi")
+	fl.StringSliceVar(&inv.LockedFields, "lock", nil, "pre-filled fields the person cannot change, comma-separated: given_name, family_name, phone")
 	fl.StringVar(&inv.ReturnTo, "return-to", "", "a path on this server to go to after joining (default the account page)")
 	fl.StringVar(&inv.ClientID, "client", "", "the application (a client ID; the client needs --initiate-login-uri) to open after joining, before --return-to")
 	fl.BoolVar(&asJSON, "json", false, "print one JSON object")

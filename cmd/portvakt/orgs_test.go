@@ -101,13 +101,16 @@ func TestOrgCommands(t *testing.T) {
 		}
 	}
 	// Invitations: created (the server mails them), listed, withdrawn.
-	inv := mustRun(t, dir, env, "org", "invite", "acme", "Nina@Acme.example", "--given-name", "Nina", "--locale", "sv", "--role", "portal/buyer", "--json")
+	inv := mustRun(t, dir, env, "org", "invite", "acme", "Nina@Acme.example", "--given-name", "Nina", "--lock", "given_name", "--locale", "sv", "--role", "portal/buyer", "--json")
 	var invited map[string]any
 	if err := json.Unmarshal([]byte(inv.stdout), &invited); err != nil || invited["status"] != "pending" || invited["email"] != "nina@acme.example" {
 		t.Fatalf("org invite: %s", inv.stdout)
 	}
 	if strings.Contains(inv.stdout, "token") {
 		t.Errorf("org invite printed a token: %s", inv.stdout)
+	}
+	if !strings.Contains(inv.stdout, `"locked_fields":["given_name"]`) {
+		t.Errorf("org invite --lock given_name: %s", inv.stdout)
 	}
 	if l := mustRun(t, dir, env, "org", "invitation", "list", "acme"); !strings.Contains(l.stdout, "nina@acme.example") || !strings.Contains(l.stdout, "pending") {
 		t.Errorf("org invitation list:\n%s", l.stdout)
@@ -126,6 +129,7 @@ func TestOrgCommands(t *testing.T) {
 		{[]string{"org", "invite", "acme", "not-an-address"}, "email (EMAIL)"},
 		{[]string{"org", "invite", "acme", "x@acme.example", "--role", "portal/ghost"}, "roles (--role)"},
 		{[]string{"org", "invite", "acme", "x@acme.example", "--return-to", "https://evil.example/"}, "return_to (--return-to)"},
+		{[]string{"org", "invite", "acme", "x@acme.example", "--lock", "family_name"}, "locked_fields (--lock): family_name is locked but not pre-filled"},
 	} {
 		r := runPortvakt(t, dir, env, tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {

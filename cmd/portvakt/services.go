@@ -87,6 +87,10 @@ func (a *app) services() (*services, error) {
 	if len(cfg.UserAttributes) == 0 {
 		attrs = nil // no schema: any JSON object
 	}
+	owners, err := accounts.NewOwners(cfg.AttributeOwners)
+	if err != nil {
+		return nil, configError{fmt.Errorf("attribute_owners: %w", err)}
+	}
 	keys, err := signing.New(a.store, a.keyring, signing.Options{Now: a.now, Logger: a.log.With("component", "signing")})
 	if err != nil {
 		return nil, err
@@ -119,7 +123,7 @@ func (a *app) services() (*services, error) {
 		catalog: cat,
 		hasher:  hasher,
 		accounts: &accounts.Service{
-			Store: a.store, Events: a.store, Hasher: hasher, Policy: pp, Attributes: attrs, Now: a.now,
+			Store: a.store, Events: a.store, Hasher: hasher, Policy: pp, Attributes: attrs, Owners: owners, Now: a.now,
 		},
 		authn: factors,
 		flows: &flows.Service{Store: a.store, Now: a.now},

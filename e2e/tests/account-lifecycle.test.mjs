@@ -22,7 +22,7 @@ test('happy path: register, verify by code, sign out and in, reset the password'
   assert.match(mail.text, /^Hello Astrid,/, 'the mail greets the person by name');
 
   await enterCode(rec, { code: mail.code, email });
-  assert.match(await page.locator('dl.profile').innerText(), /Astrid/);
+  assert.equal(await page.getByLabel(t('en', 'field.given_name.label')).inputValue(), 'Astrid');
 
   await signOut(rec);
   await expectSignedOut(rec);

@@ -60,6 +60,9 @@ type Registration struct {
 	Phone string
 	// Terms is the terms of service accepted (its URL), if any are asked.
 	Terms string
+	// LockedFields are the fields the invitation locked (RegisterInvited
+	// only): the new user keeps them as User.LockedFields.
+	LockedFields []string
 }
 
 // Registered is the outcome of Register. When the email already had an
@@ -447,7 +450,7 @@ func (s *Service) newRegistered(ctx context.Context, in Registration, verified b
 	u := User{
 		ID: NewID(), Email: in.Email, EmailVerified: verified, GivenName: strings.TrimSpace(in.GivenName),
 		FamilyName: strings.TrimSpace(in.FamilyName), Locale: in.Locale, Phone: strings.ReplaceAll(in.Phone, " ", ""), Status: StatusActive,
-		CreatedAt: now, UpdatedAt: now,
+		LockedFields: in.LockedFields, CreatedAt: now, UpdatedAt: now,
 	}
 	var errs []error
 	if err := u.Validate(); err != nil {

@@ -23,6 +23,9 @@ type Service struct {
 	// Attributes validates custom profile attributes; nil accepts any
 	// JSON object.
 	Attributes *AttributeSchema
+	// Owners says who owns each profile field; nil leaves every field to
+	// the person.
+	Owners Owners
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

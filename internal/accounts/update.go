@@ -34,14 +34,28 @@ type Update struct {
 // user.updated event names each changed field with its old and new value;
 // a change that changes nothing writes nothing.
 func (s *Service) Update(ctx context.Context, id string, up Update, ifVersion, actor string) (User, error) {
+	return s.update(ctx, id, up, ifVersion, actor, nil)
+}
+
+// trim is how Update normalizes a field's new value.
+func trim(v string) string { return strings.TrimSpace(v) }
+
+// update is Update with check, if not nil, judging the change against the
+// current user inside the same transaction.
+func (s *Service) update(ctx context.Context, id string, up Update, ifVersion, actor string, check func(cur User) error) (User, error) {
 	return s.Store.UpdateUser(ctx, id, func(cur User) (Change, error) {
 		if ifVersion != "" && Version(cur) != ifVersion {
 			return Change{}, ErrStale
 		}
+		if check != nil {
+			if err := check(cur); err != nil {
+				return Change{}, err
+			}
+		}
 		next := cur
 		set := func(dst *string, v *string) {
 			if v != nil {
-				*dst = strings.TrimSpace(*v)
+				*dst = trim(*v)
 			}
 		}
 		set(&next.GivenName, up.GivenName)

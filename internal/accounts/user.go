@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,11 @@ type User struct {
 	// ExternalID links the account to a record in another system (the
 	// CRM); unique when set.
 	ExternalID string
+	// LockedFields are profile fields (given_name, family_name, phone)
+	// that the invitation the user registered with locked: CRM-owned for
+	// this user where the deployment leaves them to the person (see
+	// Owners.Of).
+	LockedFields []string
 	// Attributes are free-form, schema-validated profile fields.
 	Attributes json.RawMessage
 	// PasswordHash is a PHC-format hash, empty when the user has none.
@@ -142,6 +148,11 @@ func (u *User) Validate() error {
 	}
 	if u.Status != StatusActive && u.Status != StatusDisabled {
 		errs = append(errs, FieldError{"status", "invalid", fmt.Sprintf("%q is not active or disabled", u.Status)})
+	}
+	for _, f := range u.LockedFields {
+		if !slices.Contains(OwnedFields, f) {
+			errs = append(errs, FieldError{"locked_fields", "invalid", fmt.Sprintf("%q is not a profile field", f)})
+		}
 	}
 	if len(u.ExternalID) > 255 {
 		errs = append(errs, FieldError{"external_id", "too_long", "is longer than 255 characters"})

@@ -22,6 +22,7 @@ type invitationOut struct {
 	Phone          string     `json:"phone"`
 	Locale         string     `json:"locale"`
 	Roles          []string   `json:"roles"`
+	LockedFields   []string   `json:"locked_fields"`
 	ClientID       string     `json:"client_id"`
 	Reference      string     `json:"reference"`
 	Delivery       string     `json:"delivery"`
@@ -39,7 +40,7 @@ func invitationView(inv orgs.Invitation) invitationOut {
 		roles = append(roles, g.App+"/"+g.Role)
 	}
 	out := invitationOut{ID: inv.ID, OrganizationID: inv.OrgID, Email: inv.Email, GivenName: inv.GivenName, FamilyName: inv.FamilyName,
-		Phone: inv.Phone, Locale: inv.Locale, Roles: roles, ClientID: inv.ClientID, Reference: inv.Reference, Delivery: inv.Delivery,
+		Phone: inv.Phone, Locale: inv.Locale, Roles: roles, LockedFields: append([]string{}, inv.LockedFields...), ClientID: inv.ClientID, Reference: inv.Reference, Delivery: inv.Delivery,
 		Status: inv.Status, CreatedAt: inv.CreatedAt, ExpiresAt: inv.ExpiresAt, AcceptedBy: inv.AcceptedBy}
 	if out.Delivery == "" {
 		out.Delivery = orgs.DeliveryEmail
@@ -58,6 +59,8 @@ type invitationIn struct {
 	Phone      string   `json:"phone"`
 	Locale     string   `json:"locale"`
 	Roles      []string `json:"roles"`
+	// LockedFields are pre-filled fields the person cannot change.
+	LockedFields []string `json:"locked_fields"`
 	// Organization is its ID, slug or ext:<external ID>.
 	Organization string `json:"organization"`
 	// CreateOrganization makes the organization when Organization names
@@ -116,7 +119,7 @@ func (h *Handler) createInvitation(w http.ResponseWriter, r *http.Request, c cal
 			return
 		}
 		inv := orgs.Invitation{OrgID: o.ID, Email: in.Email, GivenName: strings.TrimSpace(in.GivenName), FamilyName: strings.TrimSpace(in.FamilyName),
-			Phone: strings.ReplaceAll(in.Phone, " ", ""), Locale: in.Locale, Roles: roles, ClientID: in.ClientID, Reference: in.Reference}
+			Phone: strings.ReplaceAll(in.Phone, " ", ""), Locale: in.Locale, Roles: roles, LockedFields: in.LockedFields, ClientID: in.ClientID, Reference: in.Reference}
 		// The link is in the answer either way: mailed too (the default),
 		// or for the caller to send itself (send_email false).
 		mail := in.SendEmail == nil || *in.SendEmail

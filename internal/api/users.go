@@ -309,15 +309,17 @@ func (h *Handler) patchUser(w http.ResponseWriter, r *http.Request, c caller) {
 			*f.dst = strings.TrimSpace(*f.v)
 		}
 	}
-	if err := trial.Validate(); err != nil {
+	// The API speaks for the CRM: it changes the fields the person or the
+	// CRM owns, not those an identity provider does.
+	up := accounts.Update{GivenName: in.GivenName, FamilyName: in.FamilyName, Phone: in.Phone, Locale: in.Locale, ExternalID: in.ExternalID}
+	if err := errors.Join(trial.Validate(), h.Accounts.CheckOwned(cur, up, accounts.OwnerPerson, accounts.OwnerCRM)); err != nil {
 		h.invalid(w, r, err, "")
 		return
 	}
 	if !h.setExternalIDs(w, r, c, externalids.User, cur.ID, in.ExternalIDs) {
 		return
 	}
-	u, err := h.Accounts.Update(r.Context(), cur.ID, accounts.Update{GivenName: in.GivenName, FamilyName: in.FamilyName,
-		Phone: in.Phone, Locale: in.Locale, ExternalID: in.ExternalID}, version, c.actor())
+	u, err := h.Accounts.UpdateOwned(r.Context(), cur.ID, up, version, c.actor(), accounts.OwnerPerson, accounts.OwnerCRM)
 	if err != nil {
 		h.invalid(w, r, err, "Another user has this external ID.")
 		return

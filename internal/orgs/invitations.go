@@ -51,6 +51,10 @@ type Invitation struct {
 	Phone      string
 	Locale     string
 	Roles      []Grant
+	// LockedFields are pre-filled fields (given_name, family_name, phone)
+	// the person cannot change: read-only on the registration form and,
+	// once registered, owned by the CRM for that person.
+	LockedFields []string
 	// ReturnTo is where the person goes once they have joined (a path on
 	// this server, such as an authorization request), or "".
 	ReturnTo string
@@ -185,7 +189,32 @@ func invitationData(inv Invitation) map[string]any {
 	if inv.Delivery != "" {
 		d["delivery"] = inv.Delivery
 	}
+	if len(inv.LockedFields) > 0 {
+		d["locked_fields"] = inv.LockedFields
+	}
 	return d
+}
+
+// lockable checks inv's locked fields: only pre-filled ones of the fields
+// an invitation fills. It returns them once each, in a fixed order.
+func lockable(inv Invitation) ([]string, error) {
+	prefilled := map[string]string{"given_name": inv.GivenName, "family_name": inv.FamilyName, "phone": inv.Phone}
+	for _, f := range inv.LockedFields {
+		v, ok := prefilled[f]
+		if !ok {
+			return nil, FieldError{"locked_fields", fmt.Sprintf("%q is not a field an invitation can lock (given_name, family_name, phone)", f)}
+		}
+		if strings.TrimSpace(v) == "" {
+			return nil, FieldError{"locked_fields", fmt.Sprintf("%s is locked but not pre-filled", f)}
+		}
+	}
+	var out []string
+	for _, f := range []string{"given_name", "family_name", "phone"} {
+		if slices.Contains(inv.LockedFields, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
 // Invite invites inv.Email to inv.OrgID with inv.Roles. An organization
@@ -229,6 +258,9 @@ func (s *Invitations) invite(ctx context.Context, inv Invitation, actor string, 
 	}
 	if len(inv.Reference) > 255 {
 		return Invitation{}, FieldError{"reference", "is longer than 255 characters"}
+	}
+	if inv.LockedFields, err = lockable(inv); err != nil {
+		return Invitation{}, err
 	}
 	switch inv.Delivery {
 	case "":

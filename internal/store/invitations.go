@@ -16,7 +16,7 @@ import (
 var _ orgs.InvitationStore = (*Store)(nil)
 
 const invitationColumns = `id, org_id, email, given_name, family_name, phone, locale, roles, return_to, token_hash,
-	status, invited_by, created_at, updated_at, expires_at, accepted_at, accepted_by, client_id, reference, delivery, sealed_token`
+	status, invited_by, created_at, updated_at, expires_at, accepted_at, accepted_by, client_id, reference, delivery, sealed_token, locked_fields`
 
 // CreateInvitation implements orgs.InvitationStore. A token hash already
 // taken is a conflict as well.
@@ -30,10 +30,10 @@ func (s *Store) CreateInvitation(ctx context.Context, inv orgs.Invitation, evs .
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO invitations (`+invitationColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`,
 			inv.ID, inv.OrgID, inv.Email, inv.GivenName, inv.FamilyName, inv.Phone, inv.Locale, roles, inv.ReturnTo, inv.TokenHash,
 			inv.Status, inv.InvitedBy, micros(inv.CreatedAt), micros(inv.UpdatedAt), micros(inv.ExpiresAt),
-			nullMicros(inv.AcceptedAt), nullString(inv.AcceptedBy), inv.ClientID, inv.Reference, delivery(inv.Delivery), inv.SealedToken); err != nil {
+			nullMicros(inv.AcceptedAt), nullString(inv.AcceptedBy), inv.ClientID, inv.Reference, delivery(inv.Delivery), inv.SealedToken, fieldList(inv.LockedFields)); err != nil {
 			return fmt.Errorf("insert invitation: %w", err)
 		}
 		return s.appendEvents(ctx, tx, evs...)
@@ -50,11 +50,11 @@ func (s *Store) UpdateInvitation(ctx context.Context, inv orgs.Invitation, evs .
 	return orgConflict(s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE invitations SET email = $2, given_name = $3, family_name = $4, phone = $5, locale = $6,
 			roles = $7, return_to = $8, token_hash = $9, status = $10, invited_by = $11, updated_at = $12, expires_at = $13,
-			accepted_at = $14, accepted_by = $15, client_id = $16, reference = $17, delivery = $18, sealed_token = $19
+			accepted_at = $14, accepted_by = $15, client_id = $16, reference = $17, delivery = $18, sealed_token = $19, locked_fields = $20
 			WHERE id = $1`,
 			inv.ID, inv.Email, inv.GivenName, inv.FamilyName, inv.Phone, inv.Locale,
 			roles, inv.ReturnTo, inv.TokenHash, inv.Status, inv.InvitedBy, micros(inv.UpdatedAt), micros(inv.ExpiresAt),
-			nullMicros(inv.AcceptedAt), nullString(inv.AcceptedBy), inv.ClientID, inv.Reference, delivery(inv.Delivery), inv.SealedToken)
+			nullMicros(inv.AcceptedAt), nullString(inv.AcceptedBy), inv.ClientID, inv.Reference, delivery(inv.Delivery), inv.SealedToken, fieldList(inv.LockedFields))
 		if err != nil {
 			return fmt.Errorf("update invitation: %w", err)
 		}
@@ -89,16 +89,20 @@ func encodeInvitationRoles(roles []orgs.Grant) (string, error) {
 
 func scanInvitation(row scanner) (orgs.Invitation, error) {
 	var inv orgs.Invitation
-	var roles string
+	var roles, locked string
 	var created, updated, expires int64
 	var accepted sql.NullInt64
 	var acceptedBy sql.NullString
 	if err := row.Scan(&inv.ID, &inv.OrgID, &inv.Email, &inv.GivenName, &inv.FamilyName, &inv.Phone, &inv.Locale, &roles,
-		&inv.ReturnTo, &inv.TokenHash, &inv.Status, &inv.InvitedBy, &created, &updated, &expires, &accepted, &acceptedBy, &inv.ClientID, &inv.Reference, &inv.Delivery, &inv.SealedToken); err != nil {
+		&inv.ReturnTo, &inv.TokenHash, &inv.Status, &inv.InvitedBy, &created, &updated, &expires, &accepted, &acceptedBy, &inv.ClientID, &inv.Reference, &inv.Delivery, &inv.SealedToken, fieldList(inv.LockedFields)); err != nil {
 		return inv, fmt.Errorf("scan invitation: %w", err)
 	}
 	inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = fromMicros(created), fromMicros(updated), fromMicros(expires)
 	inv.AcceptedAt, inv.AcceptedBy = fromNullMicros(accepted), acceptedBy.String
+	var err error
+	if inv.LockedFields, err = parseFieldList(locked); err != nil {
+		return inv, fmt.Errorf("invitation %s locked fields: %w", inv.ID, err)
+	}
 	var keys []string
 	if err := json.Unmarshal([]byte(roles), &keys); err != nil {
 		return inv, fmt.Errorf("invitation %s roles: %w", inv.ID, err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,16 +16,16 @@ import (
 var _ accounts.Store = (*Store)(nil)
 
 const userColumns = `id, email, email_normalized, email_verified, given_name, family_name, phone, locale, status,
-	external_id, attributes, password_hash, created_at, updated_at, profile_confirmed_at`
+	external_id, attributes, password_hash, created_at, updated_at, profile_confirmed_at, locked_fields`
 
 // CreateUser implements accounts.Store.
 func (s *Store) CreateUser(ctx context.Context, u accounts.User, evs ...events.Event) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 			u.ID, u.Email, u.EmailNormalized, u.EmailVerified, u.GivenName, u.FamilyName, u.Phone, u.Locale,
 			string(u.Status), nullString(u.ExternalID), string(u.Attributes), u.PasswordHash,
-			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt))
+			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt), fieldList(u.LockedFields))
 		if err != nil {
 			return fmt.Errorf("insert user: %w", err)
 		}
@@ -110,12 +111,12 @@ func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) 
 
 func scanUser(row scanner) (accounts.User, error) {
 	var u accounts.User
-	var status, attrs string
+	var status, attrs, locked string
 	var external sql.NullString
 	var created, updated int64
 	var confirmed sql.NullInt64
 	err := row.Scan(&u.ID, &u.Email, &u.EmailNormalized, &u.EmailVerified, &u.GivenName, &u.FamilyName, &u.Phone,
-		&u.Locale, &status, &external, &attrs, &u.PasswordHash, &created, &updated, &confirmed)
+		&u.Locale, &status, &external, &attrs, &u.PasswordHash, &created, &updated, &confirmed, &locked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("%w: %w", ErrNotFound, accounts.ErrNotFound)
 	}
@@ -127,7 +128,31 @@ func scanUser(row scanner) (accounts.User, error) {
 	u.Attributes = []byte(attrs)
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
 	u.ProfileConfirmedAt = fromNullMicros(confirmed)
+	if u.LockedFields, err = parseFieldList(locked); err != nil {
+		return u, fmt.Errorf("user %s locked fields: %w", u.ID, err)
+	}
 	return u, nil
+}
+
+// fieldList is a list of field names as stored: a JSON array, never null.
+func fieldList(fields []string) string {
+	if len(fields) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(fields) // a []string always encodes
+	return string(b)
+}
+
+// parseFieldList reads what fieldList wrote; nil for an empty list.
+func parseFieldList(s string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 func nullString(s string) sql.NullString {
@@ -157,10 +182,10 @@ func (s *Store) writeChange(ctx context.Context, tx *sql.Tx, c accounts.Change) 
 	u := c.User
 	_, err := tx.ExecContext(ctx, `UPDATE users SET email = $2, email_normalized = $3, email_verified = $4,
 		given_name = $5, family_name = $6, phone = $7, locale = $8, status = $9, external_id = $10,
-		attributes = $11, password_hash = $12, updated_at = $13, profile_confirmed_at = $14 WHERE id = $1`,
+		attributes = $11, password_hash = $12, updated_at = $13, profile_confirmed_at = $14, locked_fields = $15 WHERE id = $1`,
 		u.ID, u.Email, u.EmailNormalized, u.EmailVerified, u.GivenName, u.FamilyName, u.Phone, u.Locale,
 		string(u.Status), nullString(u.ExternalID), string(u.Attributes), u.PasswordHash,
-		micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt))
+		micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt), fieldList(u.LockedFields))
 	if err != nil {
 		return u, fmt.Errorf("update user: %w", err)
 	}

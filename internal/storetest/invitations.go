@@ -94,25 +94,26 @@ func testInvitationRoundTrip(t *testing.T, e Engine) {
 	o := newOrg(t, "acme")
 	createOrgs(t, s, o)
 	full := orgs.Invitation{
-		ID:          "inv_full",
-		OrgID:       o.ID,
-		Email:       "åsa@example.se",
-		GivenName:   "Åsa",
-		FamilyName:  "Öberg",
-		Phone:       "+46701234567",
-		Locale:      "sv",
-		Roles:       grants("shop/orders", "crm/viewer"),
-		ReturnTo:    "/oauth2/authorize?client_id=shop&state=x",
-		ClientID:    "shop",
-		Reference:   "crm-invite-77",
-		Delivery:    orgs.DeliveryLink,
-		SealedToken: []byte{0x01, 0xfe, 0x00, 0x42},
-		TokenHash:   "0c4f…hash",
-		Status:      orgs.InvitationPending,
-		InvitedBy:   "user:u-admin",
-		CreatedAt:   base,
-		UpdatedAt:   base.Add(time.Second + 999*time.Nanosecond),
-		ExpiresAt:   base.Add(invitationTTL),
+		ID:           "inv_full",
+		OrgID:        o.ID,
+		Email:        "åsa@example.se",
+		GivenName:    "Åsa",
+		FamilyName:   "Öberg",
+		Phone:        "+46701234567",
+		Locale:       "sv",
+		Roles:        grants("shop/orders", "crm/viewer"),
+		LockedFields: []string{"given_name", "family_name"},
+		ReturnTo:     "/oauth2/authorize?client_id=shop&state=x",
+		ClientID:     "shop",
+		Reference:    "crm-invite-77",
+		Delivery:     orgs.DeliveryLink,
+		SealedToken:  []byte{0x01, 0xfe, 0x00, 0x42},
+		TokenHash:    "0c4f…hash",
+		Status:       orgs.InvitationPending,
+		InvitedBy:    "user:u-admin",
+		CreatedAt:    base,
+		UpdatedAt:    base.Add(time.Second + 999*time.Nanosecond),
+		ExpiresAt:    base.Add(invitationTTL),
 	}
 	minimal := orgs.Invitation{ID: "inv_min", OrgID: o.ID, Email: "min@example.com", TokenHash: "hash-min", Delivery: orgs.DeliveryEmail,
 		Status: orgs.InvitationPending, CreatedAt: base, UpdatedAt: base, ExpiresAt: base.Add(time.Hour)}
@@ -290,6 +291,7 @@ func testInvitationUpdate(t *testing.T, e Engine) {
 	resent.TokenHash, resent.ExpiresAt, resent.UpdatedAt = "hash-resent", later.Add(invitationTTL), later
 	resent.GivenName, resent.Locale, resent.Roles, resent.ReturnTo, resent.InvitedBy = "Anna", "fi", grants("crm/viewer"), "/account", "user:u2"
 	resent.ClientID = "portal"
+	resent.LockedFields = []string{"given_name"}
 	must(t, s.UpdateInvitation(ctx, resent, invitationEvent(t, "invitation.resent", resent)), "UpdateInvitation")
 	want := resent
 	want.OrgID, want.CreatedAt = inv.OrgID, inv.CreatedAt

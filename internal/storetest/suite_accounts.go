@@ -174,6 +174,7 @@ func testUpdateUser(t *testing.T, e Engine) {
 			cur.GivenName, cur.FamilyName, cur.Phone, cur.Locale = "Ada", "Lovelace", "+46701234567", "sv"
 			cur.Status, cur.ExternalID, cur.Attributes = accounts.StatusDisabled, "crm-7", []byte(`{"tier":"gold"}`)
 			cur.PasswordHash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA"
+			cur.LockedFields = []string{"family_name"}
 			cur.UpdatedAt, cur.ProfileConfirmedAt = base.Add(time.Hour), base.Add(2*time.Hour)
 			change = accounts.Change{User: cur, Events: []events.Event{newEvent(t, "user.updated", cur.Subject(), nil)}}
 			return change, nil

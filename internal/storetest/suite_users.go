@@ -53,6 +53,7 @@ func testUsers(t *testing.T, e Engine) {
 			Status:             accounts.StatusDisabled,
 			ExternalID:         "crm-42",
 			Attributes:         json.RawMessage(`{"tier": "gold", "n": [1, 2]}`),
+			LockedFields:       []string{"given_name", "phone"},
 			PasswordHash:       "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
 			CreatedAt:          base,
 			UpdatedAt:          base.Add(time.Second + 999*time.Nanosecond),

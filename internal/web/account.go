@@ -6,28 +6,20 @@ import (
 	"net/url"
 
 	"github.com/portvakt/portvakt/internal/accounts"
-	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/session"
 )
 
 func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.signedIn(w, r)
-	if !ok {
+	if !ok || !h.accountReady(w, r, u, "/account") {
 		return
 	}
-	if h.Authn.Policy == authn.PolicyRequired {
-		has, err := h.Authn.HasSecondFactor(r.Context(), u.ID)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if !has {
-			http.Redirect(w, r, mfaSetupURL("/account"), http.StatusSeeOther)
-			return
-		}
-	}
-	p := h.accountPage(w, r, u)
+	h.renderAccount(w, r, h.accountPage(w, r, u), http.StatusOK)
+}
+
+// renderAccount shows the account page p with all its sections.
+func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, p *page, status int) {
 	p.Title = p.T("account.title")
 	if err := h.securityExtras(r, p); err != nil {
 		h.fail(w, r, err)
@@ -37,7 +29,8 @@ func (h *Handler) showAccount(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, r, http.StatusOK, "account", p)
+	h.profileExtras(p)
+	h.render(w, r, status, "account", p)
 }
 
 // submitVerifyEmail sends a new verification mail to the signed-in user and

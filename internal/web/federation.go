@@ -218,6 +218,13 @@ func (h *Handler) signInUpstream(w http.ResponseWriter, r *http.Request, f flows
 	if err := h.Federation.Store.TouchIdentity(ctx, c.Provider, c.Subject, h.now()); err != nil {
 		h.Logger.WarnContext(ctx, "touch identity", "error", err)
 	}
+	// The fields the identity provider owns follow it at each sign-in; a
+	// failed refresh does not stop the sign-in.
+	if _, err := h.Accounts.Refresh(ctx, u.ID, c.Provider, map[string]string{
+		"given_name": c.GivenName, "family_name": c.FamilyName, "phone": c.Phone, "locale": c.Locale,
+	}); err != nil {
+		h.Logger.WarnContext(ctx, "refresh profile from identity provider", "provider", c.Provider, "error", err)
+	}
 	if err := h.Federation.Proof(ctx, u.ID, c); err != nil {
 		h.upstreamFailed(w, r, f, err)
 		return

@@ -154,6 +154,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /logged-out", h.showLoggedOut)
 	mux.HandleFunc("GET /account", h.showAccount)
 	mux.HandleFunc("POST /account/verify-email", h.submitVerifyEmail)
+	mux.HandleFunc("GET /account/profile", h.showProfile)
+	mux.HandleFunc("POST /account/profile", h.submitProfile)
 	mux.HandleFunc("GET /account/mfa", h.showMFASetup)
 	mux.HandleFunc("GET /account/totp", h.showTOTP)
 	mux.HandleFunc("POST /account/totp", h.submitTOTP)

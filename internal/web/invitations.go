@@ -15,7 +15,9 @@ import (
 
 // Invitations: the link in an invitation mail (/invitation?token=…) opens
 // a registration form pre-filled with what the invitation says — the
-// address fixed, since the link proves it; names and phone editable — or,
+// address fixed, since the link proves it; names and phone editable unless
+// the invitation locked them (then they are owned by the CRM for the new
+// account: accounts.Owners.Of) — or,
 // for an address that has an account, asks its owner to sign in and join.
 // Either way the person lands in the organization with the invited roles
 // and goes on where the invitation says. A link that is unknown, used,
@@ -88,6 +90,9 @@ func (h *Handler) invitationPage(w http.ResponseWriter, r *http.Request, inv org
 	p.Title = p.TF("invitation.title", "Organization", o.Name)
 	p.Heading = p.Title
 	p.Extra["email"], p.Extra["token"] = inv.Email, token
+	for _, f := range inv.LockedFields {
+		p.Extra["locked_"+f] = "1"
+	}
 	return p
 }
 
@@ -119,6 +124,18 @@ func (h *Handler) submitInvitationRegistration(w http.ResponseWriter, r *http.Re
 	p := h.invitationPage(w, r, inv, o, token)
 	in := accounts.Registration{Email: inv.Email, Password: r.PostFormValue("password"), GivenName: r.PostFormValue("given_name"),
 		FamilyName: r.PostFormValue("family_name"), Phone: r.PostFormValue("phone"), Locale: p.Lang}
+	// Locked fields keep the invitation's values, whatever is posted.
+	for _, f := range inv.LockedFields {
+		switch f {
+		case "given_name":
+			in.GivenName = inv.GivenName
+		case "family_name":
+			in.FamilyName = inv.FamilyName
+		case "phone":
+			in.Phone = inv.Phone
+		}
+	}
+	in.LockedFields = inv.LockedFields
 	p.Form["given_name"], p.Form["family_name"], p.Form["phone"], p.Form["terms"] = in.GivenName, in.FamilyName, in.Phone, r.PostFormValue("terms")
 	for _, field := range h.RegistrationFields {
 		if strings.TrimSpace(p.Form[field]) == "" {

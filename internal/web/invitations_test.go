@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/orgs"
@@ -263,4 +264,57 @@ func TestInvitationByLink(t *testing.T) {
 	if types := eventTypes(t, s, "org:"+w.acme.ID); !slices.Contains(types, "invitation.accepted") {
 		t.Errorf("events about Acme: %v", types)
 	}
+}
+
+// TestInvitationLockedFields: fields an invitation locks are read-only on
+// its registration form, posted values for them are ignored, and the new
+// account cannot change them on its account page (they are the CRM's for
+// that person).
+func TestInvitationLockedFields(t *testing.T) {
+	storetest.ForEachEngine(t, func(t *testing.T, e storetest.Engine) {
+		s := newStackOn(t, e)
+		w := s.withOrgs(t)
+		inv, _ := s.withInvitations(t)
+		ctx := context.Background()
+		_, token, err := inv.InviteWithLink(ctx, orgs.Invitation{OrgID: w.acme.ID, Email: "lo@acme.example", GivenName: "Lo", FamilyName: "Lind",
+			LockedFields: []string{"family_name", "given_name"}}, false, "client:crm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := s.browser()
+		form := b.get("/invitation?token=" + url.QueryEscape(token))
+		for _, want := range []string{`<input id="family_name" type="text" value="Lind" readonly aria-readonly="true" aria-describedby="family_name-hint">`,
+			`<label for="family_name">`, "Set by the invitation"} {
+			if !strings.Contains(form.body, want) {
+				t.Errorf("the invitation form lacks %q", want)
+			}
+		}
+		if strings.Contains(form.body, `name="family_name"`) || strings.Contains(form.body, `name="given_name"`) {
+			t.Error("a locked field is an input that is sent")
+		}
+		joined := b.submit(form, map[string]string{"password": goodPassword, "family_name": "Forged", "given_name": "Forged"})
+		if joined.url != "/account?done=org_joined" {
+			t.Fatalf("after registering: %s (%d)", joined.url, joined.status)
+		}
+		u, err := s.store.UserByEmail(ctx, "lo@acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.GivenName != "Lo" || u.FamilyName != "Lind" || !slices.Equal(u.LockedFields, []string{"given_name", "family_name"}) {
+			t.Errorf("the new account: %q %q locked %v; want Lo Lind locked [given_name family_name]", u.GivenName, u.FamilyName, u.LockedFields)
+		}
+		acct := b.get("/account")
+		if strings.Contains(acct.body, `name="family_name"`) || !strings.Contains(acct.body, "Managed by your account manager") || !strings.Contains(acct.body, `name="phone"`) {
+			t.Error("on the account page the locked fields are not read-only, or the phone is not editable")
+		}
+		forged := b.do(http.MethodPost, "/account/profile", url.Values{"csrf_token": {csrfField.FindStringSubmatch(acct.body)[1]}, "family_name": {"Forged"}})
+		if forged.status != http.StatusBadRequest {
+			t.Errorf("changing a locked field on the account page: got %d, want 400", forged.status)
+		}
+		// The CRM may still change it.
+		berg := "Berg"
+		if _, err := s.accounts.UpdateOwned(ctx, u.ID, accounts.Update{FamilyName: &berg}, "", "client:crm", accounts.OwnerPerson, accounts.OwnerCRM); err != nil {
+			t.Errorf("the CRM changing a locked field: %v", err)
+		}
+	})
 }

@@ -80,6 +80,8 @@ type page struct {
 	Providers []providerButton
 	// Identities are the person's linked upstream accounts.
 	Identities []identityView
+	// Profile are the profile fields on the account page.
+	Profile []profileField
 
 	loc *i18n.Localizer
 }

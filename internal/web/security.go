@@ -295,6 +295,7 @@ var accountDone = map[string]struct {
 	"org_handed_over":    {"org.done.handed_over", false},
 	"org_joined":         {"account.done.org_joined", false},
 	"org_join_requested": {"account.done.org_join_requested", false},
+	"profile_saved":      {"account.done.profile_saved", false},
 	"identity_linked":    {"upstream.linked", false},
 	"identity_taken":     {"upstream.taken", true},
 	"identity_unlinked":  {"upstream.unlinked", false},

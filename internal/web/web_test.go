@@ -208,7 +208,7 @@ func testSignInAndOut(t *testing.T, s *stack) {
 	if acct.status != http.StatusOK || acct.url != "/account" || !strings.Contains(acct.body, "ada@example.com") {
 		t.Fatalf("after sign-in: %d %s, want the account page", acct.status, acct.url)
 	}
-	out := b.submit(acct, nil)
+	out := b.do(http.MethodPost, "/logout", url.Values{"csrf_token": {csrfField.FindStringSubmatch(acct.body)[1]}})
 	if out.url != "/logged-out" {
 		t.Fatalf("after sign-out at %s, want /logged-out", out.url)
 	}

@@ -1,0 +1,166 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/authn"
+)
+
+// The account page's profile section: the person edits the profile fields
+// they own (accounts.Owners); fields the CRM or an identity provider owns
+// are shown read-only with who to ask. The server refuses a change to a
+// field the person does not own, whatever the form sends.
+
+// profileField is one profile field on the account page.
+type profileField struct {
+	Name  string
+	Label string
+	// Value is the stored value, or what was typed when the form comes
+	// back with errors; Shown is Value as people read it (a language's
+	// name rather than its code).
+	Value, Shown string
+	// Editable fields are inputs; the others are shown with Hint, which
+	// says who changes them.
+	Editable bool
+	Hint     string
+	// Autocomplete is the input's autocomplete token.
+	Autocomplete string
+}
+
+// autocomplete are the autocomplete tokens of the profile inputs.
+var autocomplete = map[string]string{"given_name": "given-name", "family_name": "family-name", "phone": "tel", "locale": "language"}
+
+// profileExtras adds the profile fields to the account page.
+func (h *Handler) profileExtras(p *page) {
+	for _, f := range accounts.OwnedFields {
+		owner := h.Accounts.Owners.Of(p.User, f)
+		pf := profileField{Name: f, Label: p.T("field." + f + ".label"), Value: profileValue(p.User, f), Editable: owner == accounts.OwnerPerson, Autocomplete: autocomplete[f]}
+		if v, typed := p.Form[f]; typed && pf.Editable {
+			pf.Value = v
+		}
+		if !pf.Editable {
+			pf.Hint = p.T("account.profile.owned_by_" + owner)
+		}
+		pf.Shown = pf.Value
+		if f == "locale" {
+			pf.Shown = ""
+			for _, l := range p.Languages {
+				if l.Code == pf.Value {
+					pf.Shown = l.Name
+				}
+			}
+			if pf.Value == "" {
+				pf.Shown = p.T("account.profile.locale_auto")
+			}
+		}
+		if pf.Shown == "" {
+			pf.Shown = p.T("account.profile.not_set")
+		}
+		p.Profile = append(p.Profile, pf)
+	}
+}
+
+func profileValue(u accounts.User, field string) string {
+	switch field {
+	case "given_name":
+		return u.GivenName
+	case "family_name":
+		return u.FamilyName
+	case "phone":
+		return u.Phone
+	case "locale":
+		return u.Locale
+	}
+	return ""
+}
+
+// accountReady reports whether u may use the account page now; if the
+// deployment requires a second factor u lacks, it sends them to set one
+// up.
+func (h *Handler) accountReady(w http.ResponseWriter, r *http.Request, u accounts.User, back string) bool {
+	if h.Authn.Policy != authn.PolicyRequired {
+		return true
+	}
+	has, err := h.Authn.HasSecondFactor(r.Context(), u.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return false
+	}
+	if !has {
+		http.Redirect(w, r, mfaSetupURL(back), http.StatusSeeOther)
+		return false
+	}
+	return true
+}
+
+// showProfile sends the browser to the account page: the profile form
+// comes back with errors under this path, whose language links lead here.
+func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) {
+	to := "/account"
+	if r.URL.RawQuery != "" {
+		to += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// submitProfile saves the profile fields the form sends. Only the fields
+// the person owns may change; the change is the person's own (actor
+// user:<id>) and goes out as user.updated with old and new values.
+func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	u, ok := h.signedIn(w, r)
+	if !ok || !h.accountReady(w, r, u, "/account") {
+		return
+	}
+	p := h.accountPage(w, r, u)
+	var up accounts.Update
+	for field, dst := range map[string]**string{
+		"given_name": &up.GivenName, "family_name": &up.FamilyName, "phone": &up.Phone, "locale": &up.Locale,
+	} {
+		vs, sent := r.PostForm[field]
+		if !sent || len(vs) == 0 {
+			continue
+		}
+		v := strings.TrimSpace(vs[0])
+		if field == "phone" {
+			v = strings.ReplaceAll(v, " ", "")
+		}
+		p.Form[field] = vs[0]
+		*dst = &v
+		switch {
+		case v == "" && slices.Contains(h.RegistrationFields, field):
+			p.Errors[field] = p.T("field." + field + ".required")
+		case field == "locale" && v != "" && !slices.ContainsFunc(p.Languages, func(l langLink) bool { return l.Code == v }):
+			p.Errors[field] = p.T("field.locale.invalid")
+		}
+	}
+	var err error
+	if !p.HasErrors() {
+		_, err = h.Accounts.UpdateOwned(r.Context(), u.ID, up, "", u.Subject(), accounts.OwnerPerson)
+	}
+	if err == nil && !p.HasErrors() {
+		http.Redirect(w, r, "/account?done=profile_saved", http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		for _, e := range flatten(err) {
+			var fe accounts.FieldError
+			if errors.As(e, &fe) && strings.HasPrefix(fe.Code, "owned_by_") {
+				p.Errors[fe.Field] = p.T("account.profile." + fe.Code)
+			}
+		}
+		if !h.fieldErrors(p, err) {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	p.Alert = p.T("form.has_errors")
+	h.renderAccount(w, r, p, http.StatusBadRequest)
+}
