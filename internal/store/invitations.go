@@ -94,7 +94,7 @@ func scanInvitation(row scanner) (orgs.Invitation, error) {
 	var accepted sql.NullInt64
 	var acceptedBy sql.NullString
 	if err := row.Scan(&inv.ID, &inv.OrgID, &inv.Email, &inv.GivenName, &inv.FamilyName, &inv.Phone, &inv.Locale, &roles,
-		&inv.ReturnTo, &inv.TokenHash, &inv.Status, &inv.InvitedBy, &created, &updated, &expires, &accepted, &acceptedBy, &inv.ClientID, &inv.Reference, &inv.Delivery, &inv.SealedToken, fieldList(inv.LockedFields)); err != nil {
+		&inv.ReturnTo, &inv.TokenHash, &inv.Status, &inv.InvitedBy, &created, &updated, &expires, &accepted, &acceptedBy, &inv.ClientID, &inv.Reference, &inv.Delivery, &inv.SealedToken, &locked); err != nil {
 		return inv, fmt.Errorf("scan invitation: %w", err)
 	}
 	inv.CreatedAt, inv.UpdatedAt, inv.ExpiresAt = fromMicros(created), fromMicros(updated), fromMicros(expires)
