@@ -353,6 +353,39 @@ func (h *Handler) invalid(w http.ResponseWriter, r *http.Request, err error, con
 	}
 }
 
+// domainErrors are how a domain package says what went wrong: its field
+// errors (as field problems), its not-found and conflict sentinels.
+type domainErrors struct {
+	field    func(error) (fieldProblem, bool)
+	notFound error
+	conflict error
+	// notFoundDetail and conflictDetail say it in words.
+	notFoundDetail, conflictDetail string
+}
+
+// domainProblem answers err, a domain service's error: 400 with every
+// field problem, 404, 409, or 500 for anything else.
+func (h *Handler) domainProblem(w http.ResponseWriter, r *http.Request, err error, d domainErrors) {
+	var fields []fieldProblem
+	for _, e := range unjoin(err) {
+		if f, ok := d.field(e); ok {
+			fields = append(fields, f)
+		}
+	}
+	switch {
+	case len(fields) > 0:
+		p := errInvalid
+		p.fields = fields
+		h.problem(w, r, p)
+	case d.notFound != nil && errors.Is(err, d.notFound):
+		h.problem(w, r, errNotFound.with(d.notFoundDetail))
+	case d.conflict != nil && errors.Is(err, d.conflict):
+		h.problem(w, r, errConflict.with(d.conflictDetail))
+	default:
+		h.fail(w, r, err)
+	}
+}
+
 // unjoin flattens errors.Join trees.
 func unjoin(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {

@@ -200,25 +200,15 @@ var errOrgNotFound = orgs.ErrNotFound
 
 // clientProblem answers the clients service's errors.
 func (h *Handler) clientProblem(w http.ResponseWriter, r *http.Request, err error) {
-	var fields []fieldProblem
-	for _, e := range unjoin(err) {
-		var fe clients.FieldError
-		if errors.As(e, &fe) {
-			fields = append(fields, fieldProblem{Field: fe.Field, Code: fe.Code, Message: fe.Message})
-		}
-	}
-	switch {
-	case len(fields) > 0:
-		p := errInvalid
-		p.fields = fields
-		h.problem(w, r, p)
-	case errors.Is(err, clients.ErrNotFound):
-		h.problem(w, r, errNotFound.with("There is no application with this client ID."))
-	case errors.Is(err, clients.ErrConflict):
-		h.problem(w, r, errConflict)
-	default:
-		h.fail(w, r, err)
-	}
+	h.domainProblem(w, r, err, domainErrors{
+		field: func(e error) (fieldProblem, bool) {
+			var fe clients.FieldError
+			ok := errors.As(e, &fe)
+			return fieldProblem{Field: fe.Field, Code: fe.Code, Message: fe.Message}, ok
+		},
+		notFound: clients.ErrNotFound, conflict: clients.ErrConflict,
+		notFoundDetail: "There is no application with this client ID.",
+	})
 }
 
 // managed reads the client of the path and reports whether the caller may

@@ -81,25 +81,15 @@ func (h *Handler) idpsAllowed(w http.ResponseWriter, r *http.Request, c caller) 
 
 // idpProblem answers the federation service's errors.
 func (h *Handler) idpProblem(w http.ResponseWriter, r *http.Request, err error) {
-	var fields []fieldProblem
-	for _, e := range unjoin(err) {
-		var fe federation.FieldError
-		if errors.As(e, &fe) {
-			fields = append(fields, fieldProblem{Field: fe.Field, Code: "invalid", Message: fe.Message})
-		}
-	}
-	switch {
-	case len(fields) > 0:
-		p := errInvalid
-		p.fields = fields
-		h.problem(w, r, p)
-	case errors.Is(err, federation.ErrNotFound):
-		h.problem(w, r, errNotFound.with("There is no identity provider with this ID."))
-	case errors.Is(err, federation.ErrConflict):
-		h.problem(w, r, errConflict)
-	default:
-		h.fail(w, r, err)
-	}
+	h.domainProblem(w, r, err, domainErrors{
+		field: func(e error) (fieldProblem, bool) {
+			var fe federation.FieldError
+			ok := errors.As(e, &fe)
+			return fieldProblem{Field: fe.Field, Code: "invalid", Message: fe.Message}, ok
+		},
+		notFound: federation.ErrNotFound, conflict: federation.ErrConflict,
+		notFoundDetail: "There is no identity provider with this ID.",
+	})
 }
 
 func (h *Handler) listIdPs(w http.ResponseWriter, r *http.Request, c caller) {

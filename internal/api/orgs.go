@@ -43,24 +43,12 @@ func orgView(o orgs.Organization) orgOut {
 // external IDs.
 func (h *Handler) orgsOut(r *http.Request, list ...orgs.Organization) ([]orgOut, error) {
 	out := make([]orgOut, 0, len(list))
-	ids := make([]string, 0, len(list))
 	for _, o := range list {
 		out = append(out, orgView(o))
-		ids = append(ids, o.ID)
 	}
-	if h.ExternalIDs == nil {
-		return out, nil
-	}
-	ext, err := h.ExternalIDs.Store.ExternalIDs(r.Context(), externalids.Organization, ids)
-	if err != nil {
-		return nil, err
-	}
-	for i := range out {
-		if m := ext[out[i].ID]; m != nil {
-			out[i].ExternalIDs = m
-		}
-	}
-	return out, nil
+	err := h.withExternalIDs(r, externalids.Organization, len(out), func(i int) string { return out[i].ID },
+		func(i int, m map[string]string) { out[i].ExternalIDs = m })
+	return out, err
 }
 
 // writeOrg answers with o and its external IDs.

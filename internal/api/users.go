@@ -37,24 +37,34 @@ func userView(u accounts.User) userOut {
 // usersOut are the users as the API shows them, with their external IDs.
 func (h *Handler) usersOut(r *http.Request, users ...accounts.User) ([]userOut, error) {
 	out := make([]userOut, 0, len(users))
-	ids := make([]string, 0, len(users))
 	for _, u := range users {
 		out = append(out, userView(u))
-		ids = append(ids, u.ID)
 	}
-	if h.ExternalIDs == nil {
-		return out, nil
+	err := h.withExternalIDs(r, externalids.User, len(out), func(i int) string { return out[i].ID },
+		func(i int, m map[string]string) { out[i].ExternalIDs = m })
+	return out, err
+}
+
+// withExternalIDs gives each of n subjects of kind (the i-th has ID id(i))
+// its external IDs, read at once.
+func (h *Handler) withExternalIDs(r *http.Request, kind externalids.Kind, n int, id func(int) string, set func(int, map[string]string)) error {
+	if h.ExternalIDs == nil || n == 0 {
+		return nil
 	}
-	ext, err := h.ExternalIDs.Store.ExternalIDs(r.Context(), externalids.User, ids)
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = id(i)
+	}
+	ext, err := h.ExternalIDs.Store.ExternalIDs(r.Context(), kind, ids)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for i := range out {
-		if m := ext[out[i].ID]; m != nil {
-			out[i].ExternalIDs = m
+	for i := range n {
+		if m := ext[ids[i]]; m != nil {
+			set(i, m)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // writeUser answers with u and its external IDs.
@@ -83,27 +93,18 @@ func (h *Handler) setExternalIDs(w http.ResponseWriter, r *http.Request, c calle
 		}
 	}
 	err := h.ExternalIDs.Set(r.Context(), kind, id, set, c.actor())
-	var fe externalids.FieldError
-	switch {
-	case err == nil:
+	if err == nil {
 		return true
-	case errors.As(err, &fe):
-		var fields []fieldProblem
-		for _, e := range unjoin(err) {
-			if errors.As(e, &fe) {
-				fields = append(fields, fieldProblem{Field: fe.Field, Code: "invalid", Message: fe.Message})
-			}
-		}
-		p := errInvalid
-		p.fields = fields
-		h.problem(w, r, p)
-	case errors.Is(err, externalids.ErrConflict):
-		h.problem(w, r, errConflict.with("Another one has this ID in that source system (external_ids)."))
-	case errors.Is(err, externalids.ErrNotFound):
-		h.problem(w, r, errNotFound)
-	default:
-		h.fail(w, r, err)
 	}
+	h.domainProblem(w, r, err, domainErrors{
+		field: func(e error) (fieldProblem, bool) {
+			var fe externalids.FieldError
+			ok := errors.As(e, &fe)
+			return fieldProblem{Field: fe.Field, Code: "invalid", Message: fe.Message}, ok
+		},
+		notFound: externalids.ErrNotFound, conflict: externalids.ErrConflict,
+		conflictDetail: "Another one has this ID in that source system (external_ids).",
+	})
 	return false
 }
 

@@ -87,25 +87,15 @@ type attemptOut struct {
 
 // webhookProblem answers the webhooks service's errors.
 func (h *Handler) webhookProblem(w http.ResponseWriter, r *http.Request, err error) {
-	var fields []fieldProblem
-	for _, e := range unjoin(err) {
-		var fe webhooks.FieldError
-		if errors.As(e, &fe) {
-			fields = append(fields, fieldProblem{Field: fe.Field, Code: "invalid", Message: fe.Message})
-		}
-	}
-	switch {
-	case len(fields) > 0:
-		p := errInvalid
-		p.fields = fields
-		h.problem(w, r, p)
-	case errors.Is(err, webhooks.ErrNotFound):
-		h.problem(w, r, errNotFound)
-	case errors.Is(err, webhooks.ErrConflict):
-		h.problem(w, r, errConflict.with(err.Error()))
-	default:
-		h.fail(w, r, err)
-	}
+	h.domainProblem(w, r, err, domainErrors{
+		field: func(e error) (fieldProblem, bool) {
+			var fe webhooks.FieldError
+			ok := errors.As(e, &fe)
+			return fieldProblem{Field: fe.Field, Code: "invalid", Message: fe.Message}, ok
+		},
+		notFound: webhooks.ErrNotFound, conflict: webhooks.ErrConflict,
+		notFoundDetail: "There is no such webhook subscription or delivery.", conflictDetail: err.Error(),
+	})
 }
 
 // webhooksAllowed refuses a client limited to one organization: a
