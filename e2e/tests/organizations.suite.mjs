@@ -114,6 +114,14 @@ export async function organizationTests(engine) {
     const res = await rec.goto(`/org/${acme.id}`, 'org-not-found');
     assert.equal(res.status(), 404);
     await expectPage(rec, { h1: t('en', 'error.not_found.title') });
+
+    // She leaves Beta from her account page; the portal then signs her in
+    // for Acme, her only organization, without asking.
+    await rec.goto('/account', 'account');
+    await rec.click(page.getByRole('button', { name: t('en', 'account.organization_leave_named', { Name: 'Beta AB' }) }), 'account-left');
+    await expectPage(rec, { path: '/account', status: 200, text: [t('en', 'account.done.org_left')] });
+    await rec.goto(`${rp.url}/login`, 'rp-callback');
+    assert.equal(await idClaim(page, 'org_id'), acme.id);
   });
 
   test('an org admin invites a colleague; the mail opens a pre-filled registration; the colleague lands in the organization', async ({ page, rec, open, mailbox, server }) => {

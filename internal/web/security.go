@@ -294,6 +294,8 @@ var accountDone = map[string]struct {
 }{
 	"org_handed_over":    {"org.done.handed_over", false},
 	"org_joined":         {"account.done.org_joined", false},
+	"org_left":           {"account.done.org_left", false},
+	"org_last_admin":     {"account.done.org_last_admin", true},
 	"org_join_requested": {"account.done.org_join_requested", false},
 	"profile_saved":      {"account.done.profile_saved", false},
 	"identity_linked":    {"upstream.linked", false},
