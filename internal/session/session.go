@@ -57,6 +57,9 @@ type Store interface {
 	TouchSession(ctx context.Context, idHash string, at time.Time) error
 	// DeleteSession ends the session, writing evs; no error if it is gone.
 	DeleteSession(ctx context.Context, idHash string, evs ...events.Event) error
+	// SessionsOf returns the user's sessions, the most recently seen
+	// first.
+	SessionsOf(ctx context.Context, userID string) ([]Session, error)
 }
 
 // Manager issues, reads and ends sessions through cookies.

@@ -40,14 +40,13 @@ func (s *Store) CreateSession(ctx context.Context, ss session.Session, replaces 
 	})
 }
 
-// SessionByHash implements session.Store.
-func (s *Store) SessionByHash(ctx context.Context, idHash string) (session.Session, error) {
+const sessionColumns = `id_hash, user_id, created_at, last_seen_at, auth_time, methods, acr, expires_at, client_ip, user_agent`
+
+func scanSession(row scanner) (session.Session, error) {
 	var ss session.Session
 	var created, seen, auth, expires int64
 	var methods string
-	err := s.queryRow(ctx, `SELECT id_hash, user_id, created_at, last_seen_at, auth_time, methods, acr, expires_at, client_ip, user_agent
-		FROM sessions WHERE id_hash = $1`, idHash).
-		Scan(&ss.IDHash, &ss.UserID, &created, &seen, &auth, &methods, &ss.ACR, &expires, &ss.ClientIP, &ss.UserAgent)
+	err := row.Scan(&ss.IDHash, &ss.UserID, &created, &seen, &auth, &methods, &ss.ACR, &expires, &ss.ClientIP, &ss.UserAgent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ss, fmt.Errorf("%w: %w", ErrNotFound, session.ErrNotFound)
 	}
@@ -57,6 +56,20 @@ func (s *Store) SessionByHash(ctx context.Context, idHash string) (session.Sessi
 	ss.CreatedAt, ss.LastSeenAt, ss.AuthTime, ss.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(auth), fromMicros(expires)
 	ss.Methods = strings.Fields(methods)
 	return ss, nil
+}
+
+// SessionByHash implements session.Store.
+func (s *Store) SessionByHash(ctx context.Context, idHash string) (session.Session, error) {
+	return scanSession(s.queryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id_hash = $1`, idHash))
+}
+
+// SessionsOf implements session.Store.
+func (s *Store) SessionsOf(ctx context.Context, userID string) ([]session.Session, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, id_hash`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	return collect(rows, scanSession)
 }
 
 // TouchSession implements session.Store.

@@ -17,6 +17,24 @@ import (
 )
 
 func testSessions(t *testing.T, e Engine) {
+	t.Run("SessionsOf", func(t *testing.T) {
+		ctx := t.Context()
+		s := Open(t, e)
+		ada, bo := createUser(t, s, "ada@example.com"), createUser(t, s, "bo@example.com")
+		older, newer, other := newSession(ada.ID), newSession(ada.ID), newSession(bo.ID)
+		older.LastSeenAt, newer.LastSeenAt = base.Add(time.Minute), base.Add(time.Hour)
+		for _, ss := range []session.Session{older, newer, other} {
+			must(t, s.CreateSession(ctx, ss, "", newEvent(t, "session.started", "user:"+ss.UserID, nil)), "CreateSession")
+		}
+		got, err := s.SessionsOf(ctx, ada.ID)
+		must(t, err, "SessionsOf")
+		if len(got) != 2 || got[0].IDHash != newer.IDHash || got[1].IDHash != older.IDHash {
+			t.Errorf("SessionsOf(ada) = %+v, want her two, the most recently seen first", got)
+		}
+		if got, err := s.SessionsOf(ctx, "nobody"); err != nil || len(got) != 0 {
+			t.Errorf("SessionsOf(nobody) = %v, %v", got, err)
+		}
+	})
 	t.Run("RoundTrip", func(t *testing.T) {
 		ctx := t.Context()
 		s := Open(t, e)

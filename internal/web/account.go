@@ -29,6 +29,10 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, p *page,
 		h.fail(w, r, err)
 		return
 	}
+	if err := h.sessionExtras(r, p); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	h.profileExtras(p)
 	h.render(w, r, status, "account", p)
 }

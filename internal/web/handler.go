@@ -136,6 +136,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /org/{org}/join-requests/{request}/{action}", h.submitOrgJoinRequest)
 	mux.HandleFunc("POST /account/organizations/{org}/join", h.submitJoin)
 	mux.HandleFunc("POST /account/organizations/{org}/leave", h.submitLeave)
+	mux.HandleFunc("POST /account/sessions/{id}/end", h.submitEndSessions)
+	mux.HandleFunc("POST /account/sessions/end-others", h.submitEndSessions)
 	mux.HandleFunc("POST /account/identities/unlink", h.submitUnlink)
 	mux.HandleFunc("POST /account/identities/link/{id}", h.startLink)
 	mux.HandleFunc("GET /login/code", h.showLoginCode)

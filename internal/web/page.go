@@ -63,6 +63,8 @@ type page struct {
 	Invitations []orgInvitation
 	// InviteApps are the applications an invitation can lead to.
 	InviteApps []inviteApp
+	// Sessions are where the person is signed in (account page).
+	Sessions []sessionItem
 	// JoinRequests are an organization's pending requests to join, for
 	// its admins; Joinable the organizations the account page offers to
 	// join.

@@ -295,6 +295,7 @@ var accountDone = map[string]struct {
 	"org_handed_over":    {"org.done.handed_over", false},
 	"org_joined":         {"account.done.org_joined", false},
 	"org_left":           {"account.done.org_left", false},
+	"sessions_ended":     {"account.done.sessions_ended", false},
 	"org_last_admin":     {"account.done.org_last_admin", true},
 	"org_join_requested": {"account.done.org_join_requested", false},
 	"profile_saved":      {"account.done.profile_saved", false},

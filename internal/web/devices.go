@@ -1,0 +1,118 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/portvakt/portvakt/internal/events"
+	"github.com/portvakt/portvakt/internal/session"
+)
+
+// Where you're signed in: the account page lists the person's sessions —
+// browser and system, address, when last seen — and signs out any other
+// one, or all the others at once. Each ends with session.ended (reason
+// signed_out_elsewhere), which tells the applications used in it
+// (back-channel logout).
+
+// sessionItem is a session as the account page shows it.
+type sessionItem struct {
+	// ID names it in forms: the first 16 hex digits of its hash (its sid).
+	ID, Device, Address, LastSeen string
+	Current                       bool
+}
+
+// sessionExtras adds the person's sessions to the account page.
+func (h *Handler) sessionExtras(r *http.Request, p *page) error {
+	ctx := r.Context()
+	cur, _, err := h.Sessions.Current(ctx, r)
+	if err != nil {
+		return err
+	}
+	list, err := h.Sessions.Store.SessionsOf(ctx, p.User.ID)
+	if err != nil {
+		return err
+	}
+	for _, s := range list {
+		p.Sessions = append(p.Sessions, sessionItem{ID: s.IDHash[:16], Device: device(s.UserAgent), Address: s.ClientIP,
+			LastSeen: s.LastSeenAt.In(time.UTC).Format("2006-01-02 15:04 UTC"), Current: s.IDHash == cur.IDHash})
+	}
+	return nil
+}
+
+// device names a browser and its system from a User-Agent, roughly; the
+// start of the string when it is none of the usual.
+func device(ua string) string {
+	browser := ""
+	for _, b := range []struct{ token, name string }{
+		{"Edg/", "Edge"}, {"OPR/", "Opera"}, {"Firefox/", "Firefox"}, {"Chrome/", "Chrome"}, {"Safari/", "Safari"},
+	} {
+		if strings.Contains(ua, b.token) {
+			browser = b.name
+			break
+		}
+	}
+	system := ""
+	for _, o := range []struct{ token, name string }{
+		{"Android", "Android"}, {"iPhone", "iPhone"}, {"iPad", "iPad"}, {"Windows", "Windows"}, {"Mac OS X", "macOS"}, {"Linux", "Linux"},
+	} {
+		if strings.Contains(ua, o.token) {
+			system = o.name
+			break
+		}
+	}
+	switch {
+	case browser != "" && system != "":
+		return browser + ", " + system
+	case browser != "":
+		return browser
+	case len(ua) > 60:
+		return ua[:60] + "…"
+	}
+	return ua
+}
+
+// submitEndSessions signs out one other session of the person
+// (POST /account/sessions/{id}/end) or all the others
+// (POST /account/sessions/end-others). A session that is not theirs is
+// not found; their current one is ended by signing out.
+func (h *Handler) submitEndSessions(w http.ResponseWriter, r *http.Request) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return
+	}
+	u, cur, ok := h.signedInSession(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	list, err := h.Sessions.Store.SessionsOf(ctx, u.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	one := r.PathValue("id")
+	var ending []session.Session
+	for _, s := range list {
+		if s.IDHash != cur.IDHash && (one == "" || s.IDHash[:16] == one) {
+			ending = append(ending, s)
+		}
+	}
+	if one != "" && len(ending) == 0 {
+		h.notFound(w, r, u)
+		return
+	}
+	for _, s := range ending {
+		ev, err := events.New("session.ended", "user:"+u.ID, "user:"+u.ID, h.now(), map[string]any{"session": s.Subject(), "reason": "signed_out_elsewhere"})
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if err := h.Sessions.Store.DeleteSession(ctx, s.IDHash, ev); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	h.Wake()
+	http.Redirect(w, r, "/account?done=sessions_ended", http.StatusSeeOther)
+}
