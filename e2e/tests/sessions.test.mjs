@@ -1,6 +1,6 @@
 // Where you're signed in: the account page lists the person's sessions,
 // this device first, and signs out the others. Two browsers sign in as the
-// same person; from one, "Sign out everywhere else" ends the other.
+// same person; from one, "End all other sessions" ends the other.
 import assert from 'node:assert/strict';
 import { suite } from '../lib/harness.mjs';
 import { t, expectPage, signIn } from '../lib/steps.mjs';
