@@ -478,19 +478,54 @@ type page[T any] struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// limitParam reads the page size (limit, default defaultPageSize),
+// adding its problem to fields when it is not one.
+func limitParam(q url.Values, fields []fieldProblem) (int, []fieldProblem) {
+	s := q.Get("limit")
+	if s == "" {
+		return defaultPageSize, fields
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > maxPageSize {
+		fields = append(fields, fieldProblem{"limit", "invalid", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize)})
+	}
+	return n, fields
+}
+
+// rotation reads a secret rotation's request body (optional) and returns
+// how long the old secret stays valid: overlap_seconds, or def. It
+// reports false when it has answered a bad request.
+func (h *Handler) rotation(w http.ResponseWriter, r *http.Request, def time.Duration) (time.Duration, bool) {
+	var in rotateIn
+	if r.ContentLength != 0 {
+		if _, done := h.readJSON(w, r, &in); done {
+			return 0, false
+		}
+	}
+	if in.OverlapSeconds == nil {
+		return def, true
+	}
+	if *in.OverlapSeconds < 0 || *in.OverlapSeconds > 30*24*3600 {
+		p := errInvalid
+		p.fields = []fieldProblem{{"overlap_seconds", "invalid", "must be from 0 to 2592000 (30 days)"}}
+		h.problem(w, r, p)
+		return 0, false
+	}
+	return time.Duration(*in.OverlapSeconds) * time.Second, true
+}
+
+// rotateIn is a secret rotation's request.
+type rotateIn struct {
+	// OverlapSeconds keeps the old secret valid this long.
+	OverlapSeconds *int64 `json:"overlap_seconds"`
+}
+
 // pageParams reads limit and cursor; the cursor is opaque to callers (the
 // last ID of the page before, encoded).
 func (h *Handler) pageParams(w http.ResponseWriter, r *http.Request) (after string, limit int, ok bool) {
 	q := r.URL.Query()
 	var fields []fieldProblem
-	limit = defaultPageSize
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxPageSize {
-			fields = append(fields, fieldProblem{"limit", "invalid", fmt.Sprintf("must be a whole number from 1 to %d", maxPageSize)})
-		}
-		limit = n
-	}
+	limit, fields = limitParam(q, fields)
 	if c := q.Get("cursor"); c != "" {
 		b, err := base64.RawURLEncoding.DecodeString(c)
 		if err != nil || len(b) == 0 {

@@ -335,21 +335,9 @@ func (h *Handler) rotateClientSecret(w http.ResponseWriter, r *http.Request, c c
 	if !h.clientsAllowed(w, r, c) {
 		return
 	}
-	var in rotateIn
-	if r.ContentLength != 0 {
-		if _, done := h.readJSON(w, r, &in); done {
-			return
-		}
-	}
-	var overlap time.Duration
-	if in.OverlapSeconds != nil {
-		if *in.OverlapSeconds < 0 || *in.OverlapSeconds > 30*24*3600 {
-			p := errInvalid
-			p.fields = []fieldProblem{{"overlap_seconds", "invalid", "must be from 0 to 2592000 (30 days)"}}
-			h.problem(w, r, p)
-			return
-		}
-		overlap = time.Duration(*in.OverlapSeconds) * time.Second
+	overlap, ok := h.rotation(w, r, 0)
+	if !ok {
+		return
 	}
 	if !h.managed(w, r, c) {
 		return

@@ -54,13 +54,7 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request, c caller) {
 		}
 		query.After = n
 	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxPageSize {
-			fields = append(fields, fieldProblem{"limit", "invalid", "must be a whole number from 1 to 200"})
-		}
-		query.Limit = n
-	}
+	query.Limit, fields = limitParam(q, fields)
 	for _, t := range q["type"] {
 		switch {
 		case !eventFilter.MatchString(t):

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/portvakt/portvakt/internal/webhooks"
@@ -203,30 +202,13 @@ func (h *Handler) deleteWebhook(w http.ResponseWriter, r *http.Request, c caller
 	w.WriteHeader(http.StatusNoContent)
 }
 
-type rotateIn struct {
-	// OverlapSeconds keeps the old secret signing this long (default a day).
-	OverlapSeconds *int64 `json:"overlap_seconds"`
-}
-
 func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, c caller) {
 	if !h.webhooksAllowed(w, r, c) {
 		return
 	}
-	var in rotateIn
-	if r.ContentLength != 0 {
-		if _, done := h.readJSON(w, r, &in); done {
-			return
-		}
-	}
-	overlap := 24 * time.Hour
-	if in.OverlapSeconds != nil {
-		if *in.OverlapSeconds < 0 || *in.OverlapSeconds > 30*24*3600 {
-			p := errInvalid
-			p.fields = []fieldProblem{{"overlap_seconds", "invalid", "must be from 0 to 2592000 (30 days)"}}
-			h.problem(w, r, p)
-			return
-		}
-		overlap = time.Duration(*in.OverlapSeconds) * time.Second
+	overlap, ok := h.rotation(w, r, 24*time.Hour)
+	if !ok {
+		return
 	}
 	sub, secret, err := h.Webhooks.RotateSecret(r.Context(), r.PathValue("id"), overlap, c.actor())
 	if err != nil {
@@ -242,18 +224,12 @@ func (h *Handler) listDeliveries(w http.ResponseWriter, r *http.Request, c calle
 	}
 	q := r.URL.Query()
 	status := webhooks.Status(q.Get("status"))
-	limit := defaultPageSize
 	var fields []fieldProblem
+	var limit int
 	if status != "" && !status.Valid() {
 		fields = append(fields, fieldProblem{"status", "invalid", "is not pending, delivered or dead"})
 	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxPageSize {
-			fields = append(fields, fieldProblem{"limit", "invalid", "must be a whole number from 1 to 200"})
-		}
-		limit = n
-	}
+	limit, fields = limitParam(q, fields)
 	if len(fields) > 0 {
 		p := errInvalid
 		p.fields = fields

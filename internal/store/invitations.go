@@ -115,16 +115,25 @@ func scanInvitation(row scanner) (orgs.Invitation, error) {
 	return inv, nil
 }
 
-// readInvitation reads the one invitation cond selects, through q (the
-// store's reader or a transaction).
-func readInvitation(ctx context.Context, q interface {
+// rowReader is the store's reader or a transaction.
+type rowReader interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, what, cond string, args ...any) (orgs.Invitation, error) {
-	inv, err := scanInvitation(q.QueryRowContext(ctx, `SELECT `+invitationColumns+` FROM invitations `+cond, args...))
+}
+
+// readOrgRow reads the one row query selects through q, with scan; not
+// found (naming what, for both the orgs and the store sentinel) when there
+// is none.
+func readOrgRow[T any](ctx context.Context, q rowReader, what string, scan func(scanner) (T, error), query string, args ...any) (T, error) {
+	v, err := scan(q.QueryRowContext(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
-		return inv, orgNotFound(what)
+		return v, orgNotFound(what)
 	}
-	return inv, err
+	return v, err
+}
+
+// readInvitation reads the one invitation cond selects, through q.
+func readInvitation(ctx context.Context, q rowReader, what, cond string, args ...any) (orgs.Invitation, error) {
+	return readOrgRow(ctx, q, what, scanInvitation, `SELECT `+invitationColumns+` FROM invitations `+cond, args...)
 }
 
 // InvitationByID implements orgs.InvitationStore.

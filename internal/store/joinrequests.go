@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -63,16 +62,9 @@ func scanJoinRequest(row scanner) (orgs.JoinRequest, error) {
 	return jr, nil
 }
 
-// readJoinRequest reads the one request cond selects, through q (the
-// store's reader or a transaction).
-func readJoinRequest(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}, what, cond string, args ...any) (orgs.JoinRequest, error) {
-	jr, err := scanJoinRequest(q.QueryRowContext(ctx, `SELECT `+joinRequestColumns+` FROM join_requests `+cond, args...))
-	if errors.Is(err, sql.ErrNoRows) {
-		return jr, orgNotFound(what)
-	}
-	return jr, err
+// readJoinRequest reads the one request cond selects, through q.
+func readJoinRequest(ctx context.Context, q rowReader, what, cond string, args ...any) (orgs.JoinRequest, error) {
+	return readOrgRow(ctx, q, what, scanJoinRequest, `SELECT `+joinRequestColumns+` FROM join_requests `+cond, args...)
 }
 
 // JoinRequestByID implements orgs.JoinRequestStore.

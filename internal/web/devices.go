@@ -25,9 +25,11 @@ type sessionItem struct {
 // sessionExtras adds the person's sessions to the account page.
 func (h *Handler) sessionExtras(r *http.Request, p *page) error {
 	ctx := r.Context()
-	cur, _, err := h.Sessions.Current(ctx, r)
-	if err != nil {
-		return err
+	// This device's session: the page was reached signed in, so its cookie
+	// names it (no second read of it).
+	cur := ""
+	if c, err := r.Cookie(h.Sessions.CookieName()); err == nil {
+		cur = session.Hash(c.Value)
 	}
 	list, err := h.Sessions.Store.SessionsOf(ctx, p.User.ID)
 	if err != nil {
@@ -35,7 +37,7 @@ func (h *Handler) sessionExtras(r *http.Request, p *page) error {
 	}
 	for _, s := range list {
 		p.Sessions = append(p.Sessions, sessionItem{ID: s.IDHash[:16], Device: device(s.UserAgent), Address: s.ClientIP,
-			LastSeen: s.LastSeenAt.In(time.UTC).Format("2006-01-02 15:04 UTC"), Current: s.IDHash == cur.IDHash})
+			LastSeen: s.LastSeenAt.In(time.UTC).Format("2006-01-02 15:04 UTC"), Current: s.IDHash == cur})
 	}
 	return nil
 }
