@@ -133,13 +133,13 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Organizations: pages.Orgs,
 		MFARequired:   svc.authn.Policy == authn.PolicyRequired,
 		Pages:         pages,
+		Stops:         pages, // new terms to accept before an application is answered
 		CryptoKey:     crypto,
-
-		PairwiseKey: pairwise,
-		Assertions:  a.store,
-		Ping:        a.store.Ping,
-		Logger:      a.log.With("component", "oidc"),
-		Now:         a.now,
+		PairwiseKey:   pairwise,
+		Assertions:    a.store,
+		Ping:          a.store.Ping,
+		Logger:        a.log.With("component", "oidc"),
+		Now:           a.now,
 	})
 }
 

@@ -49,6 +49,9 @@ type Config struct {
 	// Pages renders the consent, sign-out and error pages; without them,
 	// what needs a page fails closed.
 	Pages Pages
+	// Stops are the pages a signed-in person must pass before an
+	// application gets its answer (new terms to accept); nil has none.
+	Stops Stops
 	// CryptoKey is the framework's key for what it encrypts; the same on
 	// every node.
 	CryptoKey [32]byte
@@ -358,7 +361,7 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, ar AuthReques
 		return
 	}
 	ar, ok := h.pickOrganization(w, r, c, ar, s)
-	if !ok || !h.followsPolicy(w, r, c, ar, s) {
+	if !ok || !h.followsPolicy(w, r, c, ar, s) || !h.passedStops(w, r, ar, s) {
 		return
 	}
 	ask, err := h.mustAsk(r.Context(), c, ar, s.UserID)
@@ -372,6 +375,36 @@ func (h *Handler) complete(w http.ResponseWriter, r *http.Request, ar AuthReques
 	default:
 		http.Redirect(w, r, consentURL(ar.ID), http.StatusSeeOther)
 	}
+}
+
+// Stops are pages a person must pass before an application is answered.
+type Stops interface {
+	// Pending returns the local URL of the first page userID must pass
+	// before the browser may return to next for clientID, or "".
+	Pending(ctx context.Context, userID, clientID, next string) (string, error)
+}
+
+// passedStops sends the browser to a page the person must pass first (the
+// page returns to the callback), or, under prompt=none, answers the
+// application with interaction_required, and reports false; or reports
+// true when nothing is pending.
+func (h *Handler) passedStops(w http.ResponseWriter, r *http.Request, ar AuthRequest, s session.Session) bool {
+	if h.cfg.Stops == nil {
+		return true
+	}
+	stop, err := h.cfg.Stops.Pending(r.Context(), s.UserID, ar.ClientID, callbackPath(ar))
+	switch {
+	case err != nil:
+		h.fail(w, r, err)
+		return false
+	case stop == "":
+		return true
+	case has(ar.Params.Prompt, "none"):
+		op.AuthRequestError(h.issWriter(w), r, &ar, zoidc.ErrInteractionRequired().WithDescription("the user must act on a page before the application is answered"), h.provider)
+		return false
+	}
+	http.Redirect(w, r, stop, http.StatusSeeOther)
+	return false
 }
 
 // issue records who signed in and lets the framework issue the code.

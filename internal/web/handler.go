@@ -86,6 +86,9 @@ type Handler struct {
 	Now func() time.Time
 
 	tmpl *templates
+	// stops are the pages passed between signing in and going on
+	// (stops.go), in order.
+	stops []stop
 }
 
 // Init parses the templates; a missing or broken one is an error.

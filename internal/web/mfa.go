@@ -228,6 +228,12 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, f flows.F
 		h.fail(w, r, err)
 		return
 	}
+	next, err := h.nextStop(ctx, f.UserID, "", returnTo(f))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	f.ReturnTo = next
 	if f.State == flows.StateSecondFactor {
 		http.SetCookie(w, &http.Cookie{Name: h.bindingCookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: h.secure(), SameSite: http.SameSiteLaxMode})
 		h.finish(w, r, f)
