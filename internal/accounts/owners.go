@@ -102,7 +102,7 @@ func OwnedError(field, owner string) FieldError {
 // with an OwnedError, and nothing is written. Setting a field to the value
 // it has is no change and is never refused.
 func (s *Service) UpdateOwned(ctx context.Context, id string, up Update, ifVersion, actor string, owners ...string) (User, error) {
-	return s.update(ctx, id, up, ifVersion, actor, func(cur User) error { return s.CheckOwned(cur, up, owners...) })
+	return s.update(ctx, id, up, ifVersion, actor, func(cur User) error { return s.CheckOwned(cur, up, owners...) }, "")
 }
 
 // CheckOwned reports the fields up would change in cur that are owned by

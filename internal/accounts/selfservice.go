@@ -451,6 +451,8 @@ func (s *Service) newRegistered(ctx context.Context, in Registration, verified b
 		ID: NewID(), Email: in.Email, EmailVerified: verified, GivenName: strings.TrimSpace(in.GivenName),
 		FamilyName: strings.TrimSpace(in.FamilyName), Locale: in.Locale, Phone: strings.ReplaceAll(in.Phone, " ", ""), Status: StatusActive,
 		LockedFields: in.LockedFields, CreatedAt: now, UpdatedAt: now,
+		// The person typed (or accepted) the profile: it is confirmed.
+		ProfileConfirmedAt: now,
 	}
 	var errs []error
 	if err := u.Validate(); err != nil {

@@ -26,6 +26,9 @@ type Service struct {
 	// Owners says who owns each profile field; nil leaves every field to
 	// the person.
 	Owners Owners
+	// ProfileMaxAge is how long a profile counts as up to date after the
+	// person last confirmed it (freshness.go); 0 never asks.
+	ProfileMaxAge time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -49,6 +52,10 @@ type ImportRecord struct {
 	Locale        string          `json:"locale"`
 	ExternalID    string          `json:"external_id"`
 	Attributes    json.RawMessage `json:"attributes"`
+	// ProfileConfirmedAt is when the person last confirmed their profile
+	// in the other registry, if it knows; without it the profile counts
+	// as checked when it is imported (see ProfileCheckedAt).
+	ProfileConfirmedAt *time.Time `json:"profile_confirmed_at"`
 }
 
 // Import creates a user from rec, written with a user.imported event. It
@@ -70,13 +77,24 @@ func (s *Service) Import(ctx context.Context, rec ImportRecord, actor string) (U
 		CreatedAt:     now,
 		UpdatedAt:     now,
 	}
-	if err := errors.Join(u.Validate(), s.Attributes.Validate(u.Attributes)); err != nil {
+	var errs []error
+	if c := rec.ProfileConfirmedAt; c != nil {
+		u.ProfileConfirmedAt = c.UTC().Truncate(time.Microsecond)
+		if c.After(now) {
+			errs = append(errs, FieldError{"profile_confirmed_at", "invalid", "is in the future"})
+		}
+	}
+	if err := errors.Join(u.Validate(), s.Attributes.Validate(u.Attributes), errors.Join(errs...)); err != nil {
 		return User{}, err
 	}
-	ev, err := events.New("user.imported", u.Subject(), actor, now, map[string]any{
+	data := map[string]any{
 		"email_verified": u.EmailVerified,
 		"external_id":    u.ExternalID,
-	})
+	}
+	if !u.ProfileConfirmedAt.IsZero() {
+		data["profile_confirmed_at"] = u.ProfileConfirmedAt
+	}
+	ev, err := events.New("user.imported", u.Subject(), actor, now, data)
 	if err != nil {
 		return User{}, err
 	}

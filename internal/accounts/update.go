@@ -34,15 +34,18 @@ type Update struct {
 // user.updated event names each changed field with its old and new value;
 // a change that changes nothing writes nothing.
 func (s *Service) Update(ctx context.Context, id string, up Update, ifVersion, actor string) (User, error) {
-	return s.update(ctx, id, up, ifVersion, actor, nil)
+	return s.update(ctx, id, up, ifVersion, actor, nil, "")
 }
 
 // trim is how Update normalizes a field's new value.
 func trim(v string) string { return strings.TrimSpace(v) }
 
 // update is Update with check, if not nil, judging the change against the
-// current user inside the same transaction.
-func (s *Service) update(ctx context.Context, id string, up Update, ifVersion, actor string, check func(cur User) error) (User, error) {
+// current user inside the same transaction. A confirm other than "" (a
+// ConfirmedAs… way) makes the change the person's confirmation of their
+// profile too: ProfileConfirmedAt becomes now, with a
+// user.profile_confirmed event, even when no field changes.
+func (s *Service) update(ctx context.Context, id string, up Update, ifVersion, actor string, check func(cur User) error, confirm string) (User, error) {
 	return s.Store.UpdateUser(ctx, id, func(cur User) (Change, error) {
 		if ifVersion != "" && Version(cur) != ifVersion {
 			return Change{}, ErrStale
@@ -81,7 +84,7 @@ func (s *Service) update(ctx context.Context, id string, up Update, ifVersion, a
 				changes[f.name] = map[string]any{"old": f.old, "new": f.new}
 			}
 		}
-		if len(changes) == 0 {
+		if len(changes) == 0 && confirm == "" {
 			return Change{User: cur}, nil
 		}
 		now := s.now()
@@ -90,11 +93,27 @@ func (s *Service) update(ctx context.Context, id string, up Update, ifVersion, a
 			now = cur.UpdatedAt.Add(time.Microsecond)
 		}
 		next.UpdatedAt = now
-		ev, err := events.New("user.updated", next.Subject(), actor, now, map[string]any{"changes": changes})
-		if err != nil {
-			return Change{}, err
+		var evs []events.Event
+		if len(changes) > 0 {
+			ev, err := events.New("user.updated", next.Subject(), actor, now, map[string]any{"changes": changes})
+			if err != nil {
+				return Change{}, err
+			}
+			evs = append(evs, ev)
 		}
-		return Change{User: next, Events: []events.Event{ev}}, nil
+		if confirm != "" {
+			next.ProfileConfirmedAt = now
+			data := map[string]any{"via": confirm}
+			if !cur.ProfileConfirmedAt.IsZero() {
+				data["previous"] = cur.ProfileConfirmedAt
+			}
+			ev, err := events.New("user.profile_confirmed", next.Subject(), actor, now, data)
+			if err != nil {
+				return Change{}, err
+			}
+			evs = append(evs, ev)
+		}
+		return Change{User: next, Events: evs}, nil
 	})
 }
 
@@ -107,6 +126,11 @@ type Query struct {
 	UpdatedSince time.Time
 	// OrgID limits the list to the organization's members.
 	OrgID string
+	// CheckedBefore and CheckedSince, when set, select the users whose
+	// profile was last checked (ProfileCheckedAt) before, or at or after,
+	// the time: with StaleBefore, the stale or the fresh profiles.
+	CheckedBefore time.Time
+	CheckedSince  time.Time
 	// Newest lists the newest first (after: older than After).
 	Newest bool
 	After  string

@@ -52,9 +52,12 @@ type User struct {
 	// Attributes are free-form, schema-validated profile fields.
 	Attributes json.RawMessage
 	// PasswordHash is a PHC-format hash, empty when the user has none.
-	PasswordHash       string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	// ProfileConfirmedAt is when the person last said their profile is
+	// right (registering, editing it, confirming it); zero if never. See
+	// ProfileCheckedAt.
 	ProfileConfirmedAt time.Time
 }
 

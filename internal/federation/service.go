@@ -589,6 +589,9 @@ func (s *Service) Register(ctx context.Context, c Claims) (accounts.User, error)
 	u := accounts.User{
 		ID: accounts.NewID(), Email: c.Email, EmailVerified: c.EmailVerified, GivenName: c.GivenName,
 		FamilyName: c.FamilyName, Locale: c.Locale, Phone: c.Phone, Status: accounts.StatusActive, CreatedAt: now, UpdatedAt: now,
+		// The person registered themselves with what they brought or
+		// typed: the profile is confirmed.
+		ProfileConfirmedAt: now,
 	}
 	if err := u.Validate(); err != nil {
 		return accounts.User{}, err

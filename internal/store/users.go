@@ -84,6 +84,14 @@ func (s *Store) QueryUsers(ctx context.Context, q accounts.Query) ([]accounts.Us
 	if q.OrgID != "" {
 		add("id IN (SELECT user_id FROM memberships WHERE org_id = $%d)", q.OrgID)
 	}
+	// accounts.ProfileCheckedAt: when the person last confirmed the
+	// profile, else when the account was made.
+	if !q.CheckedBefore.IsZero() {
+		add("COALESCE(profile_confirmed_at, created_at) < $%d", micros(q.CheckedBefore))
+	}
+	if !q.CheckedSince.IsZero() {
+		add("COALESCE(profile_confirmed_at, created_at) >= $%d", micros(q.CheckedSince))
+	}
 	args = append(args, q.Limit)
 	rows, err := s.read.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE `+strings.Join(where, " AND ")+
 		fmt.Sprintf(` ORDER BY %s LIMIT $%d`, order, len(args)), args...)

@@ -235,16 +235,23 @@ func testQueryUsers(t *testing.T, e Engine) {
 	ctx := t.Context()
 	s := Open(t, e)
 	var ids []string
+	// All made at base; Ada never confirmed her profile (checked at
+	// base), Bo confirmed his after 3 hours, Cy's was confirmed a day
+	// before (in the registry it was imported from).
 	for i, x := range []struct {
 		email, ext string
 		updated    time.Duration
+		confirmed  time.Duration
 	}{
-		{"ada@example.com", "crm-1", 0},
-		{"bo@example.com", "", time.Hour},
-		{"cy@example.com", "crm-3", 2 * time.Hour},
+		{"ada@example.com", "crm-1", 0, 0},
+		{"bo@example.com", "", time.Hour, 3 * time.Hour},
+		{"cy@example.com", "crm-3", 2 * time.Hour, -24 * time.Hour},
 	} {
 		u := newUser(t, x.email, x.ext)
 		u.UpdatedAt = base.Add(x.updated)
+		if x.confirmed != 0 {
+			u.ProfileConfirmedAt = base.Add(x.confirmed)
+		}
 		must(t, s.CreateUser(ctx, u, userEvent(t, u)), "CreateUser %d", i)
 		ids = append(ids, u.ID)
 	}
@@ -267,6 +274,11 @@ func testQueryUsers(t *testing.T, e Engine) {
 		{"updated since", accounts.Query{UpdatedSince: base.Add(time.Hour), Limit: 10}, []string{"bo@example.com", "cy@example.com"}},
 		{"two filters", accounts.Query{ExternalID: "crm-1", UpdatedSince: base.Add(time.Hour), Limit: 10}, nil},
 		{"no such address", accounts.Query{Email: "nobody@example.com", Limit: 10}, nil},
+		{"checked before", accounts.Query{CheckedBefore: base.Add(time.Hour), Limit: 10}, []string{"ada@example.com", "cy@example.com"}},
+		{"checked before, strictly", accounts.Query{CheckedBefore: base, Limit: 10}, []string{"cy@example.com"}},
+		{"checked since", accounts.Query{CheckedSince: base.Add(time.Hour), Limit: 10}, []string{"bo@example.com"}},
+		{"checked since, inclusive", accounts.Query{CheckedSince: base, Limit: 10}, []string{"ada@example.com", "bo@example.com"}},
+		{"checked before, with another filter", accounts.Query{CheckedBefore: base.Add(time.Hour), Email: "cy@example.com", Limit: 10}, []string{"cy@example.com"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := s.QueryUsers(ctx, tc.q)
