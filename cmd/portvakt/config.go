@@ -91,6 +91,7 @@ type Config struct {
 
 	RegistrationFields []string          `koanf:"registration_fields" json:"registration_fields"`
 	AttributeOwners    map[string]string `koanf:"attribute_owners" json:"attribute_owners"`
+	ProfileFreshness   time.Duration     `koanf:"profile_freshness" json:"profile_freshness"`
 	InvitationTTL      time.Duration     `koanf:"invitation_ttl" json:"invitation_ttl"`
 	IdentityProviders  []idpConfig       `koanf:"identity_providers" json:"identity_providers"`
 	TermsURL           string            `koanf:"terms_url" json:"terms_url"`
@@ -146,6 +147,7 @@ var settings = []setting{
 	{key: "passkeys", def: true, usage: "offer passkeys (WebAuthn) for sign-in and as a second factor; needs an issuer whose host is a domain name, not an IP address"},
 	{key: "passkey_aaguids", def: []string{}, list: true, usage: "accept new passkeys only from these authenticator models (AAGUIDs, comma-separated); attestation is then requested"},
 	{key: "attribute_owners", def: map[string]any{}, pairs: true, usage: "who owns each profile field (given_name, family_name, phone, locale): person (default), crm or idp; field=owner, comma-separated in the environment"},
+	{key: "profile_freshness", def: "8760h", usage: "ask people at sign-in to confirm their profile once it is older than this since they last confirmed or edited it (default 8760h, a year); 0 never asks"},
 	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
 	{key: "invitation_ttl", def: "168h", usage: "how long an invitation to an organization can be accepted, 1h to 2160h (90 days)"},
 	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
@@ -442,6 +444,9 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	if c.ProfileFreshness < 0 || c.ProfileFreshness > maxProfileFreshness {
+		bad("profile_freshness", "%v is outside 0 (off) to %v", c.ProfileFreshness, maxProfileFreshness)
+	}
 	if c.TermsURL != "" {
 		if u, err := url.Parse(c.TermsURL); err != nil || !(u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(c.TermsURL, "/") && !strings.HasPrefix(c.TermsURL, "//"))) {
 			bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
@@ -473,6 +478,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxProfileFreshness is the longest profile_freshness: ten years.
+const maxProfileFreshness = 87600 * time.Hour
 
 var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 
@@ -544,6 +552,7 @@ func (c Config) redacted() map[string]any {
 		"session_idle_timeout":     c.SessionIdleTimeout,
 		"session_absolute_timeout": c.SessionAbsoluteTimeout,
 		"invitation_ttl":           c.InvitationTTL,
+		"profile_freshness":        c.ProfileFreshness,
 		"webhooks_timeout":         c.WebhooksTimeout,
 		"webhooks_retry_for":       c.WebhooksRetryFor,
 		"webhooks_pause_after":     c.WebhooksPauseAfter,

@@ -42,6 +42,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"database_url", string(c.DatabaseURL), "sqlite://portvakt-data/portvakt.db"},
 		{"log_format", c.LogFormat, "json"},
 		{"shutdown_timeout", c.ShutdownTimeout.String(), "15s"},
+		{"profile_freshness", c.ProfileFreshness.String(), "8760h0m0s"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
@@ -127,6 +128,9 @@ func TestConfigErrors(t *testing.T) {
 		{"attribute owners not pairs", nil, map[string]string{"PORTVAKT_ATTRIBUTE_OWNERS": "phone"}, []string{"PORTVAKT_ATTRIBUTE_OWNERS", `"phone" is not key=value`}},
 		{"terms", nil, map[string]string{"PORTVAKT_TERMS_URL": "http://example.com/terms"}, []string{"terms_url", "https URL"}},
 		{"invitation lifetime", nil, map[string]string{"PORTVAKT_INVITATION_TTL": "10m"}, []string{"invitation_ttl", "outside 1h to 2160h"}},
+		{"profile freshness negative", nil, map[string]string{"PORTVAKT_PROFILE_FRESHNESS": "-1h"}, []string{"profile_freshness (PORTVAKT_PROFILE_FRESHNESS)", "outside 0 (off) to 87600h"}},
+		{"profile freshness too long", []string{"--profile-freshness", "100000h"}, nil, []string{"profile_freshness", "outside 0 (off)"}},
+		{"profile freshness not a duration", nil, map[string]string{"PORTVAKT_PROFILE_FRESHNESS": "a year"}, []string{"profile_freshness"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadTestConfig(t, tc.args, tc.env)
@@ -183,5 +187,33 @@ func TestConfigAttributeOwners(t *testing.T) {
 	}
 	if c.AttributeOwners["locale"] != "idp" {
 		t.Errorf("attribute_owners from the environment: got %v, want locale=idp", c.AttributeOwners)
+	}
+}
+
+// TestConfigProfileFreshness: 0 turns the question off; a duration from
+// the file or the environment is taken as given.
+func TestConfigProfileFreshness(t *testing.T) {
+	file := writeTestFile(t, "portvakt.yaml", "profile_freshness: 4380h\n")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"off", map[string]string{"PORTVAKT_PROFILE_FRESHNESS": "0"}, "0s"},
+		{"from the file", map[string]string{"PORTVAKT_CONFIG": file}, "4380h0m0s"},
+		{"environment beats the file", map[string]string{"PORTVAKT_CONFIG": file, "PORTVAKT_PROFILE_FRESHNESS": "720h"}, "720h0m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := loadTestConfig(t, nil, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.ProfileFreshness.String(); got != tc.want {
+				t.Errorf("profile_freshness = %s, want %s", got, tc.want)
+			}
+			if got := c.redacted()["profile_freshness"]; got != tc.want {
+				t.Errorf("printed profile_freshness = %v, want %s", got, tc.want)
+			}
+		})
 	}
 }

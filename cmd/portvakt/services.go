@@ -123,7 +123,8 @@ func (a *app) services() (*services, error) {
 		catalog: cat,
 		hasher:  hasher,
 		accounts: &accounts.Service{
-			Store: a.store, Events: a.store, Hasher: hasher, Policy: pp, Attributes: attrs, Owners: owners, Now: a.now,
+			Store: a.store, Events: a.store, Hasher: hasher, Policy: pp, Attributes: attrs, Owners: owners,
+			ProfileMaxAge: cfg.ProfileFreshness, Now: a.now,
 		},
 		authn: factors,
 		flows: &flows.Service{Store: a.store, Now: a.now},

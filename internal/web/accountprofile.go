@@ -109,7 +109,9 @@ func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) {
 
 // submitProfile saves the profile fields the form sends. Only the fields
 // the person owns may change; the change is the person's own (actor
-// user:<id>) and goes out as user.updated with old and new values.
+// user:<id>) and goes out as user.updated with old and new values. Saving
+// confirms the profile too (user.profile_confirmed, see
+// accounts.EditProfile), changed or not.
 func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) {
 	if !h.checkCSRF(r) {
 		h.showError(w, r, http.StatusForbidden, "error.csrf")
@@ -120,6 +122,26 @@ func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := h.accountPage(w, r, u)
+	up := h.profileForm(r, p)
+	if !p.HasErrors() {
+		_, err := h.Accounts.EditProfile(r.Context(), u.ID, up)
+		if err == nil {
+			http.Redirect(w, r, "/account?done=profile_saved", http.StatusSeeOther)
+			return
+		}
+		if !h.profileErrors(p, err) {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	p.Alert = p.T("form.has_errors")
+	h.renderAccount(w, r, p, http.StatusBadRequest)
+}
+
+// profileForm reads the profile fields a posted form sends into an
+// update, keeping what was typed in p.Form and each field's error in
+// p.Errors. A field the form does not send is left as it is.
+func (h *Handler) profileForm(r *http.Request, p *page) accounts.Update {
 	var up accounts.Update
 	for field, dst := range map[string]**string{
 		"given_name": &up.GivenName, "family_name": &up.FamilyName, "phone": &up.Phone, "locale": &up.Locale,
@@ -141,26 +163,18 @@ func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) {
 			p.Errors[field] = p.T("field.locale.invalid")
 		}
 	}
-	var err error
-	if !p.HasErrors() {
-		_, err = h.Accounts.UpdateOwned(r.Context(), u.ID, up, "", u.Subject(), accounts.OwnerPerson)
-	}
-	if err == nil && !p.HasErrors() {
-		http.Redirect(w, r, "/account?done=profile_saved", http.StatusSeeOther)
-		return
-	}
-	if err != nil {
-		for _, e := range flatten(err) {
-			var fe accounts.FieldError
-			if errors.As(e, &fe) && strings.HasPrefix(fe.Code, "owned_by_") {
-				p.Errors[fe.Field] = p.T("account.profile." + fe.Code)
-			}
-		}
-		if !h.fieldErrors(p, err) {
-			h.fail(w, r, err)
-			return
+	return up
+}
+
+// profileErrors puts the field errors of a refused profile save on p (a
+// field the person does not own, a value that is not valid); it reports
+// false when err is not about the fields.
+func (h *Handler) profileErrors(p *page, err error) bool {
+	for _, e := range flatten(err) {
+		var fe accounts.FieldError
+		if errors.As(e, &fe) && strings.HasPrefix(fe.Code, "owned_by_") {
+			p.Errors[fe.Field] = p.T("account.profile." + fe.Code)
 		}
 	}
-	p.Alert = p.T("form.has_errors")
-	h.renderAccount(w, r, p, http.StatusBadRequest)
+	return h.fieldErrors(p, err)
 }

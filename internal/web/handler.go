@@ -98,6 +98,9 @@ func (h *Handler) Init() error {
 		return err
 	}
 	h.tmpl = t
+	if h.Accounts != nil && h.Accounts.ProfileMaxAge > 0 {
+		h.addStop(h.profileStop())
+	}
 	if h.Logger == nil {
 		h.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -162,6 +165,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/verify-email", h.submitVerifyEmail)
 	mux.HandleFunc("GET /account/profile", h.showProfile)
 	mux.HandleFunc("POST /account/profile", h.submitProfile)
+	mux.HandleFunc("GET /account/confirm-profile", h.showConfirmProfile)
+	mux.HandleFunc("POST /account/confirm-profile", h.submitConfirmProfile)
+	mux.HandleFunc("GET /account/confirm-profile/edit", h.showConfirmProfileEdit)
+	mux.HandleFunc("POST /account/confirm-profile/edit", h.submitConfirmProfileEdit)
 	mux.HandleFunc("GET /account/mfa", h.showMFASetup)
 	mux.HandleFunc("GET /account/totp", h.showTOTP)
 	mux.HandleFunc("POST /account/totp", h.submitTOTP)

@@ -43,6 +43,11 @@ type orgMember struct {
 	// cannot change.
 	Roles  []orgRoleChoice
 	Others []string
+
+	// ProfileConfirmed is the date they last confirmed their profile, ""
+	// if never; Stale marks a profile that may be out of date.
+	ProfileConfirmed string
+	Stale            bool
 }
 
 // orgRoleChoice is a role the admin may give: app/role, its description,
@@ -127,6 +132,10 @@ func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, p *page, o o
 	p.Title = o.Name
 	p.Heading = o.Name
 	p.Action = "/org/" + url.PathEscape(o.ID)
+	// With ?stale=1 the list shows only the people whose profile may be
+	// out of date; the count is of everyone.
+	onlyStale := r.URL.Query().Get("stale") == "1"
+	total, stale := 0, 0
 	for after := ""; ; {
 		page, err := h.Orgs.Store.Members(ctx, o.ID, after, 500)
 		if err != nil {
@@ -140,7 +149,16 @@ func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, p *page, o o
 				return
 			}
 			om := orgMember{UserID: m.UserID, Email: mu.Email, Name: joinName(mu), Since: m.CreatedAt.In(time.UTC).Format("2006-01-02"),
-				Admin: m.Holds(orgs.Admin), Self: m.UserID == u.ID}
+				Admin: m.Holds(orgs.Admin), Self: m.UserID == u.ID, Stale: h.Accounts.ProfileStale(mu)}
+			if !mu.ProfileConfirmedAt.IsZero() {
+				om.ProfileConfirmed = mu.ProfileConfirmedAt.In(time.UTC).Format("2006-01-02")
+			}
+			total++
+			if om.Stale {
+				stale++
+			} else if onlyStale {
+				continue
+			}
 			if h.EventTimes != nil {
 				last, err := h.EventTimes.LastEventAt(ctx, mu.Subject(), "user.login_succeeded")
 				if err != nil {
@@ -166,6 +184,16 @@ func (h *Handler) renderOrg(w http.ResponseWriter, r *http.Request, p *page, o o
 			break
 		}
 		after = page[len(page)-1].UserID
+	}
+	if h.Accounts.ProfileMaxAge > 0 {
+		p.Extra["freshness"] = "1"
+		p.Extra["stale_count"] = p.TF("org.stale_count", "Count", stale, "Total", total)
+		if onlyStale {
+			p.Extra["stale_only"] = "1"
+		}
+		if stale > 0 || onlyStale {
+			p.Extra["stale_filter"] = "1"
+		}
 	}
 	if err := h.invitationExtras(r, p, o, roles); err != nil {
 		h.fail(w, r, err)

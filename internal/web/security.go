@@ -299,6 +299,7 @@ var accountDone = map[string]struct {
 	"org_last_admin":     {"account.done.org_last_admin", true},
 	"org_join_requested": {"account.done.org_join_requested", false},
 	"profile_saved":      {"account.done.profile_saved", false},
+	"profile_confirmed":  {"account.done.profile_confirmed", false},
 	"identity_linked":    {"upstream.linked", false},
 	"identity_taken":     {"upstream.taken", true},
 	"identity_unlinked":  {"upstream.unlinked", false},

@@ -42,14 +42,16 @@ var sqlite = storetest.Engine{Name: "sqlite", NewURL: storetest.SQLiteURL}
 
 func newStack(t testing.TB) *stack { return newStackOn(t, sqlite) }
 
-// newStackOn builds the stack on engine e with cheap hashing.
-func newStackOn(t testing.TB, e storetest.Engine) *stack {
-	return newStackWith(t, e, password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2)
+// newStackOn builds the stack on engine e with cheap hashing; opts adjust
+// the pages before they start.
+func newStackOn(t testing.TB, e storetest.Engine, opts ...func(*web.Handler)) *stack {
+	return newStackWith(t, e, password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}, 2, opts...)
 }
 
 // newStackWith builds the stack on engine e with the given hashing
-// parameters and hashing concurrency.
-func newStackWith(t testing.TB, e storetest.Engine, params password.Params, concurrency int) *stack {
+// parameters and hashing concurrency; opts adjust the pages before they
+// start.
+func newStackWith(t testing.TB, e storetest.Engine, params password.Params, concurrency int, opts ...func(*web.Handler)) *stack {
 	t.Helper()
 	st := storetest.Open(t, e)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -92,6 +94,9 @@ func newStackWith(t testing.TB, e storetest.Engine, params password.Params, conc
 		Issuer:            issuer,
 		MinPasswordLength: 8,
 		Now:               clock,
+	}
+	for _, o := range opts {
+		o(h)
 	}
 	if err := h.Init(); err != nil {
 		t.Fatal(err)
