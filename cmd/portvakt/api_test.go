@@ -273,6 +273,7 @@ func TestManagementAPI(t *testing.T) {
 		t.Run("roles", func(t *testing.T) { testAPIRoles(t, admin) })
 		t.Run("identity providers", func(t *testing.T) { testAPIIdPs(t, admin) })
 		t.Run("external IDs", func(t *testing.T) { testAPIExternalIDs(t, admin) })
+		t.Run("profile freshness", func(t *testing.T) { testAPIFreshness(t, admin) })
 		t.Run("clients", func(t *testing.T) {
 			testAPIClients(t, admin, apiClient(t, s, dir, env, c, "portvakt:clients:write portvakt:users:read"))
 		})

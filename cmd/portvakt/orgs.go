@@ -529,8 +529,9 @@ func newOrgMemberListCmd(e env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list ORG",
 		Short: "List an organization's people and their roles",
-		Long:  "List an organization's people and their roles. " + orgRefHelp,
-		Args:  exactArgs(1),
+		Long: "List an organization's people, their roles, and when each last confirmed their profile (marked when it may be out of date, " +
+			"see profile_freshness). " + orgRefHelp,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withOrgs(cmd, e, func(a *app, svc *orgs.Service) error {
 				o, err := svc.Find(cmd.Context(), args[0])
@@ -542,7 +543,12 @@ func newOrgMemberListCmd(e env) *cobra.Command {
 					Email     string    `json:"email"`
 					Roles     []string  `json:"roles"`
 					CreatedAt time.Time `json:"created_at"`
+					// When the person last confirmed their profile (null
+					// if never), and whether it may be out of date.
+					ProfileConfirmedAt *time.Time `json:"profile_confirmed_at"`
+					Stale              bool       `json:"stale"`
 				}
+				fresh := &accounts.Service{ProfileMaxAge: a.cfg.ProfileFreshness, Now: a.now}
 				var out []memberOut
 				for after := ""; ; {
 					page, err := svc.Store.Members(cmd.Context(), o.ID, after, 500)
@@ -554,7 +560,11 @@ func newOrgMemberListCmd(e env) *cobra.Command {
 						if err != nil {
 							return err
 						}
-						out = append(out, memberOut{UserID: m.UserID, Email: u.Email, Roles: grantList(m.Roles), CreatedAt: m.CreatedAt})
+						mo := memberOut{UserID: m.UserID, Email: u.Email, Roles: grantList(m.Roles), CreatedAt: m.CreatedAt, Stale: fresh.ProfileStale(u)}
+						if c := u.ProfileConfirmedAt; !c.IsZero() {
+							mo.ProfileConfirmedAt = &c
+						}
+						out = append(out, mo)
 					}
 					if len(page) < 500 {
 						break
@@ -571,9 +581,16 @@ func newOrgMemberListCmd(e env) *cobra.Command {
 					return nil
 				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "EMAIL\tROLES\tUSER ID")
+				fmt.Fprintln(tw, "EMAIL\tROLES\tPROFILE CONFIRMED\tUSER ID")
 				for _, m := range out {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Email, strings.Join(m.Roles, ","), m.UserID)
+					confirmed := "never"
+					if m.ProfileConfirmedAt != nil {
+						confirmed = m.ProfileConfirmedAt.Format("2006-01-02")
+					}
+					if m.Stale {
+						confirmed += " (may be out of date)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Email, strings.Join(m.Roles, ","), confirmed, m.UserID)
 				}
 				return tw.Flush()
 			})

@@ -56,9 +56,22 @@ func TestOrgCommands(t *testing.T) {
 		t.Errorf("org member add: %s", add.stdout)
 	}
 	members := mustRun(t, dir, env, "org", "member", "list", "ext:crm-1042", "--json")
-	if !strings.Contains(members.stdout, `"email":"maria@acme.example"`) || !strings.Contains(members.stdout, `"roles":["portal/buyer","portal/viewer"]`) {
+	if !strings.Contains(members.stdout, `"email":"maria@acme.example"`) || !strings.Contains(members.stdout, `"roles":["portal/buyer","portal/viewer"]`) ||
+		!strings.Contains(members.stdout, `"profile_confirmed_at":null,"stale":false`) {
 		t.Errorf("org member list: %s", members.stdout)
 	}
+	// A profile last confirmed long ago, in the registry it came from.
+	writeFile(t, filepath.Join(dir, "old.jsonl"), `{"email":"olle@acme.example","profile_confirmed_at":"2020-01-02T03:04:05Z"}`+"\n")
+	mustRun(t, dir, env, "import", "users", "--file", "old.jsonl")
+	mustRun(t, dir, env, "org", "member", "add", "acme", "olle@acme.example")
+	if m := mustRun(t, dir, env, "org", "member", "list", "acme"); !strings.Contains(m.stdout, "PROFILE CONFIRMED") ||
+		!strings.Contains(m.stdout, "2020-01-02 (may be out of date)") || !strings.Contains(m.stdout, "never") {
+		t.Errorf("org member list without the profiles' confirmation:\n%s", m.stdout)
+	}
+	if m := mustRun(t, dir, append(env, "PORTVAKT_PROFILE_FRESHNESS=0"), "org", "member", "list", "acme"); strings.Contains(m.stdout, "may be out of date") {
+		t.Errorf("with profile_freshness 0 a profile is marked:\n%s", m.stdout)
+	}
+	mustRun(t, dir, env, "org", "member", "remove", "acme", "olle@acme.example")
 	mustRun(t, dir, env, "org", "member", "add", "acme", "maria@acme.example", "--role", "portal/viewer")
 	if m := mustRun(t, dir, env, "org", "member", "list", "acme"); !strings.Contains(m.stdout, "portal/viewer") || strings.Contains(m.stdout, "buyer") {
 		t.Errorf("adding again replaces the roles:\n%s", m.stdout)

@@ -30,7 +30,9 @@ result is printed on standard output as one JSON object:
 A line that cannot be imported is reported on standard error with its number
 and the reason, and the import goes on; the exit code is then 1. Fields:
 email (required), email_verified, given_name, family_name, phone (E.164),
-locale, external_id, attributes (a JSON object). Unknown fields are refused.
+locale, external_id, attributes (a JSON object), profile_confirmed_at (when the
+person last confirmed their profile there, RFC 3339). Unknown fields are
+refused.
 
 Example:
   echo '{"email":"ada@example.com","given_name":"Ada"}' | portvakt import users`,

@@ -269,14 +269,19 @@ type memberOut struct {
 	Roles          []string  `json:"roles"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
+	// How up to date the member's profile is, for the organization's
+	// people to be kept right.
+	freshnessOut
 }
 
-func memberView(m orgs.Membership) memberOut {
+// memberView is the membership m of the user u.
+func (h *Handler) memberView(m orgs.Membership, u accounts.User) memberOut {
 	roles := []string{}
 	for _, g := range m.Roles {
 		roles = append(roles, g.App+"/"+g.Role)
 	}
-	return memberOut{OrganizationID: m.OrgID, UserID: m.UserID, Roles: roles, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+	return memberOut{OrganizationID: m.OrgID, UserID: m.UserID, Roles: roles, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		freshnessOut: h.freshness(u)}
 }
 
 func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, c caller) {
@@ -288,14 +293,34 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, c caller) 
 	if !ok {
 		return
 	}
-	list, err := h.Orgs.Store.Members(r.Context(), o.ID, after, limit+1)
+	ctx := r.Context()
+	list, err := h.Orgs.Store.Members(ctx, o.ID, after, limit+1)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	// The same page of the members' accounts, in one read (both are in
+	// user ID order after the cursor); one that changed in between is
+	// read on its own.
+	users, err := h.Accounts.Store.QueryUsers(ctx, accounts.Query{OrgID: o.ID, After: after, Limit: limit + 1})
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	byID := make(map[string]accounts.User, len(users))
+	for _, u := range users {
+		byID[u.ID] = u
+	}
 	out := make([]memberOut, 0, len(list))
 	for _, m := range list {
-		out = append(out, memberView(m))
+		u, ok := byID[m.UserID]
+		if !ok {
+			if u, err = h.Accounts.Store.UserByID(ctx, m.UserID); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+		}
+		out = append(out, h.memberView(m, u))
 	}
 	writeJSON(w, http.StatusOK, pageOf(out, limit, func(m memberOut) string { return m.UserID }))
 }
@@ -309,7 +334,12 @@ func (h *Handler) getMember(w http.ResponseWriter, r *http.Request, c caller) {
 	if !h.found(w, r, err, orgs.ErrNotFound, "The user is not a member of the organization.") {
 		return
 	}
-	writeJSON(w, http.StatusOK, memberView(m))
+	u, err := h.Accounts.Store.UserByID(r.Context(), m.UserID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.memberView(m, u))
 }
 
 type memberIn struct {
@@ -328,7 +358,8 @@ func (h *Handler) putMember(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	userID := r.PathValue("user")
-	if _, err := h.Accounts.Store.UserByID(r.Context(), userID); !h.found(w, r, err, accounts.ErrNotFound, "There is no user with this ID.") {
+	u, err := h.Accounts.Store.UserByID(r.Context(), userID)
+	if !h.found(w, r, err, accounts.ErrNotFound, "There is no user with this ID.") {
 		return
 	}
 	roles, err := orgs.ParseGrants("", in.Roles)
@@ -355,7 +386,7 @@ func (h *Handler) putMember(w http.ResponseWriter, r *http.Request, c caller) {
 	if errors.Is(existed, orgs.ErrNotFound) {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, memberView(m))
+	writeJSON(w, status, h.memberView(m, u))
 }
 
 // checkRoles reports roles no application declares, as field errors.

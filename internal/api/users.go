@@ -26,19 +26,37 @@ type userOut struct {
 	ExternalIDs map[string]string `json:"external_ids"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
+	freshnessOut
 }
 
-func userView(u accounts.User) userOut {
+// freshnessOut is how up to date a person's profile is: when they last
+// confirmed it (null if never), and whether it may be out of date
+// (accounts.Service.ProfileStale).
+type freshnessOut struct {
+	ProfileConfirmedAt *time.Time `json:"profile_confirmed_at"`
+	Stale              bool       `json:"stale"`
+}
+
+func (h *Handler) freshness(u accounts.User) freshnessOut {
+	f := freshnessOut{Stale: h.Accounts.ProfileStale(u)}
+	if !u.ProfileConfirmedAt.IsZero() {
+		c := u.ProfileConfirmedAt
+		f.ProfileConfirmedAt = &c
+	}
+	return f
+}
+
+func (h *Handler) userView(u accounts.User) userOut {
 	return userOut{ID: u.ID, Email: u.Email, EmailVerified: u.EmailVerified, GivenName: u.GivenName, FamilyName: u.FamilyName,
 		Phone: u.Phone, Locale: u.Locale, Status: string(u.Status), ExternalID: u.ExternalID, ExternalIDs: map[string]string{},
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, freshnessOut: h.freshness(u)}
 }
 
 // usersOut are the users as the API shows them, with their external IDs.
 func (h *Handler) usersOut(r *http.Request, users ...accounts.User) ([]userOut, error) {
 	out := make([]userOut, 0, len(users))
 	for _, u := range users {
-		out = append(out, userView(u))
+		out = append(out, h.userView(u))
 	}
 	err := h.withExternalIDs(r, externalids.User, len(out), func(i int) string { return out[i].ID },
 		func(i int, m map[string]string) { out[i].ExternalIDs = m })
@@ -108,7 +126,7 @@ func (h *Handler) setExternalIDs(w http.ResponseWriter, r *http.Request, c calle
 	return false
 }
 
-// listUsers: GET /api/v1/users?email=&external_id=&updated_since=&limit=&cursor=
+// listUsers: GET /api/v1/users?email=&external_id=&updated_since=&org=&stale=&limit=&cursor=
 func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) {
 	after, limit, ok := h.pageParams(w, r)
 	if !ok {
@@ -123,6 +141,22 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) {
 	default:
 		p := errInvalid
 		p.fields = []fieldProblem{{"sort", "invalid", "is not created (oldest first, the default) or -created (newest first)"}}
+		h.problem(w, r, p)
+		return
+	}
+	// stale=true: the profiles that may be out of date (none when
+	// freshness is off); stale=false: the others.
+	noneStale := false
+	switch q.Get("stale") {
+	case "":
+	case "true":
+		query.CheckedBefore = h.Accounts.StaleBefore()
+		noneStale = query.CheckedBefore.IsZero()
+	case "false":
+		query.CheckedSince = h.Accounts.StaleBefore()
+	default:
+		p := errInvalid
+		p.fields = []fieldProblem{{"stale", "invalid", "is not true (profiles that may be out of date) or false (the others)"}}
 		h.problem(w, r, p)
 		return
 	}
@@ -148,6 +182,10 @@ func (h *Handler) listUsers(w http.ResponseWriter, r *http.Request, c caller) {
 			return
 		}
 		query.UpdatedSince = t
+	}
+	if noneStale {
+		writeJSON(w, http.StatusOK, page[userOut]{Items: []userOut{}})
+		return
 	}
 	var users []accounts.User
 	var err error
@@ -192,8 +230,10 @@ func (h *Handler) userByExternal(r *http.Request, c caller, source, value string
 		return nil, err
 	}
 	norm, _ := accounts.NormalizeEmail(q.Email)
+	checked := accounts.ProfileCheckedAt(u)
 	if u.ID <= q.After || (q.Email != "" && u.EmailNormalized != norm) || (q.ExternalID != "" && u.ExternalID != q.ExternalID) ||
-		(!q.UpdatedSince.IsZero() && u.UpdatedAt.Before(q.UpdatedSince)) {
+		(!q.UpdatedSince.IsZero() && u.UpdatedAt.Before(q.UpdatedSince)) ||
+		(!q.CheckedBefore.IsZero() && !checked.Before(q.CheckedBefore)) || (!q.CheckedSince.IsZero() && checked.Before(q.CheckedSince)) {
 		return nil, nil
 	}
 	if c.org != "" {
