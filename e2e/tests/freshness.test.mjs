@@ -146,8 +146,9 @@ test('a stale profile is corrected on the way: a mistake is shown at its field, 
   assert.notEqual(saved.profile_confirmed_at, confirmedLongAgo, 'saving confirmed the profile');
 });
 
-test('"Not now" without JavaScript, in the person\'s Swedish: nothing recorded, asked again at the next sign-in', async ({ open, mailbox }) => {
-  const { page, rec } = await open({ javaScriptEnabled: false, label: 'no-js' });
+test('"Not now" without JavaScript on a phone, in the person\'s Swedish: nothing recorded, asked again at the next sign-in', async ({ open, mailbox }) => {
+  // The pages' smoke checks include that nothing scrolls sideways.
+  const { page, rec } = await open({ javaScriptEnabled: false, viewport: { width: 390, height: 844 }, isMobile: true, label: 'no-js-phone' });
   await rec.goto('/login', 'login');
   await signInWithCode(rec, mailbox, saga.email, 'confirm-profile', 'sv');
   await expectStop(rec, saga, { lang: 'sv', app: false });
