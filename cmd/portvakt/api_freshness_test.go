@@ -54,6 +54,31 @@ func testAPIFreshness(t *testing.T, admin *crm) {
 	if len(stale) != 2 || !stale[old.ID] || stale[made.ID] {
 		t.Errorf("members' staleness: %v; want only %s", stale, old.ID)
 	}
+	// Page by page, each member once, with their freshness.
+	seen := map[string]bool{}
+	for cursor, pages := "", 0; pages < 5; pages++ {
+		var pg struct {
+			Items      []fresh `json:"items"`
+			NextCursor string  `json:"next_cursor"`
+		}
+		q := "/organizations/fresh/members?limit=1"
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		admin.call("GET", q, nil, nil, false).decode(t, &pg)
+		for _, m := range pg.Items {
+			if seen[m.UserID] || m.Stale != (m.UserID == old.ID) {
+				t.Errorf("page %d: %+v", pages, m)
+			}
+			seen[m.UserID] = true
+		}
+		if cursor = pg.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("paging the members saw %d, want 2", len(seen))
+	}
 	var one fresh
 	admin.call("GET", "/organizations/fresh/members/"+old.ID, nil, nil, false).decode(t, &one)
 	if !one.Stale || one.ProfileConfirmedAt == nil || !one.ProfileConfirmedAt.Equal(want) {

@@ -300,8 +300,8 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, c caller) 
 		return
 	}
 	// The same page of the members' accounts, in one read (both are in
-	// user ID order after the cursor); one that changed in between is
-	// read on its own.
+	// user ID order after the cursor); one that joined in between is read
+	// on its own, one deleted in between is left out.
 	users, err := h.Accounts.Store.QueryUsers(ctx, accounts.Query{OrgID: o.ID, After: after, Limit: limit + 1})
 	if err != nil {
 		h.fail(w, r, err)
@@ -311,18 +311,25 @@ func (h *Handler) listMembers(w http.ResponseWriter, r *http.Request, c caller) 
 	for _, u := range users {
 		byID[u.ID] = u
 	}
-	out := make([]memberOut, 0, len(list))
-	for _, m := range list {
+	// The page is cut from the memberships, so that one left out does not
+	// end the paging.
+	pg := pageOf(list, limit, func(m orgs.Membership) string { return m.UserID })
+	out := make([]memberOut, 0, len(pg.Items))
+	for _, m := range pg.Items {
 		u, ok := byID[m.UserID]
 		if !ok {
-			if u, err = h.Accounts.Store.UserByID(ctx, m.UserID); err != nil {
+			u, err = h.Accounts.Store.UserByID(ctx, m.UserID)
+			if errors.Is(err, accounts.ErrNotFound) {
+				continue
+			}
+			if err != nil {
 				h.fail(w, r, err)
 				return
 			}
 		}
 		out = append(out, h.memberView(m, u))
 	}
-	writeJSON(w, http.StatusOK, pageOf(out, limit, func(m memberOut) string { return m.UserID }))
+	writeJSON(w, http.StatusOK, page[memberOut]{Items: out, NextCursor: pg.NextCursor})
 }
 
 func (h *Handler) getMember(w http.ResponseWriter, r *http.Request, c caller) {
