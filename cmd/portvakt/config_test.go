@@ -42,6 +42,8 @@ func TestConfigDefaults(t *testing.T) {
 		{"database_url", string(c.DatabaseURL), "sqlite://portvakt-data/portvakt.db"},
 		{"log_format", c.LogFormat, "json"},
 		{"shutdown_timeout", c.ShutdownTimeout.String(), "15s"},
+		{"deletion_grace_period", c.DeletionGracePeriod.String(), "336h0m0s"},
+		{"unverified_account_retention", c.UnverifiedAccountRetention.String(), "720h0m0s"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
@@ -127,6 +129,9 @@ func TestConfigErrors(t *testing.T) {
 		{"attribute owners not pairs", nil, map[string]string{"PORTVAKT_ATTRIBUTE_OWNERS": "phone"}, []string{"PORTVAKT_ATTRIBUTE_OWNERS", `"phone" is not key=value`}},
 		{"terms", nil, map[string]string{"PORTVAKT_TERMS_URL": "http://example.com/terms"}, []string{"terms_url", "https URL"}},
 		{"invitation lifetime", nil, map[string]string{"PORTVAKT_INVITATION_TTL": "10m"}, []string{"invitation_ttl", "outside 1h to 2160h"}},
+		{"deletion grace period", nil, map[string]string{"PORTVAKT_DELETION_GRACE_PERIOD": "2200h"}, []string{"deletion_grace_period", "outside 0 to 2160h"}},
+		{"negative grace period", []string{"--deletion-grace-period", "-1h"}, nil, []string{"deletion_grace_period"}},
+		{"unverified retention", nil, map[string]string{"PORTVAKT_UNVERIFIED_ACCOUNT_RETENTION": "1h"}, []string{"unverified_account_retention", "shorter than 24h"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadTestConfig(t, tc.args, tc.env)
@@ -183,5 +188,17 @@ func TestConfigAttributeOwners(t *testing.T) {
 	}
 	if c.AttributeOwners["locale"] != "idp" {
 		t.Errorf("attribute_owners from the environment: got %v, want locale=idp", c.AttributeOwners)
+	}
+}
+
+// A deletion at once and unverified accounts kept are choices, not
+// mistakes.
+func TestConfigZeroGraceAndRetention(t *testing.T) {
+	c, err := loadTestConfig(t, []string{"--deletion-grace-period", "0s"}, map[string]string{"PORTVAKT_UNVERIFIED_ACCOUNT_RETENTION": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DeletionGracePeriod != 0 || c.UnverifiedAccountRetention != 0 {
+		t.Errorf("grace %v, retention %v; want both 0", c.DeletionGracePeriod, c.UnverifiedAccountRetention)
 	}
 }
