@@ -1,10 +1,10 @@
 // "Your data": a person registers, fills their profile, downloads
 // everything kept about them (compared field by field with what they
-// typed), reads it on a page, and deletes their account. Without a grace
-// period the account goes at once and signing in no longer works. With
-// one (the default, 14 days, here in Swedish) they are signed out and
-// mailed the date; signing in keeps the account, and an operator's
-// erasure then ends it for good.
+// typed), reads it on a page (on a phone too), and deletes their account.
+// Without a grace period the account goes at once and signing in no
+// longer works. With one (the default, 14 days; here in Swedish and
+// without JavaScript) they are signed out and mailed the date; signing in
+// keeps the account, and an operator's erasure then ends it for good.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe } from 'node:test';
@@ -31,7 +31,7 @@ async function deleteAccount(rec, lang) {
 describe('without a grace period', () => {
   const { test } = suite({ server: { env: { PORTVAKT_DELETION_GRACE_PERIOD: '0' } } });
 
-  test('the person downloads and reads their data, then deletes their account at once', async ({ page, rec, mailbox, server }) => {
+  test('the person downloads and reads their data, then deletes their account at once', async ({ page, rec, open, mailbox, server }) => {
     const email = uniqueEmail('Dana.Data');
     const typed = { givenName: 'Dana', familyName: 'Dahlqvist', phone: '+46701112233' };
     await register(rec, { email, password, givenName: typed.givenName, familyName: typed.familyName });
@@ -78,6 +78,14 @@ describe('without a grace period', () => {
       text: [email, typed.givenName, typed.familyName, typed.phone, 'user.registered', t('en', 'data_view.events')],
     });
     await rec.click(page.getByRole('link', { name: t('en', 'data_view.back') }), 'your-data-again');
+
+    // Both pages fit a phone screen (the checks run on every page).
+    const phone = await open({ label: 'phone', viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    await phone.rec.goto('/login', 'phone-login');
+    await submitLogin(phone.rec, { email, password, name: 'phone-account' });
+    await phone.rec.goto('/account/data', 'phone-your-data');
+    await phone.rec.goto('/account/data/view', 'phone-your-data-view');
+    await expectPage(phone.rec, { path: '/account/data/view', status: 200, text: [email, 'Mozilla/5.0'] });
 
     // Deleting asks for the box to be ticked.
     await rec.click(page.getByRole('button', { name: t('en', 'data.delete.submit') }), 'delete-unconfirmed');
@@ -139,5 +147,5 @@ describe('with a grace period', () => {
     await expectSignedOut(rec, { lang });
     await submitLogin(rec, { email, password, lang, name: 'login-after-erasure' });
     await expectLoginFailed(rec, { email, lang });
-  }, { context: { locale: 'sv-SE' } });
+  }, { context: { locale: 'sv-SE', javaScriptEnabled: false } });
 });
