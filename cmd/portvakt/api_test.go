@@ -451,6 +451,33 @@ func testAPIUsers(t *testing.T, admin, reader *crm) {
 		t.Errorf("updated since the change: %+v", p.Items)
 	}
 
+	// Everything held about her, in the shape of the person's own
+	// download; recorded as an export by the client.
+	a = reader.call("GET", "/users/"+maria.ID+"/export", nil, nil, false)
+	reader.expect(a, 200, "")
+	var x struct {
+		Format string `json:"format"`
+		User   struct {
+			ID         string `json:"id"`
+			Email      string `json:"email"`
+			FamilyName string `json:"family_name"`
+			Phone      string `json:"phone"`
+			ExternalID string `json:"external_id"`
+		} `json:"user"`
+		Events []struct {
+			Type string `json:"type"`
+		} `json:"events"`
+	}
+	a.decode(t, &x)
+	if x.Format != "portvakt-export/1" || x.User.ID != maria.ID || x.User.Email != "Maria.Berg@Example.com" || x.User.FamilyName != "Berg-Lind" ||
+		x.User.Phone != "+46701234567" || x.User.ExternalID != "crm-100" || len(x.Events) < 2 || x.Events[0].Type != "user.created" {
+		t.Errorf("export: %+v", x)
+	}
+	if a.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("export Cache-Control %q", a.header.Get("Cache-Control"))
+	}
+	reader.expect(reader.call("GET", "/users/no-such-user/export", nil, nil, false), 404, "not-found")
+
 	// Deleted; then gone.
 	admin.expect(admin.call("DELETE", "/users/"+maria.ID, nil, map[string]string{"If-Match": v1}, false), 412, "precondition-failed")
 	admin.expect(admin.call("DELETE", "/users/"+maria.ID, nil, nil, false), 204, "")
@@ -672,12 +699,14 @@ func testAPIEvents(t *testing.T, admin *crm) {
 	if strings.Join(types, " ") != "user.created user.updated user.deleted" {
 		t.Fatalf("the user's events: %v", types)
 	}
+	// The deletion erased the person's names from the events that stay;
+	// the record of what changed stays.
 	changes, _ := p.Items[1].Data["changes"].(map[string]any)
 	given, _ := changes["given_name"].(map[string]any)
-	if given["old"] != "" || given["new"] != "Fia" {
-		t.Errorf("user.updated data: %v", p.Items[1].Data)
+	if given["old"] != "" || given["new"] != "[erased]" {
+		t.Errorf("user.updated data after the erasure: %v", p.Items[1].Data)
 	}
-	if p.Items[2].Data["external_id"] != "crm-777" {
+	if p.Items[2].Data["external_id"] != "crm-777" || p.Items[2].Data["reason"] != "admin" {
 		t.Errorf("user.deleted data: %v", p.Items[2].Data)
 	}
 	if p.After != p.Items[2].Position {
@@ -779,6 +808,7 @@ func testAPIOrgLimited(t *testing.T, admin, acme *crm) {
 	acme.expect(acme.call("DELETE", "/organizations/acme", nil, nil, false), 403, "organization-limited")
 	acme.expect(acme.call("POST", "/users", map[string]any{"email": "free@example.com"}, nil, false), 403, "organization-limited")
 	acme.expect(acme.call("DELETE", "/users/"+insider, nil, nil, false), 403, "organization-limited")
+	acme.expect(acme.call("GET", "/users/"+insider+"/export", nil, nil, false), 403, "organization-limited")
 	acme.expect(acme.call("POST", "/invitations", map[string]any{"email": "z@new.example", "organization": "ext:crm-new",
 		"create_organization": map[string]any{"name": "New", "slug": "new-org-2", "external_id": "crm-new"}}, nil, false), 403, "organization-limited")
 

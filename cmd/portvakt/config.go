@@ -96,6 +96,9 @@ type Config struct {
 	IdentityProviders  []idpConfig       `koanf:"identity_providers" json:"identity_providers"`
 	TermsURL           string            `koanf:"terms_url" json:"terms_url"`
 
+	DeletionGracePeriod        time.Duration `koanf:"deletion_grace_period" json:"deletion_grace_period"`
+	UnverifiedAccountRetention time.Duration `koanf:"unverified_account_retention" json:"unverified_account_retention"`
+
 	WebhooksAllowHTTP            bool          `koanf:"webhooks_allow_http" json:"webhooks_allow_http"`
 	WebhooksAllowPrivateNetworks bool          `koanf:"webhooks_allow_private_networks" json:"webhooks_allow_private_networks"`
 	WebhooksTimeout              time.Duration `koanf:"webhooks_timeout" json:"webhooks_timeout"`
@@ -151,6 +154,8 @@ var settings = []setting{
 	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
 	{key: "invitation_ttl", def: "168h", usage: "how long an invitation to an organization can be accepted, 1h to 2160h (90 days)"},
 	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
+	{key: "deletion_grace_period", def: "336h", usage: "how long an account whose owner asked for its deletion waits before it is erased (signing in cancels it), up to 2160h (90 days); 0 erases at once"},
+	{key: "unverified_account_retention", def: "720h", usage: "erase an account the person registered but never verified the address of this long after registration and its last sign-in, at least 24h; 0 keeps them"},
 	{key: "webhooks_allow_http", def: false, usage: "accept http:// webhook URLs (development only: production webhooks use https)"},
 	{key: "webhooks_allow_private_networks", def: false, usage: "let webhooks reach loopback, private (RFC 1918, RFC 4193), link-local and CGNAT addresses (development, or receivers on a trusted network)"},
 	{key: "webhooks_timeout", def: "10s", usage: "how long one webhook request may take, 1s to 60s"},
@@ -473,6 +478,12 @@ func (c Config) Validate() error {
 			bad("operator_email", "%q is not a bare mail address such as ops@example.com", c.OperatorEmail)
 		}
 	}
+	if c.DeletionGracePeriod < 0 || c.DeletionGracePeriod > 90*24*time.Hour {
+		bad("deletion_grace_period", "%v is outside 0 to 2160h (90 days)", c.DeletionGracePeriod)
+	}
+	if c.UnverifiedAccountRetention != 0 && c.UnverifiedAccountRetention < 24*time.Hour {
+		bad("unverified_account_retention", "%v is shorter than 24h (0 keeps unverified accounts)", c.UnverifiedAccountRetention)
+	}
 	if c.PasswordHashConcurrency < 0 || c.PasswordHashConcurrency > 256 {
 		bad("password_hash_concurrency", "%d is outside 0 to 256", c.PasswordHashConcurrency)
 	}
@@ -548,14 +559,16 @@ func (c Config) redacted() map[string]any {
 	_ = json.Unmarshal(b, &m)
 	m["database_url"] = store.Redact(string(c.DatabaseURL))
 	for k, d := range map[string]time.Duration{
-		"shutdown_timeout":         c.ShutdownTimeout,
-		"session_idle_timeout":     c.SessionIdleTimeout,
-		"session_absolute_timeout": c.SessionAbsoluteTimeout,
-		"invitation_ttl":           c.InvitationTTL,
-		"profile_freshness":        c.ProfileFreshness,
-		"webhooks_timeout":         c.WebhooksTimeout,
-		"webhooks_retry_for":       c.WebhooksRetryFor,
-		"webhooks_pause_after":     c.WebhooksPauseAfter,
+		"shutdown_timeout":             c.ShutdownTimeout,
+		"session_idle_timeout":         c.SessionIdleTimeout,
+		"session_absolute_timeout":     c.SessionAbsoluteTimeout,
+		"invitation_ttl":               c.InvitationTTL,
+		"profile_freshness":            c.ProfileFreshness,
+		"webhooks_timeout":             c.WebhooksTimeout,
+		"webhooks_retry_for":           c.WebhooksRetryFor,
+		"webhooks_pause_after":         c.WebhooksPauseAfter,
+		"deletion_grace_period":        c.DeletionGracePeriod,
+		"unverified_account_retention": c.UnverifiedAccountRetention,
 	} {
 		m[k] = d.String()
 	}

@@ -43,6 +43,8 @@ func TestConfigDefaults(t *testing.T) {
 		{"log_format", c.LogFormat, "json"},
 		{"shutdown_timeout", c.ShutdownTimeout.String(), "15s"},
 		{"profile_freshness", c.ProfileFreshness.String(), "8760h0m0s"},
+		{"deletion_grace_period", c.DeletionGracePeriod.String(), "336h0m0s"},
+		{"unverified_account_retention", c.UnverifiedAccountRetention.String(), "720h0m0s"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
@@ -131,6 +133,9 @@ func TestConfigErrors(t *testing.T) {
 		{"profile freshness negative", nil, map[string]string{"PORTVAKT_PROFILE_FRESHNESS": "-1h"}, []string{"profile_freshness (PORTVAKT_PROFILE_FRESHNESS)", "outside 0 (off) to 87600h"}},
 		{"profile freshness too long", []string{"--profile-freshness", "100000h"}, nil, []string{"profile_freshness", "outside 0 (off)"}},
 		{"profile freshness not a duration", nil, map[string]string{"PORTVAKT_PROFILE_FRESHNESS": "a year"}, []string{"profile_freshness"}},
+		{"deletion grace period", nil, map[string]string{"PORTVAKT_DELETION_GRACE_PERIOD": "2200h"}, []string{"deletion_grace_period", "outside 0 to 2160h"}},
+		{"negative grace period", []string{"--deletion-grace-period", "-1h"}, nil, []string{"deletion_grace_period"}},
+		{"unverified retention", nil, map[string]string{"PORTVAKT_UNVERIFIED_ACCOUNT_RETENTION": "1h"}, []string{"unverified_account_retention", "shorter than 24h"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadTestConfig(t, tc.args, tc.env)
@@ -215,5 +220,17 @@ func TestConfigProfileFreshness(t *testing.T) {
 				t.Errorf("printed profile_freshness = %v, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// A deletion at once and unverified accounts kept are choices, not
+// mistakes.
+func TestConfigZeroGraceAndRetention(t *testing.T) {
+	c, err := loadTestConfig(t, []string{"--deletion-grace-period", "0s"}, map[string]string{"PORTVAKT_UNVERIFIED_ACCOUNT_RETENTION": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DeletionGracePeriod != 0 || c.UnverifiedAccountRetention != 0 {
+		t.Errorf("grace %v, retention %v; want both 0", c.DeletionGracePeriod, c.UnverifiedAccountRetention)
 	}
 }

@@ -122,6 +122,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	pages := &web.Handler{
 		Catalog:            svc.catalog,
 		Accounts:           svc.accounts,
+		Privacy:            svc.privacy,
 		Authn:              svc.authn,
 		Federation:         fed,
 		Orgs:               newOrgsService(a),
@@ -154,7 +155,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return err
 	}
-	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients, ClientAdmin: svc.clients, Webhooks: newWebhookService(a),
+	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Privacy: svc.privacy, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients, ClientAdmin: svc.clients, Webhooks: newWebhookService(a),
 		IdPs: fed, ProviderStore: a.store, ExternalIDs: &externalids.Service{Store: a.store, Now: a.now},
 		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Now: a.now,
 		Wake: func() { workers.Wake(); hooks.Wake() }}
@@ -217,7 +218,8 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	go func() {
 		defer wg.Done()
 		(&retention.Job{Store: a.store, Holder: workers.Holder, Logger: a.log.With("component", "retention"),
-			Expire: func(ctx context.Context) (int, error) { return invitations.Expire(ctx, 500) }}).Run(ctx)
+			Expire: func(ctx context.Context) (int, error) { return invitations.Expire(ctx, 500) },
+			Erase:  func(ctx context.Context) (int, error) { return svc.privacy.Sweep(ctx, 100) }}).Run(ctx)
 	}()
 
 	a.log.Info("ready", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "engine", a.store.Engine(),

@@ -10,10 +10,12 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/clients"
+	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/password"
+	"github.com/portvakt/portvakt/internal/privacy"
 	"github.com/portvakt/portvakt/internal/session"
 	"github.com/portvakt/portvakt/internal/signing"
 	"github.com/portvakt/portvakt/internal/throttle"
@@ -37,6 +39,7 @@ type services struct {
 	limits   web.Limits
 	clients  *clients.Service
 	keys     *signing.Keys
+	privacy  *privacy.Service
 }
 
 // services builds the domain services from the configuration.
@@ -119,6 +122,9 @@ func (a *app) services() (*services, error) {
 	limiter := func(name string, free int, base, window time.Duration) *throttle.Limiter {
 		return &throttle.Limiter{Store: a.store, Name: name, Free: free, Window: window, BaseDelay: base, MaxDelay: 15 * time.Minute, Now: a.now}
 	}
+	// Verified attributes are opened for exports only: no national
+	// identity number is looked up here.
+	proofing := &federation.Service{Store: a.store, Cipher: a.keyring, Now: a.now}
 	return &services{
 		catalog: cat,
 		hasher:  hasher,
@@ -135,6 +141,10 @@ func (a *app) services() (*services, error) {
 		outbox:  outbox,
 		clients: &clients.Service{Store: a.store, Now: a.now, CacheTTL: clientCacheTTL, Levels: ladder.ACRs()},
 		keys:    keys,
+		privacy: &privacy.Service{
+			Store: a.store, Profiles: a.store, SignIns: a.store, Memberships: a.store, Activity: a.store, Proofing: proofing,
+			GracePeriod: cfg.DeletionGracePeriod, UnverifiedRetention: cfg.UnverifiedAccountRetention, Now: a.now,
+		},
 		limits: web.Limits{
 			// Five wrong passwords per account cost nothing; then the wait
 			// doubles from 30 s to at most 15 min, and ends on its own.

@@ -13,8 +13,8 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 )
 
-// addUserCommands adds create, get, disable, enable and delete to the user
-// command group.
+// addUserCommands adds create, get, disable, enable, delete and export to
+// the user command group.
 func addUserCommands(group *cobra.Command, e env) {
 	var in accounts.NewUser
 	var passwordStdin, asJSON bool
@@ -101,15 +101,19 @@ Example:
 	var yes bool
 	del := &cobra.Command{
 		Use:   "delete ID|EMAIL",
-		Short: "Delete a user with their sessions",
-		Long:  "Delete a user, their sessions and one-time links. It cannot be undone; pass --yes to confirm.",
-		Args:  exactArgs(1),
+		Short: "Erase a user and everything held about them",
+		Long: `Erase a user at once: the account with everything keyed to it or naming
+its address (sessions, tokens, factors, linked accounts, memberships,
+invitations, mail, …), and their address, names and phone scrubbed from the
+events that stay. A user.deleted event (reason admin) tells integrations.
+It cannot be undone; pass --yes to confirm.`,
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !yes {
 				return usageError{errors.New("deleting a user cannot be undone; pass --yes to confirm")}
 			}
 			return withUser(cmd, e, args[0], func(svc *services, u accounts.User) error {
-				if err := svc.accounts.Delete(cmd.Context(), u.ID, "system:cli"); err != nil {
+				if err := svc.privacy.Erase(cmd.Context(), u.ID, "system:cli"); err != nil {
 					return userProblem(err)
 				}
 				fmt.Fprintf(e.stdout, "deleted user %s (%s)\n", u.ID, u.Email)
@@ -119,10 +123,35 @@ Example:
 	}
 	del.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
 
+	export := &cobra.Command{
+		Use:   "export ID|EMAIL",
+		Short: "Print everything held about a user as JSON",
+		Long: `Print everything held about a user as one JSON document (format
+portvakt-export/1, described in docs/your-data.md), for a request of access
+or portability that came by another channel. No secret is in it (no
+password hash, factor secret or token), and the national identity number is
+masked. It is recorded as a user.exported event.
+
+Example:
+  portvakt user export ada@example.com > ada.json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withUser(cmd, e, args[0], func(svc *services, u accounts.User) error {
+				x, err := svc.privacy.Export(cmd.Context(), u.ID, "system:cli", "json")
+				if err != nil {
+					return userProblem(err)
+				}
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(x)
+			})
+		},
+	}
+
 	group.AddCommand(create, get,
 		status("disable", "Disable a user and sign them out everywhere", accounts.StatusDisabled),
 		status("enable", "Enable a disabled user", accounts.StatusActive),
-		del)
+		del, export)
 }
 
 // withUser opens the app and its services, finds the user named by

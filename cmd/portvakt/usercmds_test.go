@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -55,6 +56,7 @@ func TestUserCommands(t *testing.T) {
 		{"bad email", "", []string{"user", "create", "--email", "not-an-address"}, 2, "email"},
 		{"unknown user", "", []string{"user", "get", "nobody@example.com"}, 2, "no such user"},
 		{"delete needs --yes", "", []string{"user", "delete", "ada@example.com"}, 2, "--yes"},
+		{"export of an unknown user", "", []string{"user", "export", "nobody@example.com"}, 2, "no such user"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runWithStdin(t, dir, env, tc.stdin, tc.args...)
@@ -86,9 +88,45 @@ func TestUserCommands(t *testing.T) {
 	if n := len(nonBlankLines(list.stdout)); n != 1 {
 		t.Errorf("user list printed %d users, want 1", n)
 	}
+	// Everything held about her, as JSON on standard output.
+	exported := mustRun(t, dir, env, "user", "export", "ADA@example.com")
+	var x struct {
+		Format string `json:"format"`
+		User   struct {
+			ID, Email, GivenName, Status string
+		} `json:"user"`
+		Events []struct {
+			Type, Actor string
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(exported.stdout), &x); err != nil {
+		t.Fatalf("user export printed %q: %v", exported.stdout, err)
+	}
+	var types []string
+	for _, e := range x.Events {
+		types = append(types, e.Type)
+	}
+	if x.Format != "portvakt-export/1" || x.User.ID != u["id"] || x.User.Email != "Ada@Example.com" || x.User.Status != "active" ||
+		strings.Join(types, " ") != "user.created user.disabled user.enabled" {
+		t.Errorf("user export: %+v", x)
+	}
+	if strings.Contains(exported.stdout, "argon2") {
+		t.Error("the export holds the password hash")
+	}
 	mustRun(t, dir, env, "user", "delete", "ada@example.com", "--yes")
 	if r := runPortvakt(t, dir, env, "user", "get", "ada@example.com"); r.code != 2 {
 		t.Errorf("get after delete: exit %d, want 2", r.code)
+	}
+	// The export and the erasure are recorded, without her address.
+	db := openRawDB(t, "sqlite://"+filepath.Join(dir, "portvakt-data", "portvakt.db"))
+	if n := queryInt(t, db, `SELECT COUNT(*) FROM events WHERE type = 'user.exported' AND actor = 'system:cli'`); n != 1 {
+		t.Errorf("user.exported events: %d, want 1", n)
+	}
+	if n := queryInt(t, db, `SELECT COUNT(*) FROM events WHERE type = 'user.deleted' AND data LIKE '%"reason":"admin"%'`); n != 1 {
+		t.Errorf("user.deleted events: %d, want 1", n)
+	}
+	if n := queryInt(t, db, `SELECT COUNT(*) FROM users`); n != 0 {
+		t.Errorf("users left: %d", n)
 	}
 }
 

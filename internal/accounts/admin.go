@@ -100,22 +100,3 @@ func (s *Service) SetStatus(ctx context.Context, id string, st Status, actor str
 		return Change{User: u, Events: []events.Event{ev}, EndSessions: st == StatusDisabled}, err
 	})
 }
-
-// Delete removes an account with its sessions and tokens.
-func (s *Service) Delete(ctx context.Context, id, actor string) error {
-	u, err := s.Store.UserByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	// The CRM's ID, so that the integrating systems can find their record;
-	// no other personal data outlives the account in the event.
-	var data map[string]any
-	if u.ExternalID != "" {
-		data = map[string]any{"external_id": u.ExternalID}
-	}
-	ev, err := events.New("user.deleted", u.Subject(), actor, s.now(), data)
-	if err != nil {
-		return err
-	}
-	return s.Store.DeleteUser(ctx, id, ev)
-}

@@ -26,8 +26,9 @@ type Mailer interface {
 
 // Notifier is the outbox consumer that mails people about their account:
 // the verification code and link after registration, "you already have an
-// account", the password reset link, and the notices of a changed password,
-// of two-step verification turned on or off and of a recovery code used.
+// account", the password reset link, the notices of a changed password,
+// of two-step verification turned on or off and of a recovery code used,
+// and the date of a deletion the person asked for.
 type Notifier struct {
 	Accounts *Service
 	Mail     Mailer
@@ -43,7 +44,7 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 	switch e.Type {
 	case "user.registered", "user.verification_requested", "user.registration_repeated",
 		"password.reset_requested", "password.changed", "factor.enrolled", "factor.removed", "recovery_code.used",
-		"sign_in_code.requested":
+		"sign_in_code.requested", "user.deletion_requested":
 	default:
 		return nil
 	}
@@ -114,6 +115,15 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 		}
 		m.Template = mail.SignInCode
 		m.Data = map[string]any{"Name": m.Name, "Code": code, "Minutes": int(SignInCodeTTL / time.Minute)}
+	case "user.deletion_requested":
+		var d struct {
+			DueAt time.Time `json:"due_at"`
+		}
+		if err := json.Unmarshal(e.Data, &d); err != nil || d.DueAt.IsZero() {
+			return nil // no date to tell
+		}
+		m.Template = mail.DeletionScheduled
+		m.Data = map[string]any{"Name": m.Name, "Date": d.DueAt.UTC().Format("2006-01-02 15:04 UTC"), "SignInLink": n.link("/login", "", "")}
 	case "recovery_code.used":
 		var d struct {
 			Remaining int `json:"remaining"`

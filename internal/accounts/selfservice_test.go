@@ -732,24 +732,3 @@ func TestSetStatus(t *testing.T) {
 		t.Errorf("SetStatus of an unknown user: got %v, want ErrNotFound", err)
 	}
 }
-
-func TestDelete(t *testing.T) {
-	f := newFixture(t)
-	u := f.register(t, "ada@example.com")
-	hashes := f.startSessions(t, u.ID, 1)
-	if err := f.svc.Delete(t.Context(), u.ID, "user:"+u.ID); err != nil {
-		t.Fatalf("Delete: %v", err)
-	}
-	if _, err := f.store.UserByID(t.Context(), u.ID); !errors.Is(err, accounts.ErrNotFound) {
-		t.Errorf("UserByID after Delete: got %v, want ErrNotFound", err)
-	}
-	if n := f.sessionsLeft(t, hashes); n != 0 {
-		t.Errorf("sessions after Delete: got %d, want 0", n)
-	}
-	if diff := cmp.Diff([]string{"user.registered", "user.deleted"}, f.eventTypes(t, u.Subject())); diff != "" {
-		t.Errorf("events about the user (-want +got):\n%s", diff)
-	}
-	if err := f.svc.Delete(t.Context(), u.ID, "system:test"); !errors.Is(err, accounts.ErrNotFound) {
-		t.Errorf("Delete of a deleted user: got %v, want ErrNotFound", err)
-	}
-}

@@ -194,8 +194,6 @@ type Store interface {
 	// UpdateUser applies fn to the user atomically; ErrNotFound if none,
 	// ErrConflict if the new email or external ID is taken.
 	UpdateUser(ctx context.Context, id string, fn func(User) (Change, error)) (User, error)
-	// DeleteUser removes the user with everything that hangs off it.
-	DeleteUser(ctx context.Context, id string, evs ...events.Event) error
 	// CreateToken stores a one-time token.
 	CreateToken(ctx context.Context, t Token) error
 	// TokenByHash returns the token or ErrTokenInvalid.

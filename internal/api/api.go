@@ -23,6 +23,7 @@ import (
 	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/orgs"
+	"github.com/portvakt/portvakt/internal/privacy"
 	"github.com/portvakt/portvakt/internal/webhooks"
 )
 
@@ -61,8 +62,10 @@ type Tokens interface {
 
 // Handler serves the management API.
 type Handler struct {
-	Tokens      Tokens
-	Accounts    *accounts.Service
+	Tokens   Tokens
+	Accounts *accounts.Service
+	// Privacy exports and erases what is held about people.
+	Privacy     *privacy.Service
 	Orgs        *orgs.Service
 	Invitations *orgs.Invitations
 	Idempotency IdempotencyStore
@@ -116,6 +119,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	route("GET /api/v1/users/{id}", ScopeUsersRead, h.getUser)
 	route("PATCH /api/v1/users/{id}", ScopeUsersWrite, h.patchUser)
 	route("DELETE /api/v1/users/{id}", ScopeUsersWrite, h.deleteUser)
+	route("GET /api/v1/users/{id}/export", ScopeUsersRead, h.exportUser)
 
 	route("GET /api/v1/organizations", ScopeOrgsRead, h.listOrgs)
 	route("POST /api/v1/organizations", ScopeOrgsWrite, h.createOrg)

@@ -387,9 +387,31 @@ func (h *Handler) deleteUser(w http.ResponseWriter, r *http.Request, c caller) {
 		h.problem(w, r, errStale)
 		return
 	}
-	if err := h.Accounts.Delete(r.Context(), u.ID, c.actor()); err != nil {
+	// The same erasure as a person's own request, at once: everything
+	// about the person goes, the audit log keeps a pseudonym.
+	if err := h.Privacy.Erase(r.Context(), u.ID, c.actor()); err != nil {
 		h.invalid(w, r, err, "")
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// exportUser: GET /api/v1/users/{id}/export, everything held about the
+// user (privacy.Export), for a request of access or portability that came
+// by another channel. It is recorded as user.exported by the client.
+func (h *Handler) exportUser(w http.ResponseWriter, r *http.Request, c caller) {
+	if c.org != "" {
+		// The export holds far more than the organization's.
+		h.problem(w, r, errOrgLimited.with("A client limited to one organization cannot export what is held about a person."))
+		return
+	}
+	u, ok := h.user(w, r, c)
+	if !ok {
+		return
+	}
+	x, err := h.Privacy.Export(r.Context(), u.ID, c.actor(), "json")
+	if !h.found(w, r, err, accounts.ErrNotFound, "There is no user with this ID.") {
+		return
+	}
+	writeJSON(w, http.StatusOK, x)
 }

@@ -49,6 +49,10 @@ const (
 	// Invitation invites the recipient to join an organization. Data:
 	// Link, Organization, Days; optional Name, Inviter.
 	Invitation = "invitation"
+	// DeletionScheduled tells the recipient that their account will be
+	// deleted at Date, as they asked, and that signing in before then
+	// keeps it. Data: SignInLink, Date; optional Name.
+	DeletionScheduled = "deletion_scheduled"
 	// WebhookPaused tells the deployment's operator that a webhook
 	// subscription was paused for failing. Data: Subscription, URL,
 	// Reason; optional LastError.
@@ -114,6 +118,8 @@ func specFor(name string) (spec, bool) {
 		return spec{links: []string{"AccountLink", "ResetLink"}, optional: []string{"Name"}}, true
 	case RecoveryCodeUsed:
 		return spec{links: []string{"AccountLink", "ResetLink"}, required: []string{"Remaining"}, optional: []string{"Name"}}, true
+	case DeletionScheduled:
+		return spec{links: []string{"SignInLink"}, required: []string{"Date"}, optional: []string{"Name"}}, true
 	case WebhookPaused:
 		return spec{required: []string{"Subscription", "URL", "Reason"}, optional: []string{"LastError", "Name"}}, true
 	}
@@ -122,7 +128,7 @@ func specFor(name string) (spec, bool) {
 
 // Templates returns the name of every template.
 func Templates() []string {
-	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode, Invitation, WebhookPaused}
+	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode, Invitation, DeletionScheduled, WebhookPaused}
 }
 
 // values checks m.Data against the template's spec and returns the values

@@ -52,6 +52,8 @@ func exampleData(name string) (data map[string]any, links []string, code string)
 		return map[string]any{"AccountLink": link("account"), "ResetLink": link("reset")}, []string{link("account"), link("reset")}, ""
 	case mail.Invitation:
 		return map[string]any{"Link": link("invitation"), "Organization": "Acme Oy", "Days": 7, "Name": "Maria"}, []string{link("invitation")}, ""
+	case mail.DeletionScheduled:
+		return map[string]any{"SignInLink": link("login"), "Date": "2026-12-09 12:00 UTC", "Name": "Ada"}, []string{link("login")}, ""
 	case mail.WebhookPaused:
 		return map[string]any{"Subscription": "0194c0de", "URL": "https://crm.example.com/hooks", "Reason": "every attempt has failed since 2026-11-25T09:00:00Z",
 			"LastError": "503 Service Unavailable"}, nil, ""

@@ -23,7 +23,9 @@ import (
 // browser session ends, every client that was issued a code or a token in
 // that session and registered a backchannel_logout_uri receives a logout
 // token, posted server to server. When an account is disabled, every
-// client holding live tokens of the person receives one too.
+// client holding live tokens of the person receives one too, and so does,
+// when an account is erased, every client the erasure named in its event
+// (the tokens themselves are gone by then).
 //
 // Delivery hangs on the outbox: BackchannelLogout is an events consumer,
 // so a logout is sent even if the node that ended the session dies right
@@ -136,7 +138,9 @@ func (t logoutTarget) key() string { return t.client.ID + "\x00" + t.sid }
 // the user's live tokens, on membership.removed to the clients of the
 // sessions in which the person held tokens for that organization (each
 // with its sid: the person's sessions for other organizations, or none,
-// go on). Other events are ignored. It returns an error only when storage
+// go on), on user.deleted to the clients its data names (logout: client
+// and sid, found before the erasure deleted the tokens). Other events are
+// ignored. It returns an error only when storage
 // fails or ctx ends, so that the event is retried; deliveries already
 // recorded are not repeated.
 func (b *BackchannelLogout) Handle(ctx context.Context, e events.Event) error {
@@ -164,7 +168,26 @@ func (b *BackchannelLogout) Handle(ctx context.Context, e events.Event) error {
 		}
 		targets, err = b.sessionTargets(ctx, userID, sid)
 	case "user.disabled":
-		targets, err = b.userTargets(ctx, userID, e.Time)
+		var grants []SessionGrant
+		if grants, err = b.Store.LiveGrants(ctx, userID, e.Time); err == nil {
+			targets, err = b.grantTargets(ctx, grants)
+		}
+	case "user.deleted":
+		var data struct {
+			Logout []struct {
+				ClientID string `json:"client_id"`
+				SID      string `json:"sid"`
+			} `json:"logout"`
+		}
+		if err := json.Unmarshal(e.Data, &data); err != nil {
+			b.logger().WarnContext(ctx, "back-channel logout: unreadable user.deleted event", "event", e.UUID, "error", err)
+			return nil
+		}
+		grants := make([]SessionGrant, 0, len(data.Logout))
+		for _, g := range data.Logout {
+			grants = append(grants, SessionGrant{ClientID: g.ClientID, SessionID: g.SID})
+		}
+		targets, err = b.grantTargets(ctx, grants)
 	default:
 		return nil
 	}
@@ -262,15 +285,11 @@ func (b *BackchannelLogout) sessionTargets(ctx context.Context, userID, sid stri
 	return out, nil
 }
 
-// userTargets are the clients that hold the user's live tokens at at and
-// take back-channel logout. A client gets one token naming only the user,
+// grantTargets are the clients of the grants (a user's tokens) that take
+// back-channel logout. A client gets one token naming only the user,
 // which ends all of the user's sessions there (section 2.6) — unless it
 // requires sid, when it gets one token per session instead.
-func (b *BackchannelLogout) userTargets(ctx context.Context, userID string, at time.Time) ([]logoutTarget, error) {
-	grants, err := b.Store.LiveGrants(ctx, userID, at)
-	if err != nil {
-		return nil, err
-	}
+func (b *BackchannelLogout) grantTargets(ctx context.Context, grants []SessionGrant) ([]logoutTarget, error) {
 	var out []logoutTarget
 	added := map[string]bool{}
 	clients := map[string]*Client{}

@@ -476,6 +476,49 @@ func TestBackchannelLogoutUserDisabled(t *testing.T) {
 	}
 }
 
+// An erased account's tokens are gone with it: the applications to tell
+// come from its user.deleted event, found by the erasure before it
+// deleted them.
+func TestBackchannelLogoutUserDeleted(t *testing.T) {
+	ctx := context.Background()
+	webapp, photos := newLogoutRP(t, nil), newLogoutRP(t, nil)
+	f := newBCLFixture(t, storetest.SQLite(),
+		oidc.Client{ID: "webapp", BackchannelLogoutURI: webapp.URL},
+		oidc.Client{ID: "photos", BackchannelLogoutURI: photos.URL, BackchannelLogoutSessionRequired: true},
+		oidc.Client{ID: "spa"},
+	)
+	deleted := f.event(t, "user.deleted", "u1", map[string]any{"reason": "requested", "logout": []map[string]string{
+		{"client_id": "webapp", "sid": "s1"}, {"client_id": "webapp", "sid": "s2"},
+		{"client_id": "photos", "sid": "s1"}, {"client_id": "photos"},
+		{"client_id": "spa", "sid": "s1"}, {"client_id": "gone", "sid": "s1"},
+	}})
+	for range 2 { // a replayed event sends nothing twice
+		if err := f.b.Handle(ctx, deleted); err != nil {
+			t.Fatalf("Handle: %v", err)
+		}
+	}
+	jwks := publicJWKS(t, f.keys)
+	got := webapp.received()
+	if len(got) != 1 {
+		t.Fatalf("webapp received %d logout tokens, want 1", len(got))
+	}
+	checkLogoutClaims(t, verifyLogoutToken(t, got[0].token, jwks), bclIssuer, "webapp", "u1", "", f.now)
+	got = photos.received()
+	if len(got) != 1 {
+		t.Fatalf("photos received %d logout tokens, want 1 (for the one session)", len(got))
+	}
+	checkLogoutClaims(t, verifyLogoutToken(t, got[0].token, jwks), bclIssuer, "photos", "u1", "s1", f.now)
+	if got, want := f.outcomes(t, "u1"), []string{"oidc.backchannel_logout_delivered photos 1", "oidc.backchannel_logout_delivered webapp 1"}; !slices.Equal(got, want) {
+		t.Errorf("outcomes: got %v, want %v", got, want)
+	}
+	// Without applications to tell, or unreadable: nothing, no error.
+	for _, data := range []any{map[string]any{"reason": "admin"}, map[string]any{"logout": "nonsense"}} {
+		if err := f.b.Handle(ctx, f.event(t, "user.deleted", "u2", data)); err != nil {
+			t.Errorf("Handle(%v): %v", data, err)
+		}
+	}
+}
+
 // TestBackchannelLogoutEndSession runs the whole path: a person signs in
 // to a client through the code flow, the client ends the session, and the
 // consumer, run by the events runner, posts a logout token that verifies

@@ -1,8 +1,10 @@
 // Package retention deletes what has outlived its use: expired sessions,
 // flows and one-time tokens, throttle counts past their window, and sent
 // mail (whose encrypted bodies still hold one-time links) after a retention
-// period. One node at a time does it, under a lease, and each sweep writes a
-// retention.purged event with the counts.
+// period; and, through the hooks it is given, it marks invitations expired
+// and erases accounts whose deletion is due or whose registration was
+// abandoned. One node at a time does it, under a lease, and each sweep
+// writes a retention.purged event with the counts.
 package retention
 
 import (
@@ -38,6 +40,10 @@ type Job struct {
 	// its events, on the same node and schedule as the sweep; it returns
 	// how many.
 	Expire func(ctx context.Context) (int, error)
+	// Erase erases the accounts whose time has come (a deletion due, an
+	// abandoned registration), each in its own transaction with its
+	// events, on the same node and schedule; it returns how many.
+	Erase  func(ctx context.Context) (int, error)
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -62,11 +68,18 @@ func (j *Job) Sweep(ctx context.Context) (Counts, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	if j.Expire != nil {
-		if n, err := j.Expire(ctx); err != nil {
-			j.logger().Error("expire", "error", err)
+	for _, hook := range []struct {
+		name string
+		run  func(context.Context) (int, error)
+	}{{"expired", j.Expire}, {"erased", j.Erase}} {
+		if hook.run == nil {
+			continue
+		}
+		// A hook that fails leaves the rest of the sweep to run.
+		if n, err := hook.run(ctx); err != nil {
+			j.logger().Error(hook.name, "error", err)
 		} else if n > 0 {
-			j.logger().Info("expired", "count", n)
+			j.logger().Info(hook.name, "count", n)
 		}
 	}
 	return j.Store.Purge(ctx, now, now.Add(-keep), func(c Counts) (events.Event, error) {

@@ -2,6 +2,7 @@ package retention_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -61,4 +62,39 @@ func TestSweepDeletesOnlyWhatExpired(t *testing.T) {
 			t.Errorf("second sweep deleted %v (%v), want nothing", again, err)
 		}
 	})
+}
+
+// The hooks run on the node that holds the lease, each sweep; one that
+// fails leaves the purge to run.
+func TestSweepRunsItsHooksUnderTheLease(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, storetest.SQLite())
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	u := accounts.User{ID: accounts.NewID(), Email: "r@example.com", EmailNormalized: "r@example.com", Status: accounts.StatusActive, Attributes: []byte(`{}`), CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateUser(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateSession(ctx, session.Session{IDHash: "expired000000000000", UserID: u.ID, CreatedAt: now, LastSeenAt: now, AuthTime: now, ExpiresAt: now.Add(-time.Minute)}, ""); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	hook := func(name string, err error) func(context.Context) (int, error) {
+		return func(context.Context) (int, error) {
+			calls[name]++
+			return 1, err
+		}
+	}
+	job := &retention.Job{Store: st, Holder: "node-a", Now: func() time.Time { return now },
+		Expire: hook("expire", nil), Erase: hook("erase", errors.New("the database went away"))}
+	counts, err := job.Sweep(ctx)
+	if err != nil || counts["sessions"] != 1 {
+		t.Errorf("sweep: %v, %v; want the expired session purged despite the failing hook", counts, err)
+	}
+	other := &retention.Job{Store: st, Holder: "node-b", Now: func() time.Time { return now }, Expire: hook("expire", nil), Erase: hook("erase", nil)}
+	if _, err := other.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if calls["expire"] != 1 || calls["erase"] != 1 {
+		t.Errorf("hooks called %v, want each once (by the lease's holder)", calls)
+	}
 }

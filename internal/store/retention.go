@@ -36,6 +36,10 @@ func (s *Store) Purge(ctx context.Context, now, mailBefore time.Time, event func
 			// twice; events are replayed within minutes, not weeks.
 			{"oidc_backchannel_deliveries", `DELETE FROM oidc_backchannel_deliveries WHERE created_at <= $1`, micros(now.Add(-7 * 24 * time.Hour))},
 			{"oidc_client_assertions", `DELETE FROM oidc_client_assertions WHERE expires_at <= $1`, micros(now)},
+			// The sealed link of an invitation waits for the mailer only
+			// while the invitation can be accepted.
+			{"invitation_links", `UPDATE invitations SET sealed_token = NULL
+				WHERE sealed_token IS NOT NULL AND (status <> 'pending' OR expires_at <= $1)`, micros(now)},
 			{"api_idempotency", `DELETE FROM api_idempotency WHERE created_at <= $1`, micros(now.Add(-api.IdempotencyTTL))},
 			// Delivered webhooks are kept a month for looking into; dead
 			// ones until they are replayed or their subscription goes.

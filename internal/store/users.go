@@ -205,31 +205,6 @@ func (s *Store) writeChange(ctx context.Context, tx *sql.Tx, c accounts.Change) 
 	return u, s.appendEvents(ctx, tx, c.Events...)
 }
 
-// DeleteUser implements accounts.Store.
-func (s *Store) DeleteUser(ctx context.Context, id string, evs ...events.Event) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM users WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete user: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("%w: %w", ErrNotFound, accounts.ErrNotFound)
-		}
-		// What the OpenID Provider issued to the user goes with the user
-		// (no foreign keys there: client_credentials tokens have no user).
-		for _, q := range []string{
-			`DELETE FROM oidc_tokens WHERE user_id = $1`,
-			`DELETE FROM oidc_consents WHERE user_id = $1`,
-			`DELETE FROM oidc_auth_requests WHERE user_id = $1`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, id); err != nil {
-				return fmt.Errorf("delete user's grants: %w", err)
-			}
-		}
-		return s.appendEvents(ctx, tx, evs...)
-	})
-}
-
 const tokenColumns = `id, token_hash, code_hash, kind, user_id, email, created_at, expires_at, used_at`
 
 func scanToken(row scanner) (accounts.Token, error) {

@@ -61,7 +61,7 @@ func RunExternalIDs(t *testing.T, e Engine) {
 		t.Errorf("SetExternalIDs of a missing user: %v, want not found", err)
 	}
 	// They go with their user and organization.
-	must(t, s.DeleteUser(ctx, ada.ID, newEvent(t, "user.deleted", ada.Subject(), nil)), "DeleteUser")
+	eraseUser(t, s, ada.ID)
 	must(t, s.DeleteOrganization(ctx, acme.ID, base, orgEvent(t, "organization.deleted", acme)), "DeleteOrganization")
 	for _, k := range []externalids.Kind{externalids.User, externalids.Organization} {
 		if _, err := s.FindExternal(ctx, k, "erp", "E-2"); !errors.Is(err, externalids.ErrNotFound) {

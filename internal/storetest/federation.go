@@ -192,7 +192,7 @@ func testProofing(t *testing.T, e Engine) {
 	}
 
 	// They go with the user.
-	must(t, s.DeleteUser(ctx, u.ID), "DeleteUser")
+	eraseUser(t, s, u.ID)
 	if got, err := s.VerifiedAttributes(ctx, u.ID); err != nil || len(got) != 0 {
 		t.Errorf("verified attributes of a deleted user = %+v, %v", got, err)
 	}

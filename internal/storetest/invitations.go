@@ -11,6 +11,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/orgs"
+	"github.com/portvakt/portvakt/internal/retention"
 	"github.com/portvakt/portvakt/internal/store"
 )
 
@@ -27,6 +28,38 @@ func RunInvitations(t *testing.T, e Engine) {
 	t.Run("Expire", func(t *testing.T) { testExpireInvitations(t, e) })
 	t.Run("DeleteOrganization", func(t *testing.T) { testInvitationOrgDelete(t, e) })
 	t.Run("FailedEvents", func(t *testing.T) { testInvitationFailedEvents(t, e) })
+	t.Run("PurgeLinks", func(t *testing.T) { testPurgeInvitationLinks(t, e) })
+}
+
+// testPurgeInvitationLinks: the retention sweep drops the sealed link of
+// an invitation that can no longer be accepted, and only that.
+func testPurgeInvitationLinks(t *testing.T, e Engine) {
+	ctx := t.Context()
+	s := Open(t, e)
+	o := newOrg(t, "acme")
+	createOrgs(t, s, o)
+	live := newInvitation(o, "live", "live@example.com", base)
+	expired := newInvitation(o, "expired", "expired@example.com", base.Add(-invitationTTL-time.Hour))
+	revoked := newInvitation(o, "revoked", "revoked@example.com", base)
+	revoked.Status = orgs.InvitationRevoked
+	for _, inv := range []*orgs.Invitation{&live, &expired, &revoked} {
+		inv.SealedToken = []byte("sealed-" + inv.ID)
+	}
+	createInvitations(t, s, live, expired, revoked)
+	counts, err := s.Purge(ctx, base, base.Add(-24*time.Hour), func(c retention.Counts) (events.Event, error) {
+		return events.New("retention.purged", "system:retention", "system:test", base, map[string]any{"counts": c})
+	})
+	must(t, err, "Purge")
+	if counts["invitation_links"] != 2 {
+		t.Errorf("invitation links purged: %d, want 2 (%v)", counts["invitation_links"], counts)
+	}
+	for id, want := range map[string]bool{"live": true, "expired": false, "revoked": false} {
+		inv, err := s.InvitationByID(ctx, id)
+		must(t, err, "InvitationByID")
+		if (inv.SealedToken != nil) != want {
+			t.Errorf("invitation %s: sealed link kept %v, want %v", id, inv.SealedToken != nil, want)
+		}
+	}
 }
 
 // invitationTTL is how long the suite's invitations are valid.

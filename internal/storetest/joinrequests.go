@@ -312,7 +312,7 @@ func testJoinRequestCascade(t *testing.T, e Engine) {
 	if n := countRows(t, e, rawURL, "join_requests", "org_id = $1", doomed.ID); n != 0 {
 		t.Errorf("requests to a deleted organization: got %d rows, want 0", n)
 	}
-	must(t, s.DeleteUser(ctx, users[0].ID, newEvent(t, "user.deleted", users[0].Subject(), nil)), "DeleteUser")
+	eraseUser(t, s, users[0].ID)
 	if n := countRows(t, e, rawURL, "join_requests", "user_id = $1", users[0].ID); n != 0 {
 		t.Errorf("requests of a deleted user: got %d rows, want 0", n)
 	}

@@ -743,7 +743,7 @@ func testMemberships(t *testing.T, e Engine) {
 	}
 
 	// Deleting the person ends their memberships.
-	must(t, s.DeleteUser(ctx, u.ID), "DeleteUser")
+	eraseUser(t, s, u.ID)
 	if _, err := s.Membership(ctx, b.ID, u.ID); !isOrgNotFound(err) {
 		t.Errorf("Membership of a deleted user: got %v, want not found", err)
 	}
@@ -861,7 +861,7 @@ func testUserRoles(t *testing.T, e Engine) {
 
 	// They go with the person.
 	must(t, s.PutUserRoles(ctx, u.ID, grants("shop/admin", "crm/viewer")), "PutUserRoles")
-	must(t, s.DeleteUser(ctx, u.ID), "DeleteUser")
+	eraseUser(t, s, u.ID)
 	if n := countRows(t, e, rawURL, "user_roles", "user_id = $1", u.ID); n != 0 {
 		t.Errorf("user_roles: %d rows left of a deleted user, want none", n)
 	}

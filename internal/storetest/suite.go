@@ -31,7 +31,6 @@ func Run(t *testing.T, e Engine) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, e) })
 	t.Run("UpdateUser", func(t *testing.T) { testUpdateUser(t, e) })
 	t.Run("QueryUsers", func(t *testing.T) { testQueryUsers(t, e) })
-	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, e) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, e) })
 	t.Run("RedeemTokens", func(t *testing.T) { testRedeemTokens(t, e) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, e) })

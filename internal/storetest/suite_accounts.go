@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/events"
-	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/session"
 	"github.com/portvakt/portvakt/internal/store"
 )
@@ -357,86 +355,6 @@ func testUpdateUser(t *testing.T, e Engine) {
 		}
 		if called {
 			t.Error("UpdateUser of an unknown ID called fn, want it not called")
-		}
-	})
-}
-
-func testDeleteUser(t *testing.T, e Engine) {
-	t.Run("Cascades", func(t *testing.T) {
-		ctx := t.Context()
-		s := Open(t, e)
-		u := createUser(t, s, "ada@example.com")
-		other := createUser(t, s, "other@example.com")
-		own, others := createSessions(t, s, u.ID, 2), createSessions(t, s, other.ID, 2)
-		var ownTokens, otherTokens []accounts.Token
-		for _, kind := range []accounts.TokenKind{accounts.TokenVerifyEmail, accounts.TokenResetPassword} {
-			ownTokens = append(ownTokens, newToken(u, kind, base))
-			otherTokens = append(otherTokens, newToken(other, kind, base))
-		}
-		for _, tk := range slices.Concat(ownTokens, otherTokens) {
-			must(t, s.CreateToken(ctx, tk), "CreateToken")
-		}
-		for _, owner := range []string{u.ID, other.ID} {
-			must(t, s.SaveConsent(ctx, oidc.Consent{UserID: owner, ClientID: "app", Scopes: []string{"openid"}, CreatedAt: base, UpdatedAt: base}), "SaveConsent")
-			must(t, s.SaveGrantTokens(ctx, []oidc.Token{{ID: "rt-" + owner, Kind: oidc.KindRefresh, FamilyID: "f-" + owner,
-				Hash: "h-" + owner, ClientID: "app", UserID: owner, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}}), "SaveGrantTokens")
-		}
-		ev := newEvent(t, "user.deleted", u.Subject(), nil)
-		must(t, s.DeleteUser(ctx, u.ID, ev), "DeleteUser")
-		if _, err := s.ConsentFor(ctx, u.ID, "app"); !errors.Is(err, oidc.ErrNotFound) {
-			t.Errorf("consent of the deleted user: got %v, want ErrNotFound", err)
-		}
-		if _, err := s.GrantTokenByID(ctx, "rt-"+u.ID); !errors.Is(err, oidc.ErrNotFound) {
-			t.Errorf("refresh token of the deleted user: got %v, want ErrNotFound", err)
-		}
-		if _, err := s.ConsentFor(ctx, other.ID, "app"); err != nil {
-			t.Errorf("another user's consent: got %v, want it kept", err)
-		}
-		if _, err := s.GrantTokenByID(ctx, "rt-"+other.ID); err != nil {
-			t.Errorf("another user's refresh token: got %v, want it kept", err)
-		}
-
-		if _, err := s.UserByID(ctx, u.ID); !errors.Is(err, accounts.ErrNotFound) {
-			t.Errorf("UserByID of the deleted user: got %v, want ErrNotFound", err)
-		}
-		if left := sessionsLeft(t, s, own); len(left) != 0 {
-			t.Errorf("sessions of the deleted user: got %d left, want none", len(left))
-		}
-		for _, tk := range ownTokens {
-			if _, err := s.TokenByHash(ctx, tk.Hash); !errors.Is(err, accounts.ErrTokenInvalid) {
-				t.Errorf("TokenByHash of the deleted user's %s token: got %v, want ErrTokenInvalid", tk.Kind, err)
-			}
-		}
-		if _, err := s.UserByID(ctx, other.ID); err != nil {
-			t.Errorf("UserByID of another user: got %v, want the user", err)
-		}
-		if diff := cmp.Diff(others, sessionsLeft(t, s, others)); diff != "" {
-			t.Errorf("another user's sessions (-want +got):\n%s", diff)
-		}
-		for _, tk := range otherTokens {
-			if _, err := s.TokenByHash(ctx, tk.Hash); err != nil {
-				t.Errorf("TokenByHash of another user's %s token: got %v, want the token", tk.Kind, err)
-			}
-		}
-		got, err := s.EventsFor(ctx, u.Subject(), 1)
-		must(t, err, "EventsFor")
-		if diff := cmp.Diff([]string{ev.UUID}, uuids(got)); diff != "" {
-			t.Errorf("newest event about the deleted user (-want +got):\n%s", diff)
-		}
-	})
-
-	t.Run("NotFound", func(t *testing.T) {
-		ctx := t.Context()
-		s := Open(t, e)
-		createUser(t, s, "ada@example.com")
-		before := allEvents(t, s)
-		id := accounts.NewID()
-		err := s.DeleteUser(ctx, id, newEvent(t, "user.deleted", "user:"+id, nil))
-		if !errors.Is(err, accounts.ErrNotFound) || !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("DeleteUser of an unknown ID: got %v, want accounts.ErrNotFound and store.ErrNotFound", err)
-		}
-		if diff := cmp.Diff(uuids(before), uuids(allEvents(t, s))); diff != "" {
-			t.Errorf("event log after deleting an unknown user (-want +got):\n%s", diff)
 		}
 	})
 }

@@ -34,6 +34,9 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, p *page,
 		return
 	}
 	h.profileExtras(p)
+	if h.Privacy != nil {
+		p.Extra["data_on"] = "1"
+	}
 	h.render(w, r, status, "account", p)
 }
 

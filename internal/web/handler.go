@@ -17,6 +17,7 @@ import (
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/orgs"
+	"github.com/portvakt/portvakt/internal/privacy"
 	"github.com/portvakt/portvakt/internal/request"
 	"github.com/portvakt/portvakt/internal/session"
 	"github.com/portvakt/portvakt/internal/throttle"
@@ -42,6 +43,9 @@ type Limits struct {
 type Handler struct {
 	Catalog  *i18n.Catalog
 	Accounts *accounts.Service
+	// Privacy gives people a copy of their data and deletes their
+	// accounts ("Your data"); nil offers neither.
+	Privacy *privacy.Service
 	// Federation signs people in with upstream identity providers; nil
 	// offers none.
 	Federation *federation.Service
@@ -163,6 +167,12 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /logged-out", h.showLoggedOut)
 	mux.HandleFunc("GET /account", h.showAccount)
 	mux.HandleFunc("POST /account/verify-email", h.submitVerifyEmail)
+	mux.HandleFunc("GET /account/data", h.showData)
+	mux.HandleFunc("GET /account/data/view", h.showDataView)
+	mux.HandleFunc("POST /account/data/export", h.submitExport)
+	mux.HandleFunc("POST /account/data/delete", h.submitDelete)
+	mux.HandleFunc("GET /account/deleted", h.showDeleted)
+	mux.HandleFunc("GET /account/deletion-cancelled", h.showDeletionCancelled)
 	mux.HandleFunc("GET /account/profile", h.showProfile)
 	mux.HandleFunc("POST /account/profile", h.submitProfile)
 	mux.HandleFunc("GET /account/confirm-profile", h.showConfirmProfile)

@@ -222,6 +222,10 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, f flows.F
 		h.fail(w, r, err)
 		return
 	}
+	// Signing in keeps an account whose deletion the person asked for.
+	if h.cancelDeletion(r, f.UserID) {
+		f.ReturnTo = keptURL(returnTo(f))
+	}
 	// An identity-proofing provider's level holds for the session too.
 	acr := h.Authn.Levels().Highest(h.Authn.LevelOf(methods), f.Proofed)
 	if _, err := h.Sessions.Start(ctx, w, r, f.UserID, methods, acr, ev); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
+	"github.com/portvakt/portvakt/internal/privacy"
 	"github.com/portvakt/portvakt/internal/request"
 )
 
@@ -84,6 +85,8 @@ type page struct {
 	Identities []identityView
 	// Profile are the profile fields on the account page.
 	Profile []profileField
+	// Export is everything kept about the person ("Your data").
+	Export *privacy.Export
 
 	loc *i18n.Localizer
 }

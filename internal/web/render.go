@@ -24,6 +24,7 @@ var pageNames = []string{
 	"login", "registration", "verification", "recovery", "reset", "message", "account", "error",
 	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code", "continue", "complete_profile", "organizations", "org", "invitation",
 	"confirm_profile",
+	"data", "data_view",
 }
 
 // templates parses each page's set (the layout, the partials and the
@@ -73,6 +74,8 @@ func (ts *templates) parse(name string) (*template.Template, error) {
 	t := template.New(name).Funcs(template.FuncMap{
 		"join":        strings.Join,
 		"passkeyForm": passkeyForm,
+		"when":        when,
+		"text":        func(b []byte) string { return string(b) },
 	})
 	for _, file := range []string{"layouts/base.html", "pages/" + name + ".html"} {
 		b, err := fs.ReadFile(ts.src, file)

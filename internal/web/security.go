@@ -307,4 +307,5 @@ var accountDone = map[string]struct {
 	"totp_removed":       {"totp.removed", false},
 	"passkey_added":      {"passkey.added", false},
 	"passkey_removed":    {"passkey.removed", false},
+	"deletion_cancelled": {"account.done.deletion_cancelled", false},
 }

@@ -98,6 +98,9 @@ func (h *Handler) submitVerification(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) finishVerification(w http.ResponseWriter, r *http.Request, f flows.Flow, signIn bool) {
 	ctx := r.Context()
 	if signIn {
+		if h.cancelDeletion(r, f.UserID) {
+			f.ReturnTo = keptURL(returnTo(f))
+		}
 		ev, err := events.New("user.login_succeeded", "user:"+f.UserID, "user:"+f.UserID, h.now(), map[string]any{"method": "registration"})
 		if err != nil {
 			h.fail(w, r, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/portvakt/portvakt/internal/i18n"
 	"github.com/portvakt/portvakt/internal/keyring"
 	"github.com/portvakt/portvakt/internal/password"
+	"github.com/portvakt/portvakt/internal/privacy"
 	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/session"
 	"github.com/portvakt/portvakt/internal/store"
@@ -35,6 +36,7 @@ type stack struct {
 	accounts *accounts.Service
 	authn    *authn.Service
 	pages    *web.Handler
+	privacy  *privacy.Service
 	clock    *time.Time
 }
 
@@ -78,9 +80,12 @@ func newStackWith(t testing.TB, e storetest.Engine, params password.Params, conc
 		return &throttle.Limiter{Store: st, Name: name, Free: free, Window: time.Hour, BaseDelay: 30 * time.Second, MaxDelay: 15 * time.Minute, Now: clock}
 	}
 	issuer, _ := url.Parse("http://localhost")
+	// Without a grace period unless a test gives one.
+	priv := &privacy.Service{Store: st, Profiles: st, SignIns: st, Memberships: st, Activity: st, Now: clock}
 	h := &web.Handler{
 		Catalog:  cat,
 		Accounts: acc,
+		Privacy:  priv,
 		Authn:    factors,
 		Flows:    &flows.Service{Store: st, Now: clock},
 		Sessions: &session.Manager{Store: st, Now: clock},
@@ -107,7 +112,7 @@ func newStackWith(t testing.TB, e storetest.Engine, params password.Params, conc
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &stack{t: t, url: ts.URL, store: st, accounts: acc, authn: factors, pages: h, clock: &now}
+	return &stack{t: t, url: ts.URL, store: st, accounts: acc, authn: factors, pages: h, privacy: priv, clock: &now}
 }
 
 // browser is a client with cookies that follows redirects.
