@@ -39,11 +39,11 @@ var ErrTokenInvalid = errors.New("token invalid or expired")
 // for email verification, a 6-digit code. Only their SHA-256 digests are
 // stored.
 type Token struct {
-	ID        string
-	Hash      string
-	CodeHash  string
-	Kind      TokenKind
-	UserID    string
+	ID       string
+	Hash     string
+	CodeHash string
+	Kind     TokenKind
+	UserID   string
 	// Email is the account's normalized address when the token was made:
 	// a token made for an address the account no longer has is void
 	// (except an undo link, which restores an address the account lost).
