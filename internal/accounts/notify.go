@@ -27,7 +27,10 @@ type Mailer interface {
 // Notifier is the outbox consumer that mails people about their account:
 // the verification code and link after registration, "you already have an
 // account", the password reset link, and the notices of a changed password,
-// of two-step verification turned on or off and of a recovery code used.
+// of two-step verification turned on or off and of a recovery code used;
+// for an email change, the code and link to the new address (or, when the
+// address has an account already, a word to its owner) and, once changed,
+// the undo link to the old one.
 type Notifier struct {
 	Accounts *Service
 	Mail     Mailer
@@ -43,7 +46,7 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 	switch e.Type {
 	case "user.registered", "user.verification_requested", "user.registration_repeated",
 		"password.reset_requested", "password.changed", "factor.enrolled", "factor.removed", "recovery_code.used",
-		"sign_in_code.requested":
+		"sign_in_code.requested", "user.email_change_requested", "user.email_changed":
 	default:
 		return nil
 	}
@@ -114,6 +117,55 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 		}
 		m.Template = mail.SignInCode
 		m.Data = map[string]any{"Name": m.Name, "Code": code, "Minutes": int(SignInCodeTTL / time.Minute)}
+	case "user.email_change_requested":
+		var d struct {
+			NewEmail string `json:"new_email"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		norm, err := NormalizeEmail(d.NewEmail)
+		if err != nil {
+			return nil
+		}
+		owner, err := n.Accounts.Store.UserByEmail(ctx, norm)
+		switch {
+		case err == nil && owner.ID == u.ID:
+			return nil // changed already
+		case err == nil:
+			// Someone else's address: its owner hears of the attempt, in
+			// their language, and nothing is sent that could change it.
+			m = mail.Message{To: owner.Email, Name: strings.TrimSpace(owner.GivenName + " " + owner.FamilyName), Lang: mailLanguage(owner.Locale),
+				Template: mail.EmailInUse}
+			m.Data = map[string]any{"Name": m.Name, "SignInLink": n.link("/login", "", ""), "ResetLink": n.link("/recovery", "", "")}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		default:
+			if u.Status != StatusActive {
+				return nil
+			}
+			link, code, err := n.Accounts.IssueEmailChange(ctx, u, d.NewEmail)
+			if err != nil {
+				return err
+			}
+			m.To, m.Template = strings.TrimSpace(d.NewEmail), mail.ChangeEmail
+			m.Data = map[string]any{"Name": m.Name, "Link": n.link("/account/email/confirm", "token", link), "Code": code,
+				"Email": strings.TrimSpace(d.NewEmail), "Hours": int(ChangeEmailTTL / time.Hour)}
+		}
+	case "user.email_changed":
+		var d struct {
+			OldEmail string `json:"old_email"`
+			NewEmail string `json:"new_email"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		if _, err := NormalizeEmail(d.OldEmail); err != nil {
+			return nil
+		}
+		link, err := n.Accounts.IssueEmailUndo(ctx, u, d.OldEmail)
+		if err != nil {
+			return err
+		}
+		m.To, m.Template = d.OldEmail, mail.EmailChanged
+		m.Data = map[string]any{"Name": m.Name, "NewEmail": d.NewEmail, "UndoLink": n.link("/account/email/undo", "token", link),
+			"Days": int(UndoEmailChangeTTL / (24 * time.Hour))}
 	case "recovery_code.used":
 		var d struct {
 			Remaining int `json:"remaining"`

@@ -175,7 +175,8 @@ type Change struct {
 	// that goes on: the browser that made the change.
 	KeepSession string
 	// SpendTokens are the user's other tokens the change uses up: every
-	// live one each names is marked used.
+	// live one each names is marked used, at the change's time (the new
+	// User.UpdatedAt).
 	SpendTokens []Spend
 }
 
