@@ -94,6 +94,7 @@ type Config struct {
 	InvitationTTL      time.Duration     `koanf:"invitation_ttl" json:"invitation_ttl"`
 	IdentityProviders  []idpConfig       `koanf:"identity_providers" json:"identity_providers"`
 	TermsURL           string            `koanf:"terms_url" json:"terms_url"`
+	GeoIPDatabase      string            `koanf:"geoip_database" json:"geoip_database"`
 
 	WebhooksAllowHTTP            bool          `koanf:"webhooks_allow_http" json:"webhooks_allow_http"`
 	WebhooksAllowPrivateNetworks bool          `koanf:"webhooks_allow_private_networks" json:"webhooks_allow_private_networks"`
@@ -149,6 +150,7 @@ var settings = []setting{
 	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
 	{key: "invitation_ttl", def: "168h", usage: "how long an invitation to an organization can be accepted, 1h to 2160h (90 days)"},
 	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
+	{key: "geoip_database", def: "", usage: "MaxMind DB file (GeoLite2 or GeoIP2, City or Country) that shows roughly where each session's address is on the account page; empty: none"},
 	{key: "webhooks_allow_http", def: false, usage: "accept http:// webhook URLs (development only: production webhooks use https)"},
 	{key: "webhooks_allow_private_networks", def: false, usage: "let webhooks reach loopback, private (RFC 1918, RFC 4193), link-local and CGNAT addresses (development, or receivers on a trusted network)"},
 	{key: "webhooks_timeout", def: "10s", usage: "how long one webhook request may take, 1s to 60s"},
@@ -445,6 +447,11 @@ func (c Config) Validate() error {
 	if c.TermsURL != "" {
 		if u, err := url.Parse(c.TermsURL); err != nil || !(u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(c.TermsURL, "/") && !strings.HasPrefix(c.TermsURL, "//"))) {
 			bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
+		}
+	}
+	if c.GeoIPDatabase != "" {
+		if st, err := os.Stat(c.GeoIPDatabase); err != nil || !st.Mode().IsRegular() {
+			bad("geoip_database", "%q is not a file", c.GeoIPDatabase)
 		}
 	}
 	errs = append(errs, idpProblems(c.IdentityProviders)...)

@@ -127,6 +127,8 @@ func TestConfigErrors(t *testing.T) {
 		{"attribute owners not pairs", nil, map[string]string{"PORTVAKT_ATTRIBUTE_OWNERS": "phone"}, []string{"PORTVAKT_ATTRIBUTE_OWNERS", `"phone" is not key=value`}},
 		{"terms", nil, map[string]string{"PORTVAKT_TERMS_URL": "http://example.com/terms"}, []string{"terms_url", "https URL"}},
 		{"invitation lifetime", nil, map[string]string{"PORTVAKT_INVITATION_TTL": "10m"}, []string{"invitation_ttl", "outside 1h to 2160h"}},
+		{"geoip database missing", nil, map[string]string{"PORTVAKT_GEOIP_DATABASE": "/does/not/exist.mmdb"}, []string{"geoip_database (PORTVAKT_GEOIP_DATABASE)", `"/does/not/exist.mmdb" is not a file`}},
+		{"geoip database a directory", []string{"--geoip-database", os.TempDir()}, nil, []string{"geoip_database (PORTVAKT_GEOIP_DATABASE)", "is not a file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadTestConfig(t, tc.args, tc.env)
