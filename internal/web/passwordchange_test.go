@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/session"
 	"github.com/portvakt/portvakt/internal/storetest"
+	"github.com/portvakt/portvakt/internal/web"
 )
 
 const newPassword = "a-new-and-long-passphrase-5"
@@ -165,5 +167,34 @@ func TestSetPasswordWithoutOne(t *testing.T) {
 	fresh := s.browser()
 	if res := fresh.submit(fresh.get("/login"), map[string]string{"email": "ada@example.com", "password": newPassword}); res.url != "/account" {
 		t.Errorf("sign-in with the password set: %s", res.url)
+	}
+}
+
+// TestAccountChangePagesAreTranslated: the new account pages in Swedish
+// and Finnish, with labels for every input.
+func TestAccountChangePagesAreTranslated(t *testing.T) {
+	s := newStack(t)
+	s.createUser("ada@example.com", goodPassword, true)
+	s.pages.Connections = &fakeConnections{apps: map[string][]web.ConnectedApp{}}
+	b := s.browser()
+	b.signIn("ada@example.com")
+	for _, tc := range []struct{ lang, path, h1 string }{
+		{"sv", "/account/email", "Byt din e-postadress"},
+		{"fi", "/account/email", "Vaihda sähköpostiosoitteesi"},
+		{"sv", "/account/password", "Byt ditt lösenord"},
+		{"fi", "/account/password", "Vaihda salasanasi"},
+		{"sv", "/account/applications", "Anslutna applikationer"},
+		{"fi", "/account/applications", "Yhdistetyt sovellukset"},
+	} {
+		b.header.Set("Accept-Language", tc.lang)
+		res := b.get(tc.path)
+		if res.status != http.StatusOK || !strings.Contains(res.body, `<html lang="`+tc.lang+`">`) || !strings.Contains(res.body, "<h1>"+tc.h1+"</h1>") {
+			t.Errorf("%s in %s: %d, want <h1>%s</h1>", tc.path, tc.lang, res.status, tc.h1)
+		}
+		for _, id := range regexp.MustCompile(`<input id="([^"]+)"`).FindAllStringSubmatch(res.body, -1) {
+			if !strings.Contains(res.body, `<label for="`+id[1]+`">`) {
+				t.Errorf("%s: input %s has no label", tc.path, id[1])
+			}
+		}
 	}
 }
