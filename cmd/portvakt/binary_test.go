@@ -507,6 +507,15 @@ func TestBadInputFailsWithOneLine(t *testing.T) {
 			quiet:    true, untouched: true, within: within,
 		},
 		{
+			name: "geoip database that is not one",
+			prepare: func(t *testing.T, dir string) ([]string, []string) {
+				writeFile(t, filepath.Join(dir, "GeoLite2-City.mmdb"), "not a MaxMind DB file\n")
+				return []string{"serve", "--addr", freeAddr(t)}, []string{"PORTVAKT_GEOIP_DATABASE=" + filepath.Join(dir, "GeoLite2-City.mmdb")}
+			},
+			wantCode: exitUsage, wantIn: []string{"geoip_database (PORTVAKT_GEOIP_DATABASE)", "GeoLite2-City.mmdb"},
+			within: within,
+		},
+		{
 			name: "port already in use",
 			prepare: func(t *testing.T, dir string) ([]string, []string) {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")

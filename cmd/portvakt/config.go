@@ -95,6 +95,7 @@ type Config struct {
 	InvitationTTL      time.Duration     `koanf:"invitation_ttl" json:"invitation_ttl"`
 	IdentityProviders  []idpConfig       `koanf:"identity_providers" json:"identity_providers"`
 	TermsURL           string            `koanf:"terms_url" json:"terms_url"`
+	GeoIPDatabase      string            `koanf:"geoip_database" json:"geoip_database"`
 
 	DeletionGracePeriod        time.Duration `koanf:"deletion_grace_period" json:"deletion_grace_period"`
 	UnverifiedAccountRetention time.Duration `koanf:"unverified_account_retention" json:"unverified_account_retention"`
@@ -156,6 +157,7 @@ var settings = []setting{
 	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
 	{key: "deletion_grace_period", def: "336h", usage: "how long an account whose owner asked for its deletion waits before it is erased (signing in cancels it), up to 2160h (90 days); 0 erases at once"},
 	{key: "unverified_account_retention", def: "720h", usage: "erase an account the person registered but never verified the address of this long after registration and its last sign-in, at least 24h; 0 keeps them"},
+	{key: "geoip_database", def: "", usage: "MaxMind DB file (GeoLite2 or GeoIP2, City or Country) that shows roughly where each session's address is on the account page; empty: none"},
 	{key: "webhooks_allow_http", def: false, usage: "accept http:// webhook URLs (development only: production webhooks use https)"},
 	{key: "webhooks_allow_private_networks", def: false, usage: "let webhooks reach loopback, private (RFC 1918, RFC 4193), link-local and CGNAT addresses (development, or receivers on a trusted network)"},
 	{key: "webhooks_timeout", def: "10s", usage: "how long one webhook request may take, 1s to 60s"},
@@ -455,6 +457,11 @@ func (c Config) Validate() error {
 	if c.TermsURL != "" {
 		if u, err := url.Parse(c.TermsURL); err != nil || !(u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(c.TermsURL, "/") && !strings.HasPrefix(c.TermsURL, "//"))) {
 			bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
+		}
+	}
+	if c.GeoIPDatabase != "" {
+		if st, err := os.Stat(c.GeoIPDatabase); err != nil || !st.Mode().IsRegular() {
+			bad("geoip_database", "%q is not a file", c.GeoIPDatabase)
 		}
 	}
 	errs = append(errs, idpProblems(c.IdentityProviders)...)

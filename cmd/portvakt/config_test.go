@@ -136,6 +136,8 @@ func TestConfigErrors(t *testing.T) {
 		{"deletion grace period", nil, map[string]string{"PORTVAKT_DELETION_GRACE_PERIOD": "2200h"}, []string{"deletion_grace_period", "outside 0 to 2160h"}},
 		{"negative grace period", []string{"--deletion-grace-period", "-1h"}, nil, []string{"deletion_grace_period"}},
 		{"unverified retention", nil, map[string]string{"PORTVAKT_UNVERIFIED_ACCOUNT_RETENTION": "1h"}, []string{"unverified_account_retention", "shorter than 24h"}},
+		{"geoip database missing", nil, map[string]string{"PORTVAKT_GEOIP_DATABASE": "/does/not/exist.mmdb"}, []string{"geoip_database (PORTVAKT_GEOIP_DATABASE)", `"/does/not/exist.mmdb" is not a file`}},
+		{"geoip database a directory", []string{"--geoip-database", os.TempDir()}, nil, []string{"geoip_database (PORTVAKT_GEOIP_DATABASE)", "is not a file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := loadTestConfig(t, tc.args, tc.env)

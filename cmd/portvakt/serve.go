@@ -25,6 +25,7 @@ import (
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/federation"
+	"github.com/portvakt/portvakt/internal/geoip"
 	"github.com/portvakt/portvakt/internal/mail"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/orgs"
@@ -146,6 +147,17 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	if cfg.ThemeDir != "" {
 		pages.ThemeDir = os.DirFS(cfg.ThemeDir)
 	}
+	if cfg.GeoIPDatabase != "" {
+		// Opened once; a file that is no City or Country database stops
+		// the start, naming the setting.
+		places, err := geoip.Open(cfg.GeoIPDatabase)
+		if err != nil {
+			_ = ln.Close()
+			return configError{fmt.Errorf("geoip_database (PORTVAKT_GEOIP_DATABASE): %w", err)}
+		}
+		defer places.Close()
+		pages.Places = places
+	}
 	if err := pages.Init(); err != nil {
 		_ = ln.Close()
 		return configError{fmt.Errorf("theme_dir (PORTVAKT_THEME_DIR): %w", err)}
@@ -155,6 +167,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return err
 	}
+	pages.Connections = &oidc.Connections{Store: a.store, Clients: providerClients{svc.clients}, Now: a.now}
 	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Privacy: svc.privacy, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients, ClientAdmin: svc.clients, Webhooks: newWebhookService(a),
 		IdPs: fed, ProviderStore: a.store, ExternalIDs: &externalids.Service{Store: a.store, Now: a.now},
 		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Now: a.now,

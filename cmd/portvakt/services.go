@@ -158,6 +158,9 @@ func (a *app) services() (*services, error) {
 			// are free (a sign-in flow allows five before starting over),
 			// then the wait doubles from 30 s.
 			SecondFactor: limiter("second_factor:user", 5, 30*time.Second, time.Hour),
+			// Each request to change the address mails a code to an
+			// address the person types: five an hour, then from 5 min.
+			EmailChange: limiter("email_change:user", 5, 5*time.Minute, time.Hour),
 		},
 	}, nil
 }

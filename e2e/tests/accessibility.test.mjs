@@ -61,6 +61,13 @@ test('every page fits a 390×844 phone screen and passes the smoke checks', asyn
   const mail = await verificationMail(mailbox, { email, server });
   await enterCode(rec, { code: mail.code, email });
   await fitsPhone(page);
+  // The account's own pages: the address, the password, the applications.
+  for (const [path, h1] of [['/account/email', 'email_change.title'], ['/account/password', 'password_change.title'], ['/account/applications', 'applications.title']]) {
+    await rec.goto(path, path.slice(1).replaceAll('/', '-'));
+    await expectPage(rec, { path, status: 200, h1: t('en', h1) });
+    await fitsPhone(page);
+  }
+  await rec.goto('/account', 'account');
   await signOut(rec);
   await fitsPhone(page);
 

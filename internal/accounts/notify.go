@@ -28,7 +28,10 @@ type Mailer interface {
 // the verification code and link after registration, "you already have an
 // account", the password reset link, the notices of a changed password,
 // of two-step verification turned on or off and of a recovery code used,
-// and the date of a deletion the person asked for.
+// and the date of a deletion the person asked for; for an email change,
+// the code and link to the new address (or, when the address has an
+// account already, a word to its owner) and, once changed, the undo link
+// to the old one.
 type Notifier struct {
 	Accounts *Service
 	Mail     Mailer
@@ -44,7 +47,7 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 	switch e.Type {
 	case "user.registered", "user.verification_requested", "user.registration_repeated",
 		"password.reset_requested", "password.changed", "factor.enrolled", "factor.removed", "recovery_code.used",
-		"sign_in_code.requested", "user.deletion_requested":
+		"sign_in_code.requested", "user.deletion_requested", "user.email_change_requested", "user.email_changed":
 	default:
 		return nil
 	}
@@ -124,6 +127,55 @@ func (n *Notifier) Handle(ctx context.Context, e events.Event) error {
 		}
 		m.Template = mail.DeletionScheduled
 		m.Data = map[string]any{"Name": m.Name, "Date": d.DueAt.UTC().Format("2006-01-02 15:04 UTC"), "SignInLink": n.link("/login", "", "")}
+	case "user.email_change_requested":
+		var d struct {
+			NewEmail string `json:"new_email"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		norm, err := NormalizeEmail(d.NewEmail)
+		if err != nil {
+			return nil
+		}
+		owner, err := n.Accounts.Store.UserByEmail(ctx, norm)
+		switch {
+		case err == nil && owner.ID == u.ID:
+			return nil // changed already
+		case err == nil:
+			// Someone else's address: its owner hears of the attempt, in
+			// their language, and nothing is sent that could change it.
+			m = mail.Message{To: owner.Email, Name: strings.TrimSpace(owner.GivenName + " " + owner.FamilyName), Lang: mailLanguage(owner.Locale),
+				Template: mail.EmailInUse}
+			m.Data = map[string]any{"Name": m.Name, "SignInLink": n.link("/login", "", ""), "ResetLink": n.link("/recovery", "", "")}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		default:
+			if u.Status != StatusActive {
+				return nil
+			}
+			link, code, err := n.Accounts.IssueEmailChange(ctx, u, d.NewEmail)
+			if err != nil {
+				return err
+			}
+			m.To, m.Template = strings.TrimSpace(d.NewEmail), mail.ChangeEmail
+			m.Data = map[string]any{"Name": m.Name, "Link": n.link("/account/email/confirm", "token", link), "Code": code,
+				"Email": strings.TrimSpace(d.NewEmail), "Hours": int(ChangeEmailTTL / time.Hour)}
+		}
+	case "user.email_changed":
+		var d struct {
+			OldEmail string `json:"old_email"`
+			NewEmail string `json:"new_email"`
+		}
+		_ = json.Unmarshal(e.Data, &d)
+		if _, err := NormalizeEmail(d.OldEmail); err != nil {
+			return nil
+		}
+		link, err := n.Accounts.IssueEmailUndo(ctx, u, d.OldEmail)
+		if err != nil {
+			return err
+		}
+		m.To, m.Template = d.OldEmail, mail.EmailChanged
+		m.Data = map[string]any{"Name": m.Name, "NewEmail": d.NewEmail, "UndoLink": n.link("/account/email/undo", "token", link),
+			"Days": int(UndoEmailChangeTTL / (24 * time.Hour))}
 	case "recovery_code.used":
 		var d struct {
 			Remaining int `json:"remaining"`

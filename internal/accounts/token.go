@@ -23,6 +23,12 @@ const (
 	TokenResetPassword TokenKind = "reset_password"
 	// TokenSignInCode signs the person in (a one-time code by mail).
 	TokenSignInCode TokenKind = "sign_in_code"
+	// TokenChangeEmail proves control of the new address (Target) the
+	// person asked to change the account's address to.
+	TokenChangeEmail TokenKind = "change_email"
+	// TokenUndoEmailChange restores the address (Target) an email change
+	// replaced; it is mailed to that address.
+	TokenUndoEmailChange TokenKind = "undo_email_change"
 )
 
 // ErrTokenInvalid means a link or code is unknown, used or expired. The
@@ -33,12 +39,19 @@ var ErrTokenInvalid = errors.New("token invalid or expired")
 // for email verification, a 6-digit code. Only their SHA-256 digests are
 // stored.
 type Token struct {
-	ID        string
-	Hash      string
-	CodeHash  string
-	Kind      TokenKind
-	UserID    string
-	Email     string
+	ID       string
+	Hash     string
+	CodeHash string
+	Kind     TokenKind
+	UserID   string
+	// Email is the account's normalized address when the token was made:
+	// a token made for an address the account no longer has is void
+	// (except an undo link, which restores an address the account lost).
+	Email string
+	// Target is the address the token is about besides the account's
+	// own: the new address of TokenChangeEmail, the address to restore
+	// of TokenUndoEmailChange; "" for the other kinds.
+	Target    string
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    time.Time

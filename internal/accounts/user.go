@@ -174,6 +174,20 @@ type Change struct {
 	User        User
 	Events      []events.Event
 	EndSessions bool
+	// KeepSession, with EndSessions, names the one session (its hash)
+	// that goes on: the browser that made the change.
+	KeepSession string
+	// SpendTokens are the user's other tokens the change uses up: every
+	// live one each names is marked used, at the change's time (the new
+	// User.UpdatedAt).
+	SpendTokens []Spend
+}
+
+// Spend names live tokens of a user to use up: those of Kind made at or
+// after Since (all of Kind when Since is zero).
+type Spend struct {
+	Kind  TokenKind
+	Since time.Time
 }
 
 // Store keeps users and their one-time tokens. Every write takes the events
@@ -203,6 +217,12 @@ type Store interface {
 	// RedeemTokens marks every live token of the user of kind used and
 	// applies fn, in one transaction; ErrTokenInvalid if none is live.
 	RedeemTokens(ctx context.Context, userID string, kind TokenKind, now time.Time, fn func(User) (Change, error)) (User, error)
+	// RedeemToken marks the live token whose digest is hash used at now
+	// and applies fn to it and its user, in one transaction (with the
+	// change's SpendTokens); ErrTokenInvalid if the token is unknown,
+	// used or expired. Of two redemptions of one token, one gets
+	// ErrTokenInvalid.
+	RedeemToken(ctx context.Context, hash string, now time.Time, fn func(Token, User) (Change, error)) (User, error)
 }
 
 // NewID returns a new user ID: a UUIDv7, so IDs sort by creation time.

@@ -25,6 +25,9 @@ const (
 	Registration Kind = "registration"
 	Verification Kind = "verification"
 	Recovery     Kind = "recovery"
+	// EmailChange is a signed-in person (UserID) changing their address
+	// to Email: sent, it waits for the code mailed there.
+	EmailChange Kind = "email_change"
 )
 
 // State is where a flow stands; each kind uses its own.

@@ -46,6 +46,18 @@ const (
 	// SignInCode carries a one-time code that signs the recipient in.
 	// Data: Code, Minutes; optional Name.
 	SignInCode = "sign_in_code"
+	// ChangeEmail asks the recipient to confirm the new address of their
+	// account with a link or a code. Data: Link, Code, Email (the new
+	// address), Hours (how long they work); optional Name.
+	ChangeEmail = "change_email"
+	// EmailInUse tells the owner of an address that someone tried to make
+	// it the address of another account. Data: SignInLink, ResetLink;
+	// optional Name.
+	EmailInUse = "email_in_use"
+	// EmailChanged tells the recipient, at the address their account had,
+	// that it has another now, with a link that undoes the change. Data:
+	// UndoLink, NewEmail, Days (how long the link works); optional Name.
+	EmailChanged = "email_changed"
 	// Invitation invites the recipient to join an organization. Data:
 	// Link, Organization, Days; optional Name, Inviter.
 	Invitation = "invitation"
@@ -122,13 +134,20 @@ func specFor(name string) (spec, bool) {
 		return spec{links: []string{"SignInLink"}, required: []string{"Date"}, optional: []string{"Name"}}, true
 	case WebhookPaused:
 		return spec{required: []string{"Subscription", "URL", "Reason"}, optional: []string{"LastError", "Name"}}, true
+	case ChangeEmail:
+		return spec{links: []string{"Link"}, required: []string{"Code", "Email", "Hours"}, optional: []string{"Name"}}, true
+	case EmailInUse:
+		return spec{links: []string{"SignInLink", "ResetLink"}, optional: []string{"Name"}}, true
+	case EmailChanged:
+		return spec{links: []string{"UndoLink"}, required: []string{"NewEmail", "Days"}, optional: []string{"Name"}}, true
 	}
 	return spec{}, false
 }
 
 // Templates returns the name of every template.
 func Templates() []string {
-	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode, Invitation, DeletionScheduled, WebhookPaused}
+	return []string{VerifyEmail, AccountExists, ResetPassword, PasswordChanged, FactorAdded, FactorRemoved, RecoveryCodeUsed, PasskeyAdded, PasskeyRemoved, SignInCode, Invitation, DeletionScheduled, WebhookPaused,
+		ChangeEmail, EmailInUse, EmailChanged}
 }
 
 // values checks m.Data against the template's spec and returns the values

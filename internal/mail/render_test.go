@@ -57,6 +57,14 @@ func exampleData(name string) (data map[string]any, links []string, code string)
 	case mail.WebhookPaused:
 		return map[string]any{"Subscription": "0194c0de", "URL": "https://crm.example.com/hooks", "Reason": "every attempt has failed since 2026-11-25T09:00:00Z",
 			"LastError": "503 Service Unavailable"}, nil, ""
+	case mail.ChangeEmail:
+		return map[string]any{"Link": link("account/email/confirm"), "Code": "205817", "Email": "ada.new@example.org", "Hours": 24, "Name": "Ada"},
+			[]string{link("account/email/confirm")}, "205817"
+	case mail.EmailInUse:
+		return map[string]any{"SignInLink": link("login"), "ResetLink": link("recovery")}, []string{link("login"), link("recovery")}, ""
+	case mail.EmailChanged:
+		return map[string]any{"UndoLink": link("account/email/undo"), "NewEmail": "ada.new@example.org", "Days": 7, "Name": "Ada"},
+			[]string{link("account/email/undo")}, ""
 	case mail.RecoveryCodeUsed:
 		return map[string]any{"AccountLink": link("account"), "ResetLink": link("reset"), "Remaining": 7}, []string{link("account"), link("reset")}, ""
 	}
@@ -272,6 +280,37 @@ func TestRecoveryCodeUsedSaysHowManyAreLeft(t *testing.T) {
 	for _, body := range []string{text, html} {
 		if !strings.Contains(body, "You have 7 recovery codes left") {
 			t.Errorf("body lacks the count:\n%s", body)
+		}
+	}
+}
+
+// TestEmailChangeMailsNameTheAddressesAndTimes: the mail to a new address
+// names it and how long its code works; the one to the old address names
+// the new one and how long its undo link works — in every language.
+func TestEmailChangeMailsNameTheAddressesAndTimes(t *testing.T) {
+	r := newRenderer(t, mail.Branding{ProductName: "Acme ID"})
+	for _, tag := range i18n.Languages {
+		for _, tc := range []struct {
+			template string
+			data     map[string]any
+			want     []string
+		}{
+			{mail.ChangeEmail, map[string]any{"Link": "https://id.example.com/account/email/confirm?token=x", "Code": "205817", "Email": "ada.new@example.org", "Hours": 24},
+				[]string{"ada.new@example.org", "24", "205817"}},
+			{mail.EmailChanged, map[string]any{"UndoLink": "https://id.example.com/account/email/undo?token=y", "NewEmail": "ada.new@example.org", "Days": 7},
+				[]string{"ada.new@example.org", "7"}},
+		} {
+			_, text, html, err := r.Render(mail.Message{To: "ada@example.com", Template: tc.template, Lang: tag, Data: tc.data})
+			if err != nil {
+				t.Fatalf("%s/%s: %v", tc.template, tag, err)
+			}
+			for _, body := range []string{text, html} {
+				for _, w := range tc.want {
+					if !strings.Contains(body, w) {
+						t.Errorf("%s/%s lacks %q:\n%s", tc.template, tag, w, body)
+					}
+				}
+			}
 		}
 	}
 }

@@ -23,9 +23,10 @@ import (
 // browser session ends, every client that was issued a code or a token in
 // that session and registered a backchannel_logout_uri receives a logout
 // token, posted server to server. When an account is disabled, every
-// client holding live tokens of the person receives one too, and so does,
-// when an account is erased, every client the erasure named in its event
-// (the tokens themselves are gone by then).
+// client holding live tokens of the person receives one too; when a person
+// revokes an application's access, that application does; and when an
+// account is erased, every client the erasure named in its event (the
+// tokens themselves are gone by then).
 //
 // Delivery hangs on the outbox: BackchannelLogout is an events consumer,
 // so a logout is sent even if the node that ended the session dies right
@@ -88,6 +89,10 @@ type BackchannelStore interface {
 	// "") of the user's tokens issued in the organization that were live
 	// at at (revoked at at itself included), in order.
 	OrgSessionGrants(ctx context.Context, userID, orgID string, at time.Time) ([]SessionGrant, error)
+	// ClientSessionGrants returns each distinct session ("" for tokens
+	// from none) of the user's tokens for the client that were live at at
+	// (revoked at at itself included), in order.
+	ClientSessionGrants(ctx context.Context, userID, clientID string, at time.Time) ([]SessionGrant, error)
 	// BackchannelDeliveries returns the deliveries recorded for an event.
 	BackchannelDeliveries(ctx context.Context, eventUUID string) ([]BackchannelDelivery, error)
 	// RecordBackchannelDelivery records d and appends ev, in one
@@ -135,7 +140,8 @@ func (t logoutTarget) key() string { return t.client.ID + "\x00" + t.sid }
 
 // Handle sends the logout tokens an event calls for: on session.ended to
 // the clients of that session, on user.disabled to the clients holding
-// the user's live tokens, on membership.removed to the clients of the
+// the user's live tokens, on oidc.grant_revoked to the one client whose
+// tokens the person revoked, on membership.removed to the clients of the
 // sessions in which the person held tokens for that organization (each
 // with its sid: the person's sessions for other organizations, or none,
 // go on), on user.deleted to the clients its data names (logout: client
@@ -168,10 +174,7 @@ func (b *BackchannelLogout) Handle(ctx context.Context, e events.Event) error {
 		}
 		targets, err = b.sessionTargets(ctx, userID, sid)
 	case "user.disabled":
-		var grants []SessionGrant
-		if grants, err = b.Store.LiveGrants(ctx, userID, e.Time); err == nil {
-			targets, err = b.grantTargets(ctx, grants)
-		}
+		targets, err = b.userTargets(ctx, userID, e.Time)
 	case "user.deleted":
 		var data struct {
 			Logout []struct {
@@ -188,6 +191,15 @@ func (b *BackchannelLogout) Handle(ctx context.Context, e events.Event) error {
 			grants = append(grants, SessionGrant{ClientID: g.ClientID, SessionID: g.SID})
 		}
 		targets, err = b.grantTargets(ctx, grants)
+	case "oidc.grant_revoked":
+		var data struct {
+			ClientID string `json:"client_id"`
+		}
+		if err := json.Unmarshal(e.Data, &data); err != nil || data.ClientID == "" {
+			b.logger().WarnContext(ctx, "back-channel logout: unreadable oidc.grant_revoked event", "event", e.UUID)
+			return nil
+		}
+		targets, err = b.clientTargets(ctx, userID, data.ClientID, e.Time)
 	default:
 		return nil
 	}
@@ -285,10 +297,31 @@ func (b *BackchannelLogout) sessionTargets(ctx context.Context, userID, sid stri
 	return out, nil
 }
 
-// grantTargets are the clients of the grants (a user's tokens) that take
-// back-channel logout. A client gets one token naming only the user,
-// which ends all of the user's sessions there (section 2.6) — unless it
-// requires sid, when it gets one token per session instead.
+// userTargets are the logout tokens for every client holding live tokens
+// of the user at at.
+func (b *BackchannelLogout) userTargets(ctx context.Context, userID string, at time.Time) ([]logoutTarget, error) {
+	grants, err := b.Store.LiveGrants(ctx, userID, at)
+	if err != nil {
+		return nil, err
+	}
+	return b.grantTargets(ctx, grants)
+}
+
+// clientTargets are the logout tokens that end one client's sessions of
+// the user, whose grant to it was revoked at at: as for a disabled user,
+// but only that client, and counting the tokens the revocation revoked.
+func (b *BackchannelLogout) clientTargets(ctx context.Context, userID, clientID string, at time.Time) ([]logoutTarget, error) {
+	grants, err := b.Store.ClientSessionGrants(ctx, userID, clientID, at)
+	if err != nil {
+		return nil, err
+	}
+	return b.grantTargets(ctx, grants)
+}
+
+// grantTargets are the logout tokens for the clients of grants that take
+// back-channel logout: one naming only the user per client (which ends
+// all the user's sessions there, section 2.6), or one per session for a
+// client that requires sid.
 func (b *BackchannelLogout) grantTargets(ctx context.Context, grants []SessionGrant) ([]logoutTarget, error) {
 	var out []logoutTarget
 	added := map[string]bool{}

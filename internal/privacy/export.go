@@ -271,6 +271,9 @@ type Activity interface {
 	// EventsOf returns the events whose subject or actor is subject, in
 	// log order.
 	EventsOf(ctx context.Context, subject string) ([]events.Event, error)
+	// FormerAddresses returns the addresses the user had or asked for
+	// besides the current one.
+	FormerAddresses(ctx context.Context, u accounts.User) ([]string, error)
 }
 
 // Proofing opens what identity-proofing providers vouched for
@@ -541,7 +544,11 @@ func (s *Service) exportActivity(ctx context.Context, u accounts.User, x *Export
 	if x.Tokens, err = s.Activity.TokensOf(ctx, u.ID); err != nil {
 		return err
 	}
-	if x.Mail, err = s.Activity.MailsTo(ctx, addresses(u)); err != nil {
+	former, err := s.Activity.FormerAddresses(ctx, u)
+	if err != nil {
+		return err
+	}
+	if x.Mail, err = s.Activity.MailsTo(ctx, append(addresses(u), former...)); err != nil {
 		return err
 	}
 	if s.Consents != nil {

@@ -33,6 +33,9 @@ type lived struct {
 	nationalID, birthdate, ip, agent  string
 	acme, beta                        orgs.Organization
 	invitationID, factorName, session string
+	// formerEmail was the address before a change; pendingEmail is one
+	// asked for and not yet confirmed.
+	formerEmail, pendingEmail string
 }
 
 // live makes a person use every feature: registration and verification,
@@ -54,8 +57,15 @@ func live(t *testing.T, w *world) lived {
 	must(t, err)
 
 	p.oldGivenName = "Zelmirah"
-	p.u = w.register(accounts.Registration{Email: "Zelmira.Q@Quattro-Bygg.example", Password: goodPassword, GivenName: p.oldGivenName,
+	p.formerEmail, p.pendingEmail = "zelmira.before@quattro-bygg.example", "zelmira.next@quattro-bygg.example"
+	p.u = w.register(accounts.Registration{Email: p.formerEmail, Password: goodPassword, GivenName: p.oldGivenName,
 		FamilyName: "Quattlebaum", Locale: "sv"}, true)
+	// The address changed once (the old one is mailed an undo link).
+	_, change, err := w.acc.IssueEmailChange(ctx, p.u, "Zelmira.Q@Quattro-Bygg.example")
+	must(t, err)
+	p.u, err = w.acc.ConfirmEmailChangeCode(ctx, p.u.ID, change)
+	must(t, err)
+	w.work()
 	p.u, err = w.acc.Update(ctx, p.u.ID, accounts.Update{GivenName: ptr("Zelmira"), Phone: ptr("+46709876543")}, "", p.u.Subject())
 	must(t, err)
 	must(t, w.ext.Set(ctx, externalids.User, p.u.ID, map[string]string{"erp": "ERP-77"}, "client:crm"))
@@ -117,6 +127,8 @@ func live(t *testing.T, w *world) lived {
 	must(t, w.limiter("login:account").Fail(ctx, p.u.EmailNormalized))
 	_, err = w.flows.Start(ctx, flows.Login, flows.Flow{Email: p.u.Email, GivenName: p.u.GivenName, FamilyName: p.u.FamilyName})
 	must(t, err)
+	// A change asked for and never confirmed: the new address is mailed.
+	must(t, w.acc.RequestEmailChange(ctx, p.u.ID, p.pendingEmail))
 	w.work()
 	return p
 }
@@ -258,7 +270,7 @@ func testExportHoldsWhatWasEntered(t *testing.T, w *world, p lived) {
 
 func testErasureLeavesNothing(t *testing.T, w *world, p lived) {
 	ctx := t.Context()
-	needles := []string{p.u.Email, p.u.GivenName, p.oldGivenName, p.u.FamilyName, p.u.Phone, p.upstreamEmail, p.nationalID, p.ip, "Zelmira-Test-Browser"}
+	needles := []string{p.u.Email, p.formerEmail, p.pendingEmail, p.u.GivenName, p.oldGivenName, p.u.FamilyName, p.u.Phone, p.upstreamEmail, p.nationalID, p.ip, "Zelmira-Test-Browser"}
 	before := storetest.FindInTables(t, w.e, w.rawURL, needles...)
 	tables := map[string]bool{}
 	for _, h := range before {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -256,6 +257,11 @@ func (s *Store) erasureOf(ctx context.Context, tx *sql.Tx, u accounts.User, now 
 		UNION SELECT email FROM invitations WHERE accepted_by = $1`, u.ID); err != nil {
 		return e, fmt.Errorf("read addresses: %w", err)
 	}
+	former, err := formerAddresses(ctx, tx, u)
+	if err != nil {
+		return e, err
+	}
+	e.Addresses = append(e.Addresses, former...)
 	var registered int
 	var lastSignIn sql.NullInt64
 	for _, c := range []struct {
@@ -493,6 +499,42 @@ func deleteNamed(ctx context.Context, tx *sql.Tx, sc *privacy.Scrubber, userID s
 	cond, args = mentions("body", 2, sc.Patterns())
 	return exec("kept API answers", `DELETE FROM api_idempotency WHERE body LIKE $1 ESCAPE '\' OR location LIKE $1 ESCAPE '\' OR `+cond,
 		append([]any{id}, args...)...)
+}
+
+// emailChangeKeys are where the events of an address change name the
+// addresses involved.
+var emailChangeKeys = []string{"old_email", "new_email", "restored_email", "replaced_email"}
+
+// formerAddresses are the addresses the user had, or asked for, besides the
+// current one: named by the events of their address changes and by the
+// tokens of changes not yet confirmed. Mail went to them.
+func formerAddresses(ctx context.Context, q queryer, u accounts.User) ([]string, error) {
+	out, err := strings1(ctx, q, `SELECT LOWER(target_email) FROM account_tokens WHERE user_id = $1 AND target_email <> ''`, u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read addresses of changes: %w", err)
+	}
+	datas, err := strings1(ctx, q, `SELECT data FROM events WHERE subject = $1
+		AND type IN ('user.email_change_requested', 'user.email_changed', 'user.email_change_undone')`, u.Subject())
+	if err != nil {
+		return nil, fmt.Errorf("read address changes: %w", err)
+	}
+	for _, d := range datas {
+		var m map[string]any
+		if json.Unmarshal([]byte(d), &m) != nil {
+			continue
+		}
+		for _, k := range emailChangeKeys {
+			if a, ok := m[k].(string); ok && a != "" && a != privacy.Erased {
+				out = append(out, strings.ToLower(strings.TrimSpace(a)))
+			}
+		}
+	}
+	return out, nil
+}
+
+// FormerAddresses implements privacy.Activity.
+func (s *Store) FormerAddresses(ctx context.Context, u accounts.User) ([]string, error) {
+	return formerAddresses(ctx, s.read, u)
 }
 
 // ---- reads for the export ----

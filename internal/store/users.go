@@ -198,21 +198,28 @@ func (s *Store) writeChange(ctx context.Context, tx *sql.Tx, c accounts.Change) 
 		return u, fmt.Errorf("update user: %w", err)
 	}
 	if c.EndSessions {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2`, u.ID, c.KeepSession); err != nil {
 			return u, fmt.Errorf("end sessions: %w", err)
+		}
+	}
+	for _, sp := range c.SpendTokens {
+		if _, err := tx.ExecContext(ctx, `UPDATE account_tokens SET used_at = $1
+			WHERE user_id = $2 AND kind = $3 AND created_at >= $4 AND used_at IS NULL AND expires_at > $1`,
+			micros(u.UpdatedAt), u.ID, string(sp.Kind), micros(sp.Since)); err != nil {
+			return u, fmt.Errorf("spend tokens: %w", err)
 		}
 	}
 	return u, s.appendEvents(ctx, tx, c.Events...)
 }
 
-const tokenColumns = `id, token_hash, code_hash, kind, user_id, email, created_at, expires_at, used_at`
+const tokenColumns = `id, token_hash, code_hash, kind, user_id, email, target_email, created_at, expires_at, used_at`
 
 func scanToken(row scanner) (accounts.Token, error) {
 	var t accounts.Token
 	var kind string
 	var created, expires int64
 	var used sql.NullInt64
-	err := row.Scan(&t.ID, &t.Hash, &t.CodeHash, &kind, &t.UserID, &t.Email, &created, &expires, &used)
+	err := row.Scan(&t.ID, &t.Hash, &t.CodeHash, &kind, &t.UserID, &t.Email, &t.Target, &created, &expires, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, accounts.ErrTokenInvalid
 	}
@@ -226,8 +233,8 @@ func scanToken(row scanner) (accounts.Token, error) {
 
 // CreateToken implements accounts.Store.
 func (s *Store) CreateToken(ctx context.Context, t accounts.Token) error {
-	_, err := s.exec(ctx, `INSERT INTO account_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		t.ID, t.Hash, t.CodeHash, string(t.Kind), t.UserID, t.Email, micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt))
+	_, err := s.exec(ctx, `INSERT INTO account_tokens (`+tokenColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		t.ID, t.Hash, t.CodeHash, string(t.Kind), t.UserID, t.Email, t.Target, micros(t.CreatedAt), micros(t.ExpiresAt), nullMicros(t.UsedAt))
 	if err != nil {
 		return fmt.Errorf("insert token: %w", s.engine.mapError(err))
 	}
@@ -267,6 +274,38 @@ func (s *Store) RedeemTokens(ctx context.Context, userID string, kind accounts.T
 			return err
 		}
 		c, err := fn(u)
+		if err != nil {
+			return err
+		}
+		out, err = s.writeChange(ctx, tx, c)
+		return err
+	})
+	return out, userConflict(err)
+}
+
+// RedeemToken implements accounts.Store.
+func (s *Store) RedeemToken(ctx context.Context, hash string, now time.Time, fn func(accounts.Token, accounts.User) (accounts.Change, error)) (accounts.User, error) {
+	var out accounts.User
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The conditional update takes the token's row lock: of two
+		// redemptions, the second finds it used.
+		res, err := tx.ExecContext(ctx, `UPDATE account_tokens SET used_at = $1
+			WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1`, micros(now), hash)
+		if err != nil {
+			return fmt.Errorf("redeem token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return accounts.ErrTokenInvalid
+		}
+		t, err := scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM account_tokens WHERE token_hash = $1`, hash))
+		if err != nil {
+			return err
+		}
+		u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`+s.engine.forUpdate(), t.UserID))
+		if err != nil {
+			return err
+		}
+		c, err := fn(t, u)
 		if err != nil {
 			return err
 		}

@@ -19,6 +19,7 @@ func RunBackchannel(t *testing.T, e Engine) {
 	t.Run("SessionClients", func(t *testing.T) { testBackchannelSessionClients(t, e) })
 	t.Run("LiveGrants", func(t *testing.T) { testBackchannelLiveGrants(t, e) })
 	t.Run("OrgSessionGrants", func(t *testing.T) { testBackchannelOrgSessionGrants(t, e) })
+	t.Run("ClientSessionGrants", func(t *testing.T) { testBackchannelClientSessionGrants(t, e) })
 	t.Run("Deliveries", func(t *testing.T) { testBackchannelDeliveries(t, e) })
 }
 
@@ -197,5 +198,33 @@ func testBackchannelOrgSessionGrants(t *testing.T, e Engine) {
 	}
 	if got, err := s.OrgSessionGrants(ctx, "u1", "acme", oidcBase.Add(2*time.Hour)); err != nil || len(got) != 0 {
 		t.Errorf("OrgSessionGrants after every token expired: got %v, %v, want none", got, err)
+	}
+}
+
+func testBackchannelClientSessionGrants(t *testing.T, e Engine) {
+	ctx := t.Context()
+	s := Open(t, e)
+	at := oidcBase.Add(30 * time.Minute)
+	revokedNow := grantToken("t2", "webshop", "u1", "s2")
+	revokedNow.RevokedAt = at // by the revocation the event is about
+	revokedBefore := grantToken("t3", "webshop", "u1", "s3")
+	revokedBefore.RevokedAt = oidcBase.Add(time.Minute)
+	expired := grantToken("t4", "webshop", "u1", "s4")
+	expired.ExpiresAt = at
+	must(t, s.SaveGrantTokens(ctx, []oidc.Token{
+		grantToken("t1", "webshop", "u1", "s1"),
+		revokedNow, revokedBefore, expired,
+		grantToken("t5", "webshop", "u1", ""),
+		grantToken("t6", "photos", "u1", "s1"),
+		grantToken("t7", "webshop", "u2", "s9"),
+	}), "SaveGrantTokens")
+	got, err := s.ClientSessionGrants(ctx, "u1", "webshop", at)
+	must(t, err, "ClientSessionGrants")
+	want := []oidc.SessionGrant{{ClientID: "webshop"}, {ClientID: "webshop", SessionID: "s1"}, {ClientID: "webshop", SessionID: "s2"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("ClientSessionGrants(u1, webshop) (-want +got):\n%s", d)
+	}
+	if got, err := s.ClientSessionGrants(ctx, "u1", "nothing", at); err != nil || len(got) != 0 {
+		t.Errorf("ClientSessionGrants of a client with no tokens: %v, %v", got, err)
 	}
 }

@@ -33,6 +33,7 @@ func Run(t *testing.T, e Engine) {
 	t.Run("QueryUsers", func(t *testing.T) { testQueryUsers(t, e) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, e) })
 	t.Run("RedeemTokens", func(t *testing.T) { testRedeemTokens(t, e) })
+	t.Run("RedeemToken", func(t *testing.T) { testRedeemToken(t, e) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, e) })
 	t.Run("Flows", func(t *testing.T) { testFlows(t, e) })
 	t.Run("Throttle", func(t *testing.T) { testThrottle(t, e) })

@@ -268,9 +268,11 @@ func testUpdateUser(t *testing.T, e Engine) {
 		tests := []struct {
 			name        string
 			endSessions bool
+			keep        int // index of the own session to keep, -1 for none
 		}{
-			{"ending sessions", true},
-			{"keeping sessions", false},
+			{"ending sessions", true, -1},
+			{"ending all sessions but one", true, 1},
+			{"keeping sessions", false, -1},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -278,16 +280,25 @@ func testUpdateUser(t *testing.T, e Engine) {
 				s := Open(t, e)
 				u := createUser(t, s, "ada@example.com")
 				other := createUser(t, s, "other@example.com")
-				own := createSessions(t, s, u.ID, 2)
+				own := createSessions(t, s, u.ID, 3)
 				others := createSessions(t, s, other.ID, 2)
 				_, err := s.UpdateUser(ctx, u.ID, func(cur accounts.User) (accounts.Change, error) {
 					c := rename(t, cur, "Ada")
 					c.EndSessions = tt.endSessions
+					if tt.keep >= 0 {
+						c.KeepSession = own[tt.keep]
+					} else {
+						// Another user's session is never kept by naming it.
+						c.KeepSession = others[0]
+					}
 					return c, nil
 				})
 				must(t, err, "UpdateUser")
 				wantOwn := own
-				if tt.endSessions {
+				switch {
+				case tt.endSessions && tt.keep >= 0:
+					wantOwn = []string{own[tt.keep]}
+				case tt.endSessions:
 					wantOwn = nil
 				}
 				if diff := cmp.Diff(wantOwn, sessionsLeft(t, s, own)); diff != "" {
@@ -368,10 +379,12 @@ func testTokens(t *testing.T, e Engine) {
 		used := newToken(u, accounts.TokenResetPassword, base.Add(time.Second))
 		used.CodeHash = ""
 		used.UsedAt = base.Add(2*time.Second + 999*time.Nanosecond)
-		for _, tk := range []accounts.Token{live, used} {
+		change := newToken(u, accounts.TokenChangeEmail, base)
+		change.Target = "Ada.New@Example.org"
+		for _, tk := range []accounts.Token{live, used, change} {
 			must(t, s.CreateToken(ctx, tk), "CreateToken")
 		}
-		for _, tk := range []accounts.Token{live, used} {
+		for _, tk := range []accounts.Token{live, used, change} {
 			got, err := s.TokenByHash(ctx, tk.Hash)
 			must(t, err, "TokenByHash")
 			if diff := cmp.Diff(tokenAsStored(tk), got); diff != "" {
@@ -604,6 +617,242 @@ func testRedeemTokens(t *testing.T, e Engine) {
 					invalid++
 				default:
 					t.Errorf("round %d: RedeemTokens %d: %v", round, i, err)
+				}
+			}
+			if ok != 1 || invalid != 1 || calls.Load() != 1 {
+				t.Errorf("round %d: got %d successes, %d ErrTokenInvalid and %d calls of fn, want 1, 1 and 1", round, ok, invalid, calls.Load())
+			}
+		}
+	})
+}
+
+// redeemOneFixture is a user with a change link, two undo links (older and
+// newer) and a reset link, and another user with a change link.
+type redeemOneFixture struct {
+	s                           *store.Store
+	u, other                    accounts.User
+	change, othersToken         accounts.Token
+	olderUndo, newerUndo, reset accounts.Token
+	now                         time.Time
+}
+
+func newRedeemOneFixture(t *testing.T, e Engine) *redeemOneFixture {
+	t.Helper()
+	f := &redeemOneFixture{s: Open(t, e), now: base.Add(10 * time.Minute)}
+	f.u = createUser(t, f.s, "ada@example.com")
+	f.other = createUser(t, f.s, "other@example.com")
+	f.change = newToken(f.u, accounts.TokenChangeEmail, base)
+	f.change.Target = "Ada@New.example"
+	f.olderUndo = newToken(f.u, accounts.TokenUndoEmailChange, base)
+	f.olderUndo.Target = "first@example.com"
+	f.newerUndo = newToken(f.u, accounts.TokenUndoEmailChange, base.Add(time.Minute))
+	f.newerUndo.Target = "second@example.com"
+	f.reset = newToken(f.u, accounts.TokenResetPassword, base)
+	f.othersToken = newToken(f.other, accounts.TokenChangeEmail, base)
+	for _, tk := range []accounts.Token{f.change, f.olderUndo, f.newerUndo, f.reset, f.othersToken} {
+		must(t, f.s.CreateToken(t.Context(), tk), "CreateToken")
+	}
+	return f
+}
+
+// readdress returns the change that gives cur the address addr.
+func readdress(t testing.TB, cur accounts.User, addr string) accounts.Change {
+	cur.Email, cur.EmailNormalized, cur.UpdatedAt = addr, strings.ToLower(addr), base.Add(10*time.Minute)
+	return accounts.Change{User: cur, Events: []events.Event{newEvent(t, "user.email_changed", cur.Subject(), nil)}}
+}
+
+func testRedeemToken(t *testing.T, e Engine) {
+	t.Run("MarksOneUsedAndApplies", func(t *testing.T) {
+		ctx := t.Context()
+		f := newRedeemOneFixture(t, e)
+		calls := 0
+		var change accounts.Change
+		got, err := f.s.RedeemToken(ctx, f.change.Hash, f.now, func(tk accounts.Token, cur accounts.User) (accounts.Change, error) {
+			calls++
+			want := tokenAsStored(f.change)
+			want.UsedAt = stored(f.now)
+			if diff := cmp.Diff(want, tk); diff != "" {
+				t.Errorf("token given to fn (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(userAsStored(f.u), cur); diff != "" {
+				t.Errorf("user given to fn (-want +got):\n%s", diff)
+			}
+			change = readdress(t, cur, tk.Target)
+			return change, nil
+		})
+		must(t, err, "RedeemToken")
+		if calls != 1 || got.EmailNormalized != "ada@new.example" {
+			t.Errorf("RedeemToken: %d calls of fn, user's address %q, want 1 and ada@new.example", calls, got.EmailNormalized)
+		}
+		read, err := f.s.UserByID(ctx, f.u.ID)
+		must(t, err, "UserByID")
+		if diff := cmp.Diff(userAsStored(change.User), read); diff != "" {
+			t.Errorf("user read back (-want +got):\n%s", diff)
+		}
+		if u, err := f.s.UserByEmail(ctx, "ada@new.example"); err != nil || u.ID != f.u.ID {
+			t.Errorf("UserByEmail of the new address: %v, %v", u.ID, err)
+		}
+		if got := tokenByHash(t, f.s, f.change.Hash).UsedAt; !got.Equal(stored(f.now)) {
+			t.Errorf("redeemed token: UsedAt %v, want %v", got, stored(f.now))
+		}
+		for name, tk := range map[string]accounts.Token{"an undo token": f.olderUndo, "the reset token": f.reset, "another user's token": f.othersToken} {
+			if got := tokenByHash(t, f.s, tk.Hash).UsedAt; !got.IsZero() {
+				t.Errorf("%s: UsedAt %v, want it unused", name, got)
+			}
+		}
+		evs, err := f.s.EventsFor(ctx, f.u.Subject(), 1)
+		must(t, err, "EventsFor")
+		if diff := cmp.Diff([]string{change.Events[0].UUID}, uuids(evs)); diff != "" {
+			t.Errorf("newest event about the user (-want +got):\n%s", diff)
+		}
+		_, err = f.s.RedeemToken(ctx, f.change.Hash, f.now, func(accounts.Token, accounts.User) (accounts.Change, error) {
+			t.Error("second RedeemToken called fn")
+			return accounts.Change{}, nil
+		})
+		if !errors.Is(err, accounts.ErrTokenInvalid) {
+			t.Errorf("second RedeemToken: got %v, want ErrTokenInvalid", err)
+		}
+	})
+
+	t.Run("SpendsNamedTokens", func(t *testing.T) {
+		// Redeeming the older undo link spends the newer one (and the
+		// pending change), but the newer spends only what came after it.
+		tests := []struct {
+			name       string
+			redeem     func(f *redeemOneFixture) accounts.Token
+			wantUnused func(f *redeemOneFixture) []accounts.Token
+			wantUsed   func(f *redeemOneFixture) []accounts.Token
+		}{
+			{"older undo link", func(f *redeemOneFixture) accounts.Token { return f.olderUndo },
+				func(f *redeemOneFixture) []accounts.Token { return []accounts.Token{f.reset, f.othersToken} },
+				func(f *redeemOneFixture) []accounts.Token { return []accounts.Token{f.newerUndo, f.change} }},
+			{"newer undo link", func(f *redeemOneFixture) accounts.Token { return f.newerUndo },
+				func(f *redeemOneFixture) []accounts.Token {
+					return []accounts.Token{f.olderUndo, f.reset, f.othersToken}
+				},
+				func(f *redeemOneFixture) []accounts.Token { return []accounts.Token{f.change} }},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := t.Context()
+				f := newRedeemOneFixture(t, e)
+				tk := tt.redeem(f)
+				_, err := f.s.RedeemToken(ctx, tk.Hash, f.now, func(tk accounts.Token, cur accounts.User) (accounts.Change, error) {
+					c := readdress(t, cur, tk.Target)
+					c.SpendTokens = []accounts.Spend{{Kind: accounts.TokenUndoEmailChange, Since: tk.CreatedAt}, {Kind: accounts.TokenChangeEmail}}
+					return c, nil
+				})
+				must(t, err, "RedeemToken")
+				for _, tk := range tt.wantUnused(f) {
+					if got := tokenByHash(t, f.s, tk.Hash).UsedAt; !got.IsZero() {
+						t.Errorf("%s token made at %v: UsedAt %v, want it unused", tk.Kind, tk.CreatedAt, got)
+					}
+				}
+				for _, tk := range tt.wantUsed(f) {
+					if got := tokenByHash(t, f.s, tk.Hash).UsedAt; got.IsZero() {
+						t.Errorf("%s token made at %v: unused, want it spent", tk.Kind, tk.CreatedAt)
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("NotLive", func(t *testing.T) {
+		tests := []struct {
+			name string
+			hash func(f *redeemOneFixture) string
+			now  time.Time
+		}{
+			{"unknown", func(*redeemOneFixture) string { return randomHex(32) }, base},
+			{"expired", func(f *redeemOneFixture) string { return f.change.Hash }, base.Add(time.Hour)},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				f := newRedeemOneFixture(t, e)
+				before := allEvents(t, f.s)
+				_, err := f.s.RedeemToken(t.Context(), tt.hash(f), tt.now, func(accounts.Token, accounts.User) (accounts.Change, error) {
+					t.Error("RedeemToken called fn")
+					return accounts.Change{}, nil
+				})
+				if !errors.Is(err, accounts.ErrTokenInvalid) {
+					t.Errorf("RedeemToken: got %v, want ErrTokenInvalid", err)
+				}
+				if diff := cmp.Diff(uuids(before), uuids(allEvents(t, f.s))); diff != "" {
+					t.Errorf("event log (-want +got):\n%s", diff)
+				}
+			})
+		}
+	})
+
+	t.Run("FnErrorAndConflict", func(t *testing.T) {
+		tests := []struct {
+			name string
+			fn   func(t *testing.T, f *redeemOneFixture, cur accounts.User) (accounts.Change, error)
+			want error
+		}{
+			{"fn refuses", func(t *testing.T, f *redeemOneFixture, cur accounts.User) (accounts.Change, error) {
+				return readdress(t, cur, "ada@new.example"), errFromFn
+			}, errFromFn},
+			{"address of another user", func(t *testing.T, f *redeemOneFixture, cur accounts.User) (accounts.Change, error) {
+				c := readdress(t, cur, f.other.Email)
+				c.SpendTokens = []accounts.Spend{{Kind: accounts.TokenUndoEmailChange}}
+				return c, nil
+			}, accounts.ErrConflict},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := t.Context()
+				f := newRedeemOneFixture(t, e)
+				before := allEvents(t, f.s)
+				_, err := f.s.RedeemToken(ctx, f.change.Hash, f.now, func(_ accounts.Token, cur accounts.User) (accounts.Change, error) {
+					return tt.fn(t, f, cur)
+				})
+				if !errors.Is(err, tt.want) {
+					t.Errorf("RedeemToken: got %v, want %v", err, tt.want)
+				}
+				for _, tk := range []accounts.Token{f.change, f.olderUndo, f.newerUndo} {
+					if got := tokenByHash(t, f.s, tk.Hash).UsedAt; !got.IsZero() {
+						t.Errorf("%s token after the refused redemption: UsedAt %v, want it unused", tk.Kind, got)
+					}
+				}
+				got, err := f.s.UserByID(ctx, f.u.ID)
+				must(t, err, "UserByID")
+				if diff := cmp.Diff(userAsStored(f.u), got); diff != "" {
+					t.Errorf("user after the refused redemption (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(uuids(before), uuids(allEvents(t, f.s))); diff != "" {
+					t.Errorf("event log after the refused redemption (-want +got):\n%s", diff)
+				}
+			})
+		}
+	})
+
+	t.Run("Concurrent", func(t *testing.T) {
+		ctx := t.Context()
+		s := Open(t, e)
+		for round := range 5 {
+			u := createUser(t, s, fmt.Sprintf("race-%d@example.com", round))
+			tk := newToken(u, accounts.TokenUndoEmailChange, base)
+			must(t, s.CreateToken(ctx, tk), "CreateToken")
+			var calls atomic.Int32
+			errs := concurrently(2, func(i int) error {
+				_, err := s.RedeemToken(ctx, tk.Hash, base.Add(time.Minute), func(_ accounts.Token, cur accounts.User) (accounts.Change, error) {
+					work()
+					calls.Add(1)
+					cur.GivenName = fmt.Sprintf("winner-%d", i)
+					return accounts.Change{User: cur, EndSessions: true}, nil
+				})
+				return err
+			})
+			ok, invalid := 0, 0
+			for i, err := range errs {
+				switch {
+				case err == nil:
+					ok++
+				case errors.Is(err, accounts.ErrTokenInvalid):
+					invalid++
+				default:
+					t.Errorf("round %d: RedeemToken %d: %v", round, i, err)
 				}
 			}
 			if ok != 1 || invalid != 1 || calls.Load() != 1 {

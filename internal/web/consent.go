@@ -3,7 +3,9 @@ package web
 import (
 	"net/http"
 	"slices"
+	"strings"
 
+	"github.com/portvakt/portvakt/internal/clients"
 	"github.com/portvakt/portvakt/internal/flows"
 )
 
@@ -33,6 +35,24 @@ type Consent struct {
 // are shown by name.
 var scopeMessages = []string{"openid", "profile", "email", "phone", "address", "offline_access"}
 
+// scopeItems says in words what each of scopes lets an application do:
+// OAuth scopes, and verified:<attribute> for a verified attribute.
+func scopeItems(p *page, scopes []string) []string {
+	var out []string
+	for _, s := range scopes {
+		v, verified := strings.CutPrefix(s, "verified:")
+		switch {
+		case verified && slices.Contains(clients.VerifiableAttributes, v):
+			out = append(out, p.T("consent.verified."+v))
+		case slices.Contains(scopeMessages, s):
+			out = append(out, p.T("consent.scope."+s))
+		default:
+			out = append(out, p.TF("consent.scope.other", "Scope", s))
+		}
+	}
+	return out
+}
+
 // ShowConsent asks the signed-in person whether an application may have
 // what it asks for.
 func (h *Handler) ShowConsent(w http.ResponseWriter, r *http.Request, c Consent) {
@@ -40,16 +60,11 @@ func (h *Handler) ShowConsent(w http.ResponseWriter, r *http.Request, c Consent)
 	p.Title = p.T("consent.title")
 	p.Heading = p.TF("consent.heading", "Client", c.ClientName)
 	p.Text = p.TF("consent.intro", "Client", c.ClientName)
-	for _, s := range c.Scopes {
-		if slices.Contains(scopeMessages, s) {
-			p.Items = append(p.Items, p.T("consent.scope."+s))
-		} else {
-			p.Items = append(p.Items, p.TF("consent.scope.other", "Scope", s))
-		}
-	}
+	items := slices.Clone(c.Scopes)
 	for _, v := range c.Verified {
-		p.Items = append(p.Items, p.T("consent.verified."+v))
+		items = append(items, "verified:"+v)
 	}
+	p.Items = scopeItems(p, items)
 	if c.Email != "" {
 		p.Extra["signed_in_as"] = p.TF("consent.signed_in_as", "Email", c.Email)
 	}

@@ -2,15 +2,19 @@ package web
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
 
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/session"
 )
 
 // Where you're signed in: the account page lists the person's sessions —
-// browser and system, address, when last seen — and signs out any other
+// browser and system, address and, with a database of places, roughly
+// where that is, when last seen — and signs out any other
 // one, or all the others at once. Each ends with session.ended (reason
 // signed_out_elsewhere), which tells the applications used in it
 // (back-channel logout).
@@ -19,7 +23,17 @@ import (
 type sessionItem struct {
 	// ID names it in forms: the first 16 hex digits of its hash (its sid).
 	ID, Device, Address, LastSeen string
-	Current                       bool
+	// Place is where the address is, roughly ("City, Country"), when the
+	// deployment has a database of places and it knows the address.
+	Place   string
+	Current bool
+}
+
+// Places names the approximate place of an address.
+type Places interface {
+	// Place returns where ip is, roughly, in lang ("City, Country", or
+	// the country alone), or "" for an address it cannot place.
+	Place(ip netip.Addr, lang language.Tag) string
 }
 
 // sessionExtras adds the person's sessions to the account page.
@@ -35,9 +49,14 @@ func (h *Handler) sessionExtras(r *http.Request, p *page) error {
 	if err != nil {
 		return err
 	}
+	lang := language.Make(p.Lang)
 	for _, s := range list {
-		p.Sessions = append(p.Sessions, sessionItem{ID: s.IDHash[:16], Device: device(s.UserAgent), Address: s.ClientIP,
-			LastSeen: s.LastSeenAt.In(time.UTC).Format("2006-01-02 15:04 UTC"), Current: s.IDHash == cur})
+		item := sessionItem{ID: s.IDHash[:16], Device: device(s.UserAgent), Address: s.ClientIP,
+			LastSeen: s.LastSeenAt.In(time.UTC).Format("2006-01-02 15:04 UTC"), Current: s.IDHash == cur}
+		if ip, err := netip.ParseAddr(s.ClientIP); err == nil && h.Places != nil {
+			item.Place = h.Places.Place(ip, lang)
+		}
+		p.Sessions = append(p.Sessions, item)
 	}
 	return nil
 }

@@ -3,11 +3,16 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/portvakt/portvakt/internal/geoip"
+	"github.com/portvakt/portvakt/internal/geoip/geoiptest"
+	"github.com/portvakt/portvakt/internal/server"
 	"github.com/portvakt/portvakt/internal/storetest"
 )
 
@@ -91,4 +96,55 @@ func TestSignOutElsewhere(t *testing.T) {
 			t.Errorf("Bo's sessions: %v, %v", list, err)
 		}
 	})
+}
+
+// TestSessionPlaces: with a database of places, each session shows
+// roughly where its address is, in the page's language; a private
+// address shows nothing.
+func TestSessionPlaces(t *testing.T) {
+	s := newStack(t)
+	s.createUser("ada@example.com", goodPassword, true)
+	db, err := geoip.Open(geoiptest.Write(t, "GeoLite2-City",
+		geoiptest.Network{CIDR: "203.0.113.0/24", City: "Stockholm", Country: "SE"},
+		geoiptest.Network{CIDR: "198.51.100.0/24", Country: "FI"},
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	s.pages.Places = db
+	// Behind a proxy the server believes, so that browsers can come from
+	// public addresses.
+	srv, err := server.New(server.Config{Issuer: s.pages.Issuer, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, s.pages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	proxied := *s
+	proxied.url = ts.URL
+	for _, ip := range []string{"203.0.113.9", "198.51.100.20", "10.1.2.3"} {
+		b := proxied.browser()
+		b.header.Set("X-Forwarded-For", ip)
+		b.signIn("ada@example.com")
+	}
+	b := proxied.browser()
+	b.header.Set("X-Forwarded-For", "10.1.2.3")
+	b.signIn("ada@example.com")
+	for _, tc := range []struct{ lang, stockholm, finland string }{
+		{"en", "near Stockholm, Sweden", "near Finland"},
+		{"sv", "i närheten av Stockholm, Sverige", "i närheten av Finland"},
+		{"fi", "Stockholm, Ruotsi (arvio)", "Suomi (arvio)"},
+	} {
+		b.header.Set("Accept-Language", tc.lang)
+		page := b.get("/account")
+		for _, want := range []string{tc.stockholm, tc.finland} {
+			if !strings.Contains(page.body, want) {
+				t.Errorf("%s: the sessions lack %q", tc.lang, want)
+			}
+		}
+		if n := strings.Count(page.body, "<small>10.1.2.3</small> <small>"); n != 0 {
+			t.Errorf("%s: a private address has a place", tc.lang)
+		}
+	}
 }

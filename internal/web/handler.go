@@ -37,6 +37,9 @@ type Limits struct {
 	// SecondFactor limits authenticator-app and recovery code guesses per
 	// account.
 	SecondFactor *throttle.Limiter
+	// EmailChange limits requests to change the address (each mails a
+	// code to an address the person types) per account.
+	EmailChange *throttle.Limiter
 }
 
 // Handler serves the hosted pages.
@@ -63,6 +66,12 @@ type Handler struct {
 	// Joins lets people join organizations by their address's domain;
 	// nil offers none.
 	Joins *orgs.Joins
+	// Connections are the applications people have let into their
+	// account, for its connected applications page; nil offers none.
+	Connections Connections
+	// Places names the approximate place of a session's address; nil
+	// shows none.
+	Places Places
 	// Authn checks second factors and levels of assurance.
 	Authn    *authn.Service
 	Flows    *flows.Service
@@ -173,6 +182,17 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/data/delete", h.submitDelete)
 	mux.HandleFunc("GET /account/deleted", h.showDeleted)
 	mux.HandleFunc("GET /account/deletion-cancelled", h.showDeletionCancelled)
+	mux.HandleFunc("GET /account/email", h.showEmailChange)
+	mux.HandleFunc("POST /account/email", h.submitEmailChange)
+	mux.HandleFunc("POST /account/email/code", h.submitEmailCode)
+	mux.HandleFunc("GET /account/email/confirm", h.showEmailConfirm)
+	mux.HandleFunc("POST /account/email/confirm", h.submitEmailConfirm)
+	mux.HandleFunc("GET /account/email/undo", h.showEmailUndo)
+	mux.HandleFunc("POST /account/email/undo", h.submitEmailUndo)
+	mux.HandleFunc("GET /account/password", h.showPasswordChange)
+	mux.HandleFunc("POST /account/password", h.submitPasswordChange)
+	mux.HandleFunc("GET /account/applications", h.showApplications)
+	mux.HandleFunc("POST /account/applications/{client}/revoke", h.submitRevokeApplication)
 	mux.HandleFunc("GET /account/profile", h.showProfile)
 	mux.HandleFunc("POST /account/profile", h.submitProfile)
 	mux.HandleFunc("GET /account/confirm-profile", h.showConfirmProfile)

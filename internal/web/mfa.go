@@ -305,12 +305,20 @@ func (h *Handler) recentlySignedIn(w http.ResponseWriter, r *http.Request, back 
 	if !ok {
 		return u, s, false
 	}
-	if h.now().Sub(s.AuthTime) > recentAuth {
-		q := url.Values{"return_to": {back}, "login_hint": {u.Email}}
-		http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
+	if !h.recent(s) {
+		h.signInAgain(w, r, u, back)
 		return u, s, false
 	}
 	return u, s, true
+}
+
+// recent reports whether the session authenticated within recentAuth.
+func (h *Handler) recent(s session.Session) bool { return h.now().Sub(s.AuthTime) <= recentAuth }
+
+// signInAgain sends u to the sign-in page, to come back to back.
+func (h *Handler) signInAgain(w http.ResponseWriter, r *http.Request, u accounts.User, back string) {
+	q := url.Values{"return_to": {back}, "login_hint": {u.Email}}
+	http.Redirect(w, r, "/login?"+q.Encode(), http.StatusSeeOther)
 }
 
 // thisPage is the request's path and query, to come back to after

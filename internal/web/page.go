@@ -66,6 +66,8 @@ type page struct {
 	InviteApps []inviteApp
 	// Sessions are where the person is signed in (account page).
 	Sessions []sessionItem
+	// Apps are the applications the person let into their account.
+	Apps []appView
 	// JoinRequests are an organization's pending requests to join, for
 	// its admins; Joinable the organizations the account page offers to
 	// join.

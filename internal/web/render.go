@@ -25,6 +25,7 @@ var pageNames = []string{
 	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code", "continue", "complete_profile", "organizations", "org", "invitation",
 	"confirm_profile",
 	"data", "data_view",
+	"email_change", "password_change", "applications", "confirm_link",
 }
 
 // templates parses each page's set (the layout, the partials and the

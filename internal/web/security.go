@@ -220,6 +220,12 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 		p.Extra["totp_since"] = sum.TOTP.CreatedAt.Format("2006-01-02")
 	}
 	p.PasskeysOn = h.passkeysOn()
+	if p.User.PasswordHash != "" {
+		p.Extra["has_password"] = "1"
+	}
+	if h.Connections != nil {
+		p.Extra["applications"] = "1"
+	}
 	if sum.Off {
 		p.Extra["mfa_off"] = "1"
 	}
@@ -300,6 +306,8 @@ var accountDone = map[string]struct {
 	"org_join_requested": {"account.done.org_join_requested", false},
 	"profile_saved":      {"account.done.profile_saved", false},
 	"profile_confirmed":  {"account.done.profile_confirmed", false},
+	"email_changed":      {"account.done.email_changed", false},
+	"password_changed":   {"account.done.password_changed", false},
 	"identity_linked":    {"upstream.linked", false},
 	"identity_taken":     {"upstream.taken", true},
 	"identity_unlinked":  {"upstream.unlinked", false},

@@ -93,7 +93,7 @@ func newStackWith(t testing.TB, e storetest.Engine, params password.Params, conc
 			LoginIP: limiter("login:ip", 50), LoginAccount: limiter("login:account", 5),
 			Register: limiter("register:ip", 20), RecoveryIP: limiter("recovery:ip", 20),
 			RecoveryAccount: limiter("recovery:account", 5), Verify: limiter("verify:user", 5),
-			SecondFactor: limiter("second_factor:user", 5),
+			SecondFactor: limiter("second_factor:user", 5), EmailChange: limiter("email_change:user", 3),
 		},
 		Brand:             web.Branding{ProductName: "Portvakt", PrimaryColor: "#1f5fbf"},
 		Issuer:            issuer,
