@@ -94,6 +94,7 @@ type Config struct {
 	InvitationTTL      time.Duration     `koanf:"invitation_ttl" json:"invitation_ttl"`
 	IdentityProviders  []idpConfig       `koanf:"identity_providers" json:"identity_providers"`
 	TermsURL           string            `koanf:"terms_url" json:"terms_url"`
+	Consents           []consentConfig   `koanf:"consents" json:"consents"`
 
 	WebhooksAllowHTTP            bool          `koanf:"webhooks_allow_http" json:"webhooks_allow_http"`
 	WebhooksAllowPrivateNetworks bool          `koanf:"webhooks_allow_private_networks" json:"webhooks_allow_private_networks"`
@@ -148,7 +149,8 @@ var settings = []setting{
 	{key: "attribute_owners", def: map[string]any{}, pairs: true, usage: "who owns each profile field (given_name, family_name, phone, locale): person (default), crm or idp; field=owner, comma-separated in the environment"},
 	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
 	{key: "invitation_ttl", def: "168h", usage: "how long an invitation to an organization can be accepted, 1h to 2160h (90 days)"},
-	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
+	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages): a shorthand for a required purpose terms in consents, with one version"},
+	{key: "consents", def: []any{}, usage: "purposes people agree to (terms, privacy notice, marketing …) with versioned documents (config file only; see docs/consents.md)"},
 	{key: "webhooks_allow_http", def: false, usage: "accept http:// webhook URLs (development only: production webhooks use https)"},
 	{key: "webhooks_allow_private_networks", def: false, usage: "let webhooks reach loopback, private (RFC 1918, RFC 4193), link-local and CGNAT addresses (development, or receivers on a trusted network)"},
 	{key: "webhooks_timeout", def: "10s", usage: "how long one webhook request may take, 1s to 60s"},
@@ -216,6 +218,9 @@ func loadConfig(fl *pflag.FlagSet, getenv func(string) string) (Config, error) {
 			return Config{}, configError{fmt.Errorf("config file %s: unknown settings %s", path, strings.Join(unknown, ", "))}
 		}
 		if err := checkIdpKeys(fk.Get("identity_providers")); err != nil {
+			return Config{}, configError{fmt.Errorf("config file %s: %w", path, err)}
+		}
+		if err := checkConsentKeys(fk.Get("consents")); err != nil {
 			return Config{}, configError{fmt.Errorf("config file %s: %w", path, err)}
 		}
 		if err := k.Merge(fk); err != nil {
@@ -442,12 +447,11 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.TermsURL != "" {
-		if u, err := url.Parse(c.TermsURL); err != nil || !(u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(c.TermsURL, "/") && !strings.HasPrefix(c.TermsURL, "//"))) {
-			bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
-		}
+	if c.TermsURL != "" && !httpsOrPath(c.TermsURL) {
+		bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
 	}
 	errs = append(errs, idpProblems(c.IdentityProviders)...)
+	errs = append(errs, c.consentProblems(time.Now())...)
 	if _, err := authn.ParsePolicy(c.MFA); err != nil {
 		bad("mfa", "%v", err)
 	}
@@ -472,6 +476,12 @@ func (c Config) Validate() error {
 		bad("password_hash_concurrency", "%d is outside 0 to 256", c.PasswordHashConcurrency)
 	}
 	return errors.Join(errs...)
+}
+
+// httpsOrPath accepts an https URL or a path on this server.
+func httpsOrPath(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//")))
 }
 
 var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)

@@ -21,6 +21,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/api"
 	"github.com/portvakt/portvakt/internal/clients"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/externalids"
@@ -119,6 +120,12 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return err
 	}
+	purposes, problems := cfg.consentPurposes(catalogTitle(svc.catalog))
+	if err := errors.Join(problems...); err != nil {
+		_ = ln.Close()
+		return configError{err}
+	}
+	agreed := &consents.Service{Purposes: purposes, Store: a.store, Now: a.now}
 	pages := &web.Handler{
 		Catalog:            svc.catalog,
 		Accounts:           svc.accounts,
@@ -139,7 +146,8 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		MinPasswordLength:  cfg.PasswordMinLength,
 		EmailCodes:         cfg.EmailCodes,
 		RegistrationFields: cfg.RegistrationFields,
-		TermsURL:           cfg.TermsURL,
+		Consents:           agreed,
+		AppNames:           apps,
 		Now:                a.now,
 	}
 	if cfg.ThemeDir != "" {

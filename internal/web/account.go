@@ -34,6 +34,9 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, p *page,
 		return
 	}
 	h.profileExtras(p)
+	if h.Consents != nil && len(h.Consents.Purposes) > 0 {
+		p.Extra["privacy_url"] = "/account/privacy"
+	}
 	h.render(w, r, status, "account", p)
 }
 

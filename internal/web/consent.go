@@ -17,6 +17,9 @@ type Consent struct {
 	// Verified are the verified attributes (legal_name, birthdate,
 	// national_id) the application is registered to receive.
 	Verified []string
+	// Consents: the application receives the person's consents (which
+	// purposes they have given).
+	Consents bool
 	// Email is the signed-in person's address, so that someone signed in
 	// with the wrong account notices.
 	Email string
@@ -49,6 +52,9 @@ func (h *Handler) ShowConsent(w http.ResponseWriter, r *http.Request, c Consent)
 	}
 	for _, v := range c.Verified {
 		p.Items = append(p.Items, p.T("consent.verified."+v))
+	}
+	if c.Consents {
+		p.Items = append(p.Items, p.T("consent.consents"))
 	}
 	if c.Email != "" {
 		p.Extra["signed_in_as"] = p.TF("consent.signed_in_as", "Email", c.Email)

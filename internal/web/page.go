@@ -84,6 +84,12 @@ type page struct {
 	Identities []identityView
 	// Profile are the profile fields on the account page.
 	Profile []profileField
+	// Consents are the purposes a form asks for (checkboxes); Purposes
+	// the purposes on the privacy page and the page that asks for new
+	// versions; Receipts the person's consent history.
+	Consents []consentField
+	Purposes []purposeView
+	Receipts []receiptView
 
 	loc *i18n.Localizer
 }

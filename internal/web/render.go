@@ -23,6 +23,7 @@ var assetFS embed.FS
 var pageNames = []string{
 	"login", "registration", "verification", "recovery", "reset", "message", "account", "error",
 	"consent", "signout", "second_factor", "totp", "recovery_codes", "passkey", "mfa_setup", "login_code", "continue", "complete_profile", "organizations", "org", "invitation",
+	"consent_update", "privacy",
 }
 
 // templates parses each page's set (the layout, the partials and the

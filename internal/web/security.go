@@ -278,11 +278,7 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 			p.Orgs = append(p.Orgs, opt)
 		}
 	}
-	if d, ok := accountDone[r.URL.Query().Get("done")]; ok && d.alert {
-		p.Alert = p.T(d.message)
-	} else if ok {
-		p.Notice = p.T(d.message)
-	}
+	doneMessage(r, p)
 	return nil
 }
 
@@ -306,4 +302,8 @@ var accountDone = map[string]struct {
 	"totp_removed":       {"totp.removed", false},
 	"passkey_added":      {"passkey.added", false},
 	"passkey_removed":    {"passkey.removed", false},
+	"consent_given":      {"privacy.done.given", false},
+	"consent_withdrawn":  {"privacy.done.withdrawn", false},
+	"consent_changed":    {"privacy.done.changed", true},
+	"consent_required":   {"privacy.done.required", true},
 }
