@@ -163,7 +163,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		return err
 	}
 	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients, ClientAdmin: svc.clients, Webhooks: newWebhookService(a),
-		IdPs: fed, ProviderStore: a.store, ExternalIDs: &externalids.Service{Store: a.store, Now: a.now},
+		IdPs: fed, ProviderStore: a.store, ExternalIDs: &externalids.Service{Store: a.store, Now: a.now}, Consents: agreed,
 		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Now: a.now,
 		Wake: func() { workers.Wake(); hooks.Wake() }}
 	surfaces := []server.Mounter{provider, pages, management}
