@@ -269,6 +269,10 @@ and from userinfo as verified_claims. The national identity number is
 special-category personal data: release it only to an application with a
 legal basis to process it.
 
+An application registered with --release-consents receives the consents
+claim: the person's decisions on the purposes that concern it (terms,
+marketing …; see docs/consents.md).
+
 Examples:
   portvakt client create --name Webshop --type confidential \
     --redirect-uri https://shop.example.com/callback \
