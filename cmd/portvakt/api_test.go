@@ -245,6 +245,10 @@ func TestManagementAPI(t *testing.T) {
 		if e.Name == "postgres" {
 			env = append(env, "PORTVAKT_DATABASE_URL="+e.NewURL(t))
 		}
+		// Purposes people agree to: terms, and marketing mail.
+		conf := dir + "/portvakt.yaml"
+		writeFile(t, conf, consentsConfig(""))
+		env = append(env, "PORTVAKT_CONFIG="+conf)
 		s := startServe(t, dir, env)
 		s.waitReady(15 * time.Second)
 
@@ -274,6 +278,7 @@ func TestManagementAPI(t *testing.T) {
 		t.Run("identity providers", func(t *testing.T) { testAPIIdPs(t, admin) })
 		t.Run("external IDs", func(t *testing.T) { testAPIExternalIDs(t, admin) })
 		t.Run("profile freshness", func(t *testing.T) { testAPIFreshness(t, admin) })
+		t.Run("consents", func(t *testing.T) { testAPIConsents(t, admin, reader) })
 		t.Run("clients", func(t *testing.T) {
 			testAPIClients(t, admin, apiClient(t, s, dir, env, c, "portvakt:clients:write portvakt:users:read"))
 		})
@@ -787,6 +792,9 @@ func testAPIOrgLimited(t *testing.T, admin, acme *crm) {
 	}
 	acme.expect(acme.call("GET", "/users/"+outsider, nil, nil, false), 404, "not-found")
 	acme.expect(acme.call("PATCH", "/users/"+outsider, map[string]any{"given_name": "X"}, nil, false), 404, "not-found")
+	acme.expect(acme.call("GET", "/users/"+outsider+"/consents", nil, nil, false), 404, "not-found")
+	acme.expect(acme.call("POST", "/users/"+outsider+"/consents", map[string]any{"purpose": "marketing_email", "action": "granted"}, nil, false), 404, "not-found")
+	acme.expect(acme.call("GET", "/users/"+insider+"/consents", nil, nil, false), 200, "")
 	if a := acme.call("GET", "/users?org=globex", nil, nil, false); strings.Contains(string(a.body), outsider) {
 		t.Errorf("the outsider listed through ?org: %s", a.body)
 	}
@@ -1220,4 +1228,81 @@ func testAPIExternalIDs(t *testing.T, admin *crm) {
 	if len(list.Items) != 0 {
 		t.Errorf("a deleted user is found by its external ID: %+v", list.Items)
 	}
+}
+
+// testAPIConsents: a CRM records a consent given on its own form and its
+// withdrawal; both are receipts (channel api, the client as actor) and
+// reach a webhook subscriber; what cannot be recorded is refused with the
+// field named; a reader reads but does not record.
+func testAPIConsents(t *testing.T, admin, reader *crm) {
+	rcv := newAPIHookReceiver(t)
+	var sub struct {
+		Secret string `json:"secret"`
+	}
+	admin.call("POST", "/webhooks", map[string]any{"url": rcv.URL, "event_types": []string{"consent.*"}}, nil, false).decode(t, &sub)
+	rcv.setSecret(sub.Secret)
+	var u apiUser
+	admin.call("POST", "/users", map[string]any{"email": "consenting@example.com"}, nil, false).decode(t, &u)
+	type state struct {
+		Consents []struct {
+			Purpose        string `json:"purpose"`
+			Required       bool   `json:"required"`
+			Granted        bool   `json:"granted"`
+			Version        string `json:"version"`
+			CurrentVersion string `json:"current_version"`
+			UpToDate       bool   `json:"up_to_date"`
+		} `json:"consents"`
+		Receipts []struct {
+			ID, Purpose, Version, Action, Channel, Actor, Method string
+			ClientID                                             string `json:"client_id"`
+		} `json:"receipts"`
+	}
+	var st state
+	a := reader.call("GET", "/users/"+u.ID+"/consents", nil, nil, false)
+	reader.expect(a, 200, "")
+	a.decode(t, &st)
+	if len(st.Consents) != 2 || st.Consents[0].Purpose != "terms" || !st.Consents[0].Required || st.Consents[0].Granted ||
+		st.Consents[0].CurrentVersion != "1" || len(st.Receipts) != 0 {
+		t.Fatalf("a new user's consents: %s", a.body)
+	}
+	path := "/users/" + u.ID + "/consents"
+	reader.expect(reader.call("POST", path, map[string]any{"purpose": "marketing_email", "action": "granted"}, nil, false), 403, "insufficient-scope")
+	a = admin.call("POST", path, map[string]any{"purpose": "marketing_email", "action": "granted", "version": "1", "client_id": "webshop", "method": "paper_form"}, nil, false)
+	admin.expect(a, 200, "")
+	// The same again records nothing.
+	admin.expect(admin.call("POST", path, map[string]any{"purpose": "marketing_email", "action": "granted"}, nil, false), 200, "")
+	a = admin.call("POST", path, map[string]any{"purpose": "marketing_email", "action": "withdrawn"}, nil, false)
+	admin.expect(a, 200, "")
+	st = state{}
+	a.decode(t, &st)
+	if len(st.Receipts) != 2 || st.Receipts[0].Action != "granted" || st.Receipts[0].Method != "paper_form" || st.Receipts[0].ClientID != "webshop" ||
+		st.Receipts[1].Action != "withdrawn" || st.Receipts[1].Channel != "api" || !strings.HasPrefix(st.Receipts[1].Actor, "client:") || st.Consents[1].Granted {
+		t.Errorf("after granting and withdrawing: %s", a.body)
+	}
+	got := rcv.waitFor(t, "consent.withdrawn", "user:"+u.ID)
+	if got.id == "" || got.details["purpose"] != "marketing_email" || got.details["channel"] != "api" || got.details["version"] != "1" {
+		t.Errorf("the consent.withdrawn webhook: %+v", got)
+	}
+	for _, tc := range []struct {
+		name  string
+		body  any
+		field string
+	}{
+		{"unknown purpose", map[string]any{"purpose": "telepathy", "action": "granted"}, `"field":"purpose","code":"unknown"`},
+		{"required withdrawn", map[string]any{"purpose": "terms", "action": "withdrawn"}, `"field":"purpose","code":"required"`},
+		{"old version", map[string]any{"purpose": "terms", "action": "granted", "version": "0"}, `"field":"version","code":"unknown"`},
+		{"bad action", map[string]any{"purpose": "terms", "action": "maybe"}, `"field":"action"`},
+		{"bad method", map[string]any{"purpose": "terms", "action": "granted", "method": "By Phone"}, `"field":"method"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := admin.call("POST", path, tc.body, nil, true)
+			admin.expect(a, 400, "validation")
+			if !strings.Contains(string(a.body), tc.field) {
+				t.Errorf("the problem does not name %s: %s", tc.field, a.body)
+			}
+		})
+	}
+	admin.expect(admin.call("GET", "/users/no-such-user/consents", nil, nil, false), 404, "not-found")
+	admin.expect(admin.call("POST", "/users/no-such-user/consents", map[string]any{"purpose": "terms", "action": "granted"}, nil, false), 404, "not-found")
+	admin.expect(admin.call("POST", path, "{not json", nil, true), 400, "malformed-request")
 }

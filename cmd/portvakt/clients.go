@@ -52,6 +52,7 @@ var clientFieldFlags = map[string]string{
 	"min_acr":                             "--min-acr",
 	"require_mfa":                         "--require-mfa",
 	"release_verified":                    "--release-verified",
+	"release_consents":                    "--release-consents",
 	"app":                                 "--app",
 	"backchannel_logout_uri":              "--backchannel-logout-uri",
 	"backchannel_logout_session_required": "--backchannel-logout-session-required",
@@ -69,6 +70,7 @@ type clientFlags struct {
 	initiateLoginURI, orgMode, orgRef                             string
 	grants, redirects, postLogout, scopes, audience, release      []string
 	firstParty, requirePAR, requireMFA, backchannelSession        bool
+	releaseConsents                                               bool
 	accessTTL, idTTL, refreshTTL                                  time.Duration
 	// jwks is the content of --jwks-file, read by load.
 	jwks json.RawMessage
@@ -98,6 +100,7 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.requireMFA, "require-mfa", false, "everyone signing in to the application uses a second factor; people without one set one up first")
 	fs.StringVar(&f.minACR, "min-acr", "", "lowest level of assurance the application accepts, e.g. urn:portvakt:loa:substantial; people below it are asked for a second factor")
 	fs.StringArrayVar(&f.release, "release-verified", nil, "verified attributes the application receives as verified_claims: legal_name, birthdate, national_id (special-category data: only with a legal basis); repeat or separate with commas")
+	fs.BoolVar(&f.releaseConsents, "release-consents", false, "the application receives the consents claim in ID tokens and from userinfo: the person's consents to the purposes that concern it (see docs/consents.md)")
 	fs.StringVar(&f.app, "app", "", "the application whose roles the tokens carry (see portvakt role); clients of one application share it (default: the client ID)")
 	fs.StringVar(&f.backchannelURI, "backchannel-logout-uri", "", "https URL that receives back-channel logout tokens")
 	fs.BoolVar(&f.backchannelSession, "backchannel-logout-session-required", false, "logout tokens must carry the session ID (sid)")
@@ -180,7 +183,7 @@ func (f *clientFlags) apply(fs *pflag.FlagSet, c *clients.Client) {
 	list("post-logout-redirect-uri", &c.PostLogoutRedirectURIs, f.postLogout)
 	list("audience", &c.AccessTokenAudience, f.audience)
 	for flag, p := range map[string]*bool{"first-party": &c.FirstParty, "require-par": &c.RequirePAR, "require-mfa": &c.RequireMFA,
-		"backchannel-logout-session-required": &c.BackchannelLogoutSessionRequired} {
+		"backchannel-logout-session-required": &c.BackchannelLogoutSessionRequired, "release-consents": &c.ReleaseConsents} {
 		if set(flag) {
 			*p, _ = fs.GetBool(flag)
 		}
@@ -265,6 +268,10 @@ application registered for it with --release-verified, in its ID tokens
 and from userinfo as verified_claims. The national identity number is
 special-category personal data: release it only to an application with a
 legal basis to process it.
+
+An application registered with --release-consents receives the consents
+claim: the person's decisions on the purposes that concern it (terms,
+marketing …; see docs/consents.md).
 
 Examples:
   portvakt client create --name Webshop --type confidential \
@@ -623,6 +630,7 @@ type clientOut struct {
 	MinACR                           string          `json:"min_acr,omitempty"`
 	RequireMFA                       bool            `json:"require_mfa"`
 	ReleaseVerified                  []string        `json:"release_verified"`
+	ReleaseConsents                  bool            `json:"release_consents"`
 	App                              string          `json:"app,omitempty"`
 	BackchannelLogoutURI             string          `json:"backchannel_logout_uri,omitempty"`
 	BackchannelLogoutSessionRequired bool            `json:"backchannel_logout_session_required"`
@@ -657,6 +665,7 @@ func clientView(c clients.Client, secret string) clientOut {
 		RefreshTokenLifetimeSeconds: int64(c.RefreshTokenLifetime / time.Second),
 		SubjectType:                 string(c.SubjectType), SectorIdentifier: c.SectorIdentifier, RequirePAR: c.RequirePAR, MinACR: c.MinACR, RequireMFA: c.RequireMFA,
 		ReleaseVerified:      orEmpty(c.ReleaseVerified),
+		ReleaseConsents:      c.ReleaseConsents,
 		App:                  c.App,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		InitiateLoginURI: c.InitiateLoginURI, Organizations: string(c.Organizations), Organization: c.Organization,
@@ -716,6 +725,9 @@ func printClient(e env, c clients.Client, asJSON bool) error {
 	}
 	if len(v.ReleaseVerified) > 0 {
 		row("release_verified", strings.Join(v.ReleaseVerified, " "))
+	}
+	if v.ReleaseConsents {
+		row("release_consents", v.ReleaseConsents)
 	}
 	if v.BackchannelLogoutURI != "" {
 		row("backchannel_logout_uri", v.BackchannelLogoutURI)

@@ -97,8 +97,9 @@ type Config struct {
 	TermsURL           string            `koanf:"terms_url" json:"terms_url"`
 	GeoIPDatabase      string            `koanf:"geoip_database" json:"geoip_database"`
 
-	DeletionGracePeriod        time.Duration `koanf:"deletion_grace_period" json:"deletion_grace_period"`
-	UnverifiedAccountRetention time.Duration `koanf:"unverified_account_retention" json:"unverified_account_retention"`
+	DeletionGracePeriod        time.Duration   `koanf:"deletion_grace_period" json:"deletion_grace_period"`
+	UnverifiedAccountRetention time.Duration   `koanf:"unverified_account_retention" json:"unverified_account_retention"`
+	Consents                   []consentConfig `koanf:"consents" json:"consents"`
 
 	WebhooksAllowHTTP            bool          `koanf:"webhooks_allow_http" json:"webhooks_allow_http"`
 	WebhooksAllowPrivateNetworks bool          `koanf:"webhooks_allow_private_networks" json:"webhooks_allow_private_networks"`
@@ -154,7 +155,8 @@ var settings = []setting{
 	{key: "profile_freshness", def: "8760h", usage: "ask people at sign-in to confirm their profile once it is older than this since they last confirmed or edited it (default 8760h, a year); 0 never asks"},
 	{key: "registration_fields", def: []string{}, list: true, usage: "fields every registration must have, comma-separated: given_name, family_name, phone (asked on the form, and after an upstream sign-in that did not send them)"},
 	{key: "invitation_ttl", def: "168h", usage: "how long an invitation to an organization can be accepted, 1h to 2160h (90 days)"},
-	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages)"},
+	{key: "terms_url", def: "", usage: "https URL (or /path) of the terms of service every registration accepts (a checkbox on the registration pages): a shorthand for a required purpose terms in consents, with one version"},
+	{key: "consents", def: []any{}, usage: "purposes people agree to (terms, privacy notice, marketing …) with versioned documents (config file only; see docs/consents.md)"},
 	{key: "deletion_grace_period", def: "336h", usage: "how long an account whose owner asked for its deletion waits before it is erased (signing in cancels it), up to 2160h (90 days); 0 erases at once"},
 	{key: "unverified_account_retention", def: "720h", usage: "erase an account the person registered but never verified the address of this long after registration and its last sign-in, at least 24h; 0 keeps them"},
 	{key: "geoip_database", def: "", usage: "MaxMind DB file (GeoLite2 or GeoIP2, City or Country) that shows roughly where each session's address is on the account page; empty: none"},
@@ -225,6 +227,9 @@ func loadConfig(fl *pflag.FlagSet, getenv func(string) string) (Config, error) {
 			return Config{}, configError{fmt.Errorf("config file %s: unknown settings %s", path, strings.Join(unknown, ", "))}
 		}
 		if err := checkIdpKeys(fk.Get("identity_providers")); err != nil {
+			return Config{}, configError{fmt.Errorf("config file %s: %w", path, err)}
+		}
+		if err := checkConsentKeys(fk.Get("consents")); err != nil {
 			return Config{}, configError{fmt.Errorf("config file %s: %w", path, err)}
 		}
 		if err := k.Merge(fk); err != nil {
@@ -454,10 +459,8 @@ func (c Config) Validate() error {
 	if c.ProfileFreshness < 0 || c.ProfileFreshness > maxProfileFreshness {
 		bad("profile_freshness", "%v is outside 0 (off) to %v", c.ProfileFreshness, maxProfileFreshness)
 	}
-	if c.TermsURL != "" {
-		if u, err := url.Parse(c.TermsURL); err != nil || !(u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(c.TermsURL, "/") && !strings.HasPrefix(c.TermsURL, "//"))) {
-			bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
-		}
+	if c.TermsURL != "" && !httpsOrPath(c.TermsURL) {
+		bad("terms_url", "%q must be an https URL or a path on this server", c.TermsURL)
 	}
 	if c.GeoIPDatabase != "" {
 		if st, err := os.Stat(c.GeoIPDatabase); err != nil || !st.Mode().IsRegular() {
@@ -465,6 +468,7 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, idpProblems(c.IdentityProviders)...)
+	errs = append(errs, c.consentProblems(time.Now())...)
 	if _, err := authn.ParsePolicy(c.MFA); err != nil {
 		bad("mfa", "%v", err)
 	}
@@ -499,6 +503,12 @@ func (c Config) Validate() error {
 
 // maxProfileFreshness is the longest profile_freshness: ten years.
 const maxProfileFreshness = 87600 * time.Hour
+
+// httpsOrPath accepts an https URL or a path on this server.
+func httpsOrPath(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || (u.Scheme == "" && strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//")))
+}
 
 var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 

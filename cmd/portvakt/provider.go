@@ -12,6 +12,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/authn"
 	"github.com/portvakt/portvakt/internal/clients"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/signing"
@@ -83,6 +84,7 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 		MinACR:                 c.MinACR,
 		RequireMFA:             c.RequireMFA,
 		ReleaseVerified:        c.ReleaseVerified,
+		ReleaseConsents:        c.ReleaseConsents,
 		App:                    c.App,
 		Organizations:          string(c.Organizations),
 		JWKS:                   c.JWKS,
@@ -100,6 +102,13 @@ func (p providerClients) LookupClient(ctx context.Context, id string) (oidc.Clie
 func (p providerClients) CheckClientSecret(ctx context.Context, id, secret string) error {
 	_, err := p.svc.Authenticate(ctx, id, secret)
 	return err
+}
+
+// consentsClaim gives the provider the consents claim.
+type consentsClaim struct{ svc *consents.Service }
+
+func (c consentsClaim) ConsentsClaim(ctx context.Context, userID, clientID string) (any, error) {
+	return c.svc.Claim(ctx, userID, clientID)
 }
 
 // provider builds the OpenID Provider on the services; the signing keys
@@ -131,6 +140,7 @@ func (a *app) provider(ctx context.Context, svc *services, pages *web.Handler) (
 		Levels:        svc.authn,
 		Proofing:      pages.Federation, // opens verified attributes for the clients registered for them
 		Organizations: pages.Orgs,
+		Consents:      consentsClaim{pages.Consents},
 		MFARequired:   svc.authn.Policy == authn.PolicyRequired,
 		Pages:         pages,
 		Stops:         pages, // new terms to accept before an application is answered

@@ -21,6 +21,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/api"
 	"github.com/portvakt/portvakt/internal/clients"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/demo"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/externalids"
@@ -120,6 +121,12 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		_ = ln.Close()
 		return err
 	}
+	purposes, problems := cfg.consentPurposes(catalogTitle(svc.catalog))
+	if err := errors.Join(problems...); err != nil {
+		_ = ln.Close()
+		return configError{err}
+	}
+	agreed := &consents.Service{Purposes: purposes, Store: a.store, Now: a.now}
 	pages := &web.Handler{
 		Catalog:            svc.catalog,
 		Accounts:           svc.accounts,
@@ -141,7 +148,8 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 		MinPasswordLength:  cfg.PasswordMinLength,
 		EmailCodes:         cfg.EmailCodes,
 		RegistrationFields: cfg.RegistrationFields,
-		TermsURL:           cfg.TermsURL,
+		Consents:           agreed,
+		AppNames:           apps,
 		Now:                a.now,
 	}
 	if cfg.ThemeDir != "" {
@@ -169,7 +177,7 @@ func serve(ctx context.Context, cmd *cobra.Command, e env, withDemo bool) error 
 	}
 	pages.Connections = &oidc.Connections{Store: a.store, Clients: providerClients{svc.clients}, Now: a.now}
 	management := &api.Handler{Tokens: provider, Accounts: svc.accounts, Privacy: svc.privacy, Orgs: pages.Orgs, Invitations: invitations, Idempotency: a.store, Events: a.store, Clients: svc.clients, ClientAdmin: svc.clients, Webhooks: newWebhookService(a),
-		IdPs: fed, ProviderStore: a.store, ExternalIDs: &externalids.Service{Store: a.store, Now: a.now},
+		IdPs: fed, ProviderStore: a.store, ExternalIDs: &externalids.Service{Store: a.store, Now: a.now}, Consents: agreed,
 		Issuer: cfg.issuerURL(), Logger: a.log.With("component", "api"), Now: a.now,
 		Wake: func() { workers.Wake(); hooks.Wake() }}
 	surfaces := []server.Mounter{provider, pages, management}

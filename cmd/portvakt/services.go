@@ -142,7 +142,7 @@ func (a *app) services() (*services, error) {
 		clients: &clients.Service{Store: a.store, Now: a.now, CacheTTL: clientCacheTTL, Levels: ladder.ACRs()},
 		keys:    keys,
 		privacy: &privacy.Service{
-			Store: a.store, Profiles: a.store, SignIns: a.store, Memberships: a.store, Activity: a.store, Proofing: proofing,
+			Store: a.store, Profiles: a.store, SignIns: a.store, Memberships: a.store, Activity: a.store, Consents: a.store, Proofing: proofing,
 			GracePeriod: cfg.DeletionGracePeriod, UnverifiedRetention: cfg.UnverifiedAccountRetention, Now: a.now,
 		},
 		limits: web.Limits{

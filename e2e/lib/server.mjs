@@ -1,7 +1,8 @@
 // Starts the real portvakt binary on a free port with a fresh data
-// directory, and stops it. A setup hook can run the binary's CLI (client
-// create, user create, …) against that data directory, with the same
-// environment, before `serve` starts.
+// directory, restarts it (a new configuration on the same data), and stops
+// it. A setup hook can run the binary's CLI (client create, user create,
+// …) against that data directory, with the same environment, before
+// `serve` starts.
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, createWriteStream, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -84,43 +85,64 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
     }
   }
   const log = createWriteStream(logPath);
-  const child = spawn(binary(), ['serve'], {
-    cwd: dataDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: childEnv,
-  });
-  child.stdout.pipe(log, { end: false });
-  child.stderr.pipe(log, { end: false });
+  let child;
   let exit = null;
-  const exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      exit = { code, signal };
-      resolve(exit);
-    });
-  });
+  let exited;
   const readLog = () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
 
-  const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
-    if (exit) {
-      await new Promise((r) => log.end(r));
-      const text = readLog();
-      rmSync(dataDir, { recursive: true, force: true });
-      await db?.drop();
-      throw new Error(`portvakt serve exited (${JSON.stringify(exit)}) before it was ready; its log:\n${text}`);
+  /** Spawns `portvakt serve` with env and waits until /readyz answers 200. */
+  async function launch(env) {
+    exit = null;
+    child = spawn(binary(), ['serve'], {
+      cwd: dataDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    const proc = child;
+    exited = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        exit = { code, signal };
+        resolve(exit);
+      });
+    });
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      if (exit) throw new Error(`portvakt serve exited (${JSON.stringify(exit)}) before it was ready`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error(`portvakt serve was not ready within ${readyTimeoutMs} ms`);
+      }
+      await sleep(100);
     }
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
+  }
+
+  /** SIGTERM, then SIGKILL after 10 s. */
+  async function terminate() {
+    if (exit === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
     }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      await db?.drop();
-      throw new Error(`portvakt serve was not ready within ${readyTimeoutMs} ms; its log:\n${readLog()}`);
-    }
-    await sleep(100);
+  }
+
+  try {
+    await launch(childEnv);
+  } catch (err) {
+    await terminate().catch(() => {});
+    await new Promise((r) => log.end(r));
+    const text = readLog();
+    rmSync(dataDir, { recursive: true, force: true });
+    await db?.drop();
+    throw new Error(`${err.message}; its log:\n${text}`);
   }
 
   return {
@@ -129,7 +151,10 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
     dataDir,
     engine,
     logPath,
-    pid: child.pid,
+    /** The running process's ID. */
+    get pid() {
+      return child.pid;
+    },
     /** What the setup hook returned (undefined without one). */
     setup: setupResult,
     /** The CLI against this server's data directory and environment. */
@@ -138,14 +163,20 @@ async function start({ smtpPort, env = {}, readyTimeoutMs = 30_000, setup, host 
     log: readLog,
     /** Whether the process is still running. */
     running: () => exit === null,
+    /**
+     * Stops serve and starts it again on the same port and data (the same
+     * database), with env added to its environment: what a deployment of a
+     * new configuration does. The config file, if any, is read anew.
+     * @param {{env?: Record<string,string>}} [opts]
+     */
+    async restart({ env: more = {} } = {}) {
+      await terminate();
+      Object.assign(childEnv, more);
+      await launch(childEnv);
+    },
     /** SIGTERM, then SIGKILL after 10 s; removes the data dir unless keep. */
     async stop({ keep = false } = {}) {
-      if (exit === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await terminate();
       await new Promise((r) => log.end(r));
       if (!keep) rmSync(dataDir, { recursive: true, force: true });
       await db?.drop();

@@ -87,7 +87,7 @@ async function completeProfile(rec, { phone, next }) {
   const page = rec.page;
   await expectPage(rec, { path: '/login/idp/profile', h1: t('en', 'profile.title') });
   if (phone) await page.getByLabel(t('en', 'field.phone.label')).fill(phone);
-  await page.getByRole('checkbox', { name: new RegExp(t('en', 'field.terms.label')) }).check();
+  await page.getByRole('checkbox', { name: t('en', 'consents.accept', { Title: t('en', 'consents.terms.title') }) }).check();
   return rec.click(page.getByRole('button', { name: t('en', 'profile.submit') }), next);
 }
 
@@ -96,13 +96,13 @@ test('Continue with a provider: registered just in time, then signed in again', 
   await checkPage(page, 'registration page with a provider');
   // The provider's own look, and the terms on the registration form too.
   assert.equal(await page.locator('button.idp-github svg[aria-hidden="true"]').count(), 1, 'the branded button with its hidden mark');
-  assert.equal(await page.getByRole('link', { name: /terms of service/ }).getAttribute('href'), terms);
+  assert.equal(await page.getByRole('link', { name: t('en', 'consents.document_link', { Title: t('en', 'consents.terms.title') }) }).getAttribute('href'), terms);
   await continueWith(rec, 'Upstream', people.jit, 'profile');
   // Only what is missing is asked: the phone (the names came from the provider) and the terms.
   await expectPage(rec, { path: '/login/idp/profile', status: 200, h1: t('en', 'profile.title'), text: people.jit });
   assert.equal(await page.getByLabel(t('en', 'field.given_name.label')).count(), 0, 'the first name is not asked again');
   await rec.click(page.getByRole('button', { name: t('en', 'profile.submit') }), 'profile-incomplete');
-  await expectPage(rec, { status: 400, text: [t('en', 'field.phone.required'), t('en', 'field.terms.required')] });
+  await expectPage(rec, { status: 400, text: [t('en', 'field.phone.required'), t('en', 'consents.required_error')] });
   await completeProfile(rec, { phone: '+46 70 123 45 67', next: 'account' });
   await expectPage(rec, { path: '/account', status: 200, text: [people.jit, t('en', 'account.identities'), 'Upstream'] });
   await signOut(rec);

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/events"
 )
 
@@ -58,8 +59,9 @@ type Registration struct {
 	Locale     string
 	// Phone is optional, in E.164 form.
 	Phone string
-	// Terms is the terms of service accepted (its URL), if any are asked.
-	Terms string
+	// Consents are the receipts of what the form was ticked for
+	// (consents.Service.NewReceipts), written with the account.
+	Consents []consents.Receipt
 	// LockedFields are the fields the invitation locked (RegisterInvited
 	// only): the new user keeps them as User.LockedFields.
 	LockedFields []string
@@ -110,14 +112,11 @@ func (s *Service) Register(ctx context.Context, in Registration) (Registered, er
 		return Registered{}, err
 	}
 	data := map[string]any{"locale": u.Locale, "method": "password", "source": "password"}
-	if in.Terms != "" {
-		data["terms"] = in.Terms
-	}
 	ev, err := events.New("user.registered", u.Subject(), u.Subject(), now, data)
 	if err != nil {
 		return Registered{}, err
 	}
-	err = s.Store.CreateUser(ctx, u, ev)
+	err = s.createConsenting(ctx, u, in.Consents, ev)
 	if errors.Is(err, ErrConflict) {
 		// Registered by someone else a moment ago.
 		existing, err := s.Store.UserByEmail(ctx, u.EmailNormalized)
@@ -430,17 +429,25 @@ func (s *Service) RegisterInvited(ctx context.Context, in Registration, invitati
 		return User{}, err
 	}
 	data := map[string]any{"locale": u.Locale, "method": "password", "source": "invitation", "invitation_id": invitationID, "email_verified": true}
-	if in.Terms != "" {
-		data["terms"] = in.Terms
-	}
 	ev, err := events.New("user.registered", u.Subject(), u.Subject(), now, data)
 	if err != nil {
 		return User{}, err
 	}
-	if err := s.Store.CreateUser(ctx, u, ev); err != nil {
+	if err := s.createConsenting(ctx, u, in.Consents, ev); err != nil {
 		return User{}, err
 	}
 	return u, nil
+}
+
+// createConsenting stores the new user u with the receipts of what they
+// consented to and their events after ev (the registration's), in one
+// transaction.
+func (s *Service) createConsenting(ctx context.Context, u User, receipts []consents.Receipt, ev events.Event) error {
+	receipts, evs, err := consents.Stamp(receipts, u.ID)
+	if err != nil {
+		return err
+	}
+	return s.Store.CreateUserWithConsents(ctx, u, receipts, append([]events.Event{ev}, evs...)...)
 }
 
 // newRegistered is the account a registration makes, checked (every

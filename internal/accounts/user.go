@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/events"
 )
 
@@ -196,6 +197,10 @@ type Store interface {
 	// CreateUser inserts u with its events; ErrConflict if the email or
 	// external ID is taken.
 	CreateUser(ctx context.Context, u User, evs ...events.Event) error
+	// CreateUserWithConsents is CreateUser with the receipts of what the
+	// person consented to on the registration form (their IDs and user
+	// set: consents.Stamp), in the same transaction.
+	CreateUserWithConsents(ctx context.Context, u User, receipts []consents.Receipt, evs ...events.Event) error
 	// UserByID returns the user or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
 	// UserByEmail looks up by normalized email; ErrNotFound if none.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/clients"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/oidc"
 	"github.com/portvakt/portvakt/internal/orgs"
@@ -78,6 +79,8 @@ type Handler struct {
 	ProviderStore ProviderStore
 	// ExternalIDs keeps IDs of further source systems; nil offers none.
 	ExternalIDs *externalids.Service
+	// Consents are people's consents to the deployment's purposes.
+	Consents *consents.Service
 	// Webhooks manages webhook subscriptions; nil offers none.
 	Webhooks *webhooks.Service
 	// Clients tells which organization a client is limited to (see
@@ -120,6 +123,8 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	route("PATCH /api/v1/users/{id}", ScopeUsersWrite, h.patchUser)
 	route("DELETE /api/v1/users/{id}", ScopeUsersWrite, h.deleteUser)
 	route("GET /api/v1/users/{id}/export", ScopeUsersRead, h.exportUser)
+	route("GET /api/v1/users/{id}/consents", ScopeUsersRead, h.getConsents)
+	route("POST /api/v1/users/{id}/consents", ScopeUsersWrite, h.recordConsent)
 
 	route("GET /api/v1/organizations", ScopeOrgsRead, h.listOrgs)
 	route("POST /api/v1/organizations", ScopeOrgsWrite, h.createOrg)

@@ -190,6 +190,10 @@ type Client struct {
 	// special-category personal data: only for an application with a
 	// legal basis to process it.
 	ReleaseVerified []string
+	// ReleaseConsents gives the client the consents claim in its ID
+	// tokens and from userinfo: the person's consents to the purposes
+	// that concern it (granted, version, when).
+	ReleaseConsents bool
 	// App is the application whose roles the client's tokens carry: a name
 	// several clients share (a web and a mobile client of one portal), or
 	// "" for the client's own ID.
@@ -716,6 +720,9 @@ func (c *Client) validateRelease(v *validator) {
 	// anyone in has nowhere to receive them.
 	if len(c.ReleaseVerified) > 0 && (!c.AllowsGrant(GrantAuthorizationCode) || !c.AllowsScope("openid")) {
 		v.add("release_verified", "without_sign_in", "needs the authorization_code grant and the openid scope: verified attributes go in ID tokens and userinfo")
+	}
+	if c.ReleaseConsents && (!c.AllowsGrant(GrantAuthorizationCode) || !c.AllowsScope("openid")) {
+		v.add("release_consents", "without_sign_in", "needs the authorization_code grant and the openid scope: the consents claim goes in ID tokens and userinfo")
 	}
 }
 

@@ -207,6 +207,10 @@ func TestValidate(t *testing.T) {
 		{"verified attributes without openid", webClient, func(c *Client) {
 			c.Scopes, c.ReleaseVerified = []string{"profile"}, []string{"birthdate"}
 		}, []string{"release_verified"}, "openid"},
+		{"consents without sign-in", webClient, func(c *Client) {
+			c.GrantTypes, c.RedirectURIs, c.Scopes = []GrantType{GrantClientCredentials}, nil, []string{"portvakt:users:read"}
+			c.ReleaseConsents = true
+		}, []string{"release_consents"}, "the consents claim goes in ID tokens and userinfo"},
 		{"every problem at once", webClient, func(c *Client) {
 			c.Name, c.GrantTypes, c.RedirectURIs, c.Scopes = "", []GrantType{"password"}, []string{"http://evil.example/"}, []string{"everything"}
 		}, []string{"grant_types", "name", "redirect_uris", "scopes"}, ""},

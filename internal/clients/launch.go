@@ -22,6 +22,22 @@ func (l Launcher) InitiateLoginURI(ctx context.Context, clientID string) (string
 	return c.InitiateLoginURI, err
 }
 
+// AppName returns the client's name for people (its ID when it has
+// none), or false when there is no such client.
+func (l Launcher) AppName(ctx context.Context, clientID string) (string, bool, error) {
+	c, err := l.Store.ClientByID(ctx, clientID)
+	if errors.Is(err, ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if c.Name == "" {
+		return c.ID, true, nil
+	}
+	return c.Name, true, nil
+}
+
 // LaunchableApps returns the clients with an initiate login URI, ordered by
 // name.
 func (l Launcher) LaunchableApps(ctx context.Context) ([]Client, error) {

@@ -194,6 +194,7 @@ func changedFields(a, b Client) []string {
 	add("min_acr", a.MinACR == b.MinACR)
 	add("require_mfa", a.RequireMFA == b.RequireMFA)
 	add("release_verified", slices.Equal(a.ReleaseVerified, b.ReleaseVerified))
+	add("release_consents", a.ReleaseConsents == b.ReleaseConsents)
 	add("app", a.App == b.App)
 	add("organizations", a.Organizations == b.Organizations)
 	add("organization", a.Organization == b.Organization)

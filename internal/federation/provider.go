@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/events"
 )
 
@@ -134,9 +135,10 @@ type Store interface {
 	// LinkIdentity stores id with its events; ErrConflict if the
 	// upstream account is linked already.
 	LinkIdentity(ctx context.Context, id Identity, evs ...events.Event) error
-	// CreateUserWithIdentity stores a new user and its first identity in
-	// one transaction.
-	CreateUserWithIdentity(ctx context.Context, u accounts.User, id Identity, evs ...events.Event) error
+	// CreateUserWithIdentity stores a new user, its first identity and
+	// the receipts of the consents given at registration (their IDs and
+	// user set: consents.Stamp) with the events, in one transaction.
+	CreateUserWithIdentity(ctx context.Context, u accounts.User, id Identity, receipts []consents.Receipt, evs ...events.Event) error
 	// UnlinkIdentity removes the identity with its events, unless it is
 	// the user's last way to sign in (no password, passkey or other
 	// identity): then ErrLastMethod. ErrNotFound if it is not the user's.

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/events"
 )
 
@@ -368,11 +369,10 @@ type Claims struct {
 	// national identity number is never logged or shown.
 	BirthDate  string `json:"-"`
 	NationalID string `json:"-"`
-	// Phone, Terms and Asked come from the person when a registration
-	// asked for what the provider did not send: Terms is the terms of
-	// service they accepted (its URL), Asked the fields they were asked.
+	// Phone and Asked come from the person when a registration asked for
+	// what the provider did not send: Asked are the fields they were
+	// asked.
 	Phone string
-	Terms string
 	Asked []string
 }
 
@@ -582,9 +582,10 @@ func random() string {
 }
 
 // Register makes a new account from an upstream identity (just-in-time
-// registration), linked to it, in one transaction. The registration's
-// event says where it came from: social:<provider>.
-func (s *Service) Register(ctx context.Context, c Claims) (accounts.User, error) {
+// registration), linked to it, with the receipts of the consents given on
+// the way (consents.Service.NewReceipts), in one transaction. The
+// registration's event says where it came from: social:<provider>.
+func (s *Service) Register(ctx context.Context, c Claims, receipts []consents.Receipt) (accounts.User, error) {
 	now := s.now()
 	u := accounts.User{
 		ID: accounts.NewID(), Email: c.Email, EmailVerified: c.EmailVerified, GivenName: c.GivenName,
@@ -602,9 +603,6 @@ func (s *Service) Register(ctx context.Context, c Claims) (accounts.User, error)
 		src = "eid:" + c.Provider
 	}
 	data := map[string]any{"source": src, "email_verified": u.EmailVerified}
-	if c.Terms != "" {
-		data["terms"] = c.Terms
-	}
 	if len(c.Asked) > 0 {
 		data["asked"] = c.Asked
 	}
@@ -616,7 +614,11 @@ func (s *Service) Register(ctx context.Context, c Claims) (accounts.User, error)
 	if err != nil {
 		return accounts.User{}, err
 	}
-	if err := s.Store.CreateUserWithIdentity(ctx, u, id, reg, linked); err != nil {
+	receipts, consented, err := consents.Stamp(receipts, u.ID)
+	if err != nil {
+		return accounts.User{}, err
+	}
+	if err := s.Store.CreateUserWithIdentity(ctx, u, id, receipts, append([]events.Event{reg, linked}, consented...)...); err != nil {
 		return accounts.User{}, err
 	}
 	return u, nil

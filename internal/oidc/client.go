@@ -51,6 +51,9 @@ type Client struct {
 	// ReleaseVerified names the verified attributes (legal_name,
 	// birthdate, national_id) the client receives as verified_claims.
 	ReleaseVerified []string
+	// ReleaseConsents gives the client the consents claim: the person's
+	// consents to the purposes that concern it (consents.go).
+	ReleaseConsents bool
 	// App is the application whose roles the client's tokens carry ("":
 	// the client's own ID).
 	App string

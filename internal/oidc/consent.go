@@ -53,12 +53,16 @@ func (h *Handler) mustAsk(ctx context.Context, c Client, ar AuthRequest, userID 
 }
 
 // consented is what a person's consent to the request covers: its scopes,
-// and the verified attributes the client is registered to receive (as
-// verified:<name>), so that a client later registered for more asks again.
+// the verified attributes the client is registered to receive (as
+// verified:<name>) and the consents claim (as consents), so that a client
+// later registered for more asks again.
 func consented(c Client, ar AuthRequest) []string {
 	out := slices.Clone(ar.Params.Scopes)
 	for _, v := range c.ReleaseVerified {
 		out = append(out, "verified:"+v)
+	}
+	if c.ReleaseConsents {
+		out = append(out, "consents")
 	}
 	return out
 }
@@ -98,6 +102,7 @@ func (h *Handler) showConsent(w http.ResponseWriter, r *http.Request) {
 		ClientName: c.displayName(),
 		Scopes:     ar.Params.Scopes,
 		Verified:   c.ReleaseVerified,
+		Consents:   c.ReleaseConsents,
 		Email:      u.Email,
 		Action:     consentURL(ar.ID),
 		UILocales:  strings.Join(ar.Params.UILocales, " "),

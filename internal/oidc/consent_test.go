@@ -282,3 +282,26 @@ func TestConsentNamesVerifiedAttributes(t *testing.T) {
 		t.Errorf("registered for more: %d at %s, want the consent page naming the number", p.status, p.url)
 	}
 }
+
+// TestConsentNamesConsentsClaim: a third-party client registered for the
+// consents claim says so on the consent page, and one registered for it
+// after the person allowed it asks again.
+func TestConsentNamesConsentsClaim(t *testing.T) {
+	var clients testClients
+	s := newStack(t, storetest.SQLite(), func(cfg *oidc.Config) { clients = cfg.Clients.(testClients) })
+	b := s.browser()
+	f := newConsentFlow(t, s, b, "openid", "email")
+	page := b.signIn(f.start("c1"))
+	if !isConsentPage(page) || strings.Contains(page.body, "Your privacy choices") {
+		t.Fatalf("the consent page of a client not registered for the claim:\n%s", page.body)
+	}
+	if cb := b.submit(page, url.Values{"decision": {"allow"}}); cb.to == nil || cb.to.Query().Get("code") == "" {
+		t.Fatalf("after allow: %d %v", cb.status, cb.to)
+	}
+	e := clients[thirdParty]
+	e.c.ReleaseConsents = true
+	clients[thirdParty] = e
+	if p := f.start("c2"); !isConsentPage(p) || !strings.Contains(p.body, "Your privacy choices (which consents you have given)") {
+		t.Errorf("registered for the consents claim: %d at %s, want the consent page naming it", p.status, p.url)
+	}
+}

@@ -40,6 +40,9 @@ type Config struct {
 	// for, released to the clients registered for them (verified.go); nil
 	// releases none.
 	Proofing Proofing
+	// Consents gives the clients registered for it the consents claim
+	// (consents.go); nil releases none.
+	Consents Consents
 	// Organizations puts the organization a person signs in for, and
 	// their roles, in the tokens (orgs.go); nil leaves them out.
 	Organizations Organizations

@@ -280,13 +280,20 @@ func (h *Handler) respondTokens(ctx context.Context, c Client, at Token, opaque,
 		if err != nil {
 			return nil, err
 		}
-		if vc != nil || len(org) > 0 {
+		cc, err := h.consentsClaim(ctx, c, at.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if vc != nil || cc != nil || len(org) > 0 {
 			if id.extra == nil {
 				id.extra = map[string]any{}
 			}
 		}
 		if vc != nil {
 			id.extra["verified_claims"] = vc
+		}
+		if cc != nil {
+			id.extra["consents"] = cc
 		}
 		for k, v := range org {
 			id.extra[k] = v
@@ -671,6 +678,13 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[zoidc.UserInfoReque
 	}
 	if vc != nil {
 		info.AppendClaims("verified_claims", vc)
+	}
+	cc, err := h.consentsClaim(ctx, c, u.ID)
+	if err != nil {
+		return nil, zoidc.ErrServerError().WithParent(err)
+	}
+	if cc != nil {
+		info.AppendClaims("consents", cc)
 	}
 	oc, err := h.orgContext(ctx, c, u.ID, t.OrgID)
 	if errors.Is(err, errNotMember) {

@@ -198,13 +198,24 @@ type Mail struct {
 	SentAt    *time.Time `json:"sent_at"`
 }
 
-// Consent is a decision on a versioned document with its receipt.
+// Consent is a receipt of a decision on a purpose's versioned document:
+// given or withdrawn, when, where and how. The receipts together are the
+// person's consent history; the last one per purpose stands.
 type Consent struct {
-	Document  string    `json:"document"`
+	Purpose   string    `json:"purpose"`
 	Version   string    `json:"version"`
 	Decision  string    `json:"decision"`
 	DecidedAt time.Time `json:"decided_at"`
-	Receipt   string    `json:"receipt,omitempty"`
+	// Channel is where it was made: registration, invitation,
+	// upstream_registration, sign_in, account or api.
+	Channel string `json:"channel"`
+	// ClientID is the application it was made in, if any.
+	ClientID string `json:"client_id,omitempty"`
+	// Actor is who recorded it: the person, or an integration.
+	Actor  string `json:"actor"`
+	Method string `json:"method,omitempty"`
+	// Receipt is the receipt's ID (the UUID of its event).
+	Receipt string `json:"receipt"`
 }
 
 // Event is an audit event about the person (subject) or caused by them

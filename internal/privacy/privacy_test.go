@@ -13,6 +13,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/flows"
@@ -127,6 +128,13 @@ func live(t *testing.T, w *world) lived {
 	must(t, w.limiter("login:account").Fail(ctx, p.u.EmailNormalized))
 	_, err = w.flows.Start(ctx, flows.Login, flows.Flow{Email: p.u.Email, GivenName: p.u.GivenName, FamilyName: p.u.FamilyName})
 	must(t, err)
+	// Marketing mail, given on the account page and withdrawn by the CRM.
+	_, err = w.consents.Record(ctx, p.u.ID, []consents.Decision{{Purpose: "marketing_email", Grant: true}},
+		consents.Via{Channel: consents.ChannelAccount, Method: consents.MethodButton})
+	must(t, err)
+	_, err = w.consents.Record(ctx, p.u.ID, []consents.Decision{{Purpose: "marketing_email"}},
+		consents.Via{Channel: consents.ChannelAPI, Actor: "client:crm", Method: "phone"})
+	must(t, err)
 	// A change asked for and never confirmed: the new address is mailed.
 	must(t, w.acc.RequestEmailChange(ctx, p.u.ID, p.pendingEmail))
 	w.work()
@@ -156,6 +164,22 @@ func testExportHoldsWhatWasEntered(t *testing.T, w *world, p lived) {
 		v, ok := shape[k]
 		if !ok || string(v) == "null" && k != "deletion" {
 			t.Errorf("export field %s: %s", k, v)
+		}
+	}
+	if len(x.Consents) != 2 {
+		t.Fatalf("consents in the export: %+v", x.Consents)
+	}
+	for i, want := range []privacy.Consent{
+		{Purpose: "marketing_email", Version: "1", Decision: "granted", Channel: "account", Actor: p.u.Subject(), Method: "button"},
+		{Purpose: "marketing_email", Version: "1", Decision: "withdrawn", Channel: "api", Actor: "client:crm", Method: "phone"},
+	} {
+		got := x.Consents[i]
+		if got.Receipt == "" || got.DecidedAt.IsZero() {
+			t.Errorf("consent %d without its receipt or time: %+v", i, got)
+		}
+		got.Receipt, got.DecidedAt = "", time.Time{}
+		if got != want {
+			t.Errorf("consent %d: %+v, want %+v", i, got, want)
 		}
 	}
 	if x.Format != privacy.Format || !x.GeneratedAt.Equal(w.clock.Now()) {

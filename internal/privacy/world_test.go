@@ -16,6 +16,7 @@ import (
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/api"
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/externalids"
 	"github.com/portvakt/portvakt/internal/federation"
@@ -74,6 +75,7 @@ type world struct {
 	disp     *webhooks.Dispatcher
 	api      http.Handler
 	privacy  *privacy.Service
+	consents *consents.Service
 	received *echo
 	// checkpoint is the last event the world's consumers handled.
 	checkpoint int64
@@ -158,7 +160,10 @@ func newWorld(t *testing.T, e storetest.Engine, grace time.Duration) *world {
 	w.fanout = &webhooks.Fanout{Store: w.st, ExternalIDs: w.st, Now: now}
 	w.disp = &webhooks.Dispatcher{Store: w.st, Cipher: w.kr, Client: local.Client(5 * time.Second), Holder: "test-node", Now: now,
 		Retry: webhooks.RetryPolicy{PauseAfter: 1000 * time.Hour}}
-	w.privacy = &privacy.Service{Store: w.st, Profiles: w.st, SignIns: w.st, Memberships: w.st, Activity: w.st, Proofing: w.fed,
+	w.consents = &consents.Service{Store: w.st, Now: now, Purposes: []consents.Purpose{{ID: "marketing_email",
+		Title:    map[string]string{"en": "News by mail"},
+		Versions: []consents.Version{{Label: "1", Effective: now().Add(-time.Hour), URL: map[string]string{"en": "https://shop.example/news"}}}}}}
+	w.privacy = &privacy.Service{Store: w.st, Profiles: w.st, SignIns: w.st, Memberships: w.st, Activity: w.st, Consents: w.st, Proofing: w.fed,
 		GracePeriod: grace, UnverifiedRetention: 30 * 24 * time.Hour, Now: now}
 	mux := http.NewServeMux()
 	(&api.Handler{Tokens: bearer{}, Accounts: w.acc, Privacy: w.privacy, Orgs: w.orgs, Invitations: w.invs, Idempotency: w.st, Events: w.st,

@@ -19,7 +19,7 @@ const clientColumns = `id, name, type, application_type, grant_types, redirect_u
 	access_token_lifetime_seconds, id_token_lifetime_seconds, refresh_token_lifetime_seconds, subject_type,
 	sector_identifier, require_par, backchannel_logout_uri, backchannel_logout_session_required,
 	secret_hash, previous_secret_hash, previous_secret_expires_at, created_at, updated_at, min_acr, require_mfa,
-	release_verified, app, initiate_login_uri, organizations, organization`
+	release_verified, app, initiate_login_uri, organizations, organization, release_consents`
 
 // clientArgs are c's values in the order of clientColumns.
 func clientArgs(c clients.Client) ([]any, error) {
@@ -41,7 +41,7 @@ func clientArgs(c clients.Client) ([]any, error) {
 		seconds(c.AccessTokenLifetime), seconds(c.IDTokenLifetime), seconds(c.RefreshTokenLifetime), string(c.SubjectType),
 		c.SectorIdentifier, c.RequirePAR, c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
 		c.SecretHash, c.PreviousSecretHash, nullMicros(c.PreviousSecretExpiresAt), micros(c.CreatedAt), micros(c.UpdatedAt),
-		c.MinACR, c.RequireMFA, lists[5], c.App, c.InitiateLoginURI, orgMode(c.Organizations), c.Organization,
+		c.MinACR, c.RequireMFA, lists[5], c.App, c.InitiateLoginURI, orgMode(c.Organizations), c.Organization, c.ReleaseConsents,
 	}, nil
 }
 
@@ -68,7 +68,7 @@ func scanClient(row scanner) (clients.Client, error) {
 		&accessTTL, &idTTL, &refreshTTL, &subject,
 		&c.SectorIdentifier, &c.RequirePAR, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
 		&c.SecretHash, &c.PreviousSecretHash, &prevExpires, &created, &updated, &c.MinACR, &c.RequireMFA,
-		&release, &c.App, &c.InitiateLoginURI, &c.Organizations, &c.Organization)
+		&release, &c.App, &c.InitiateLoginURI, &c.Organizations, &c.Organization, &c.ReleaseConsents)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("%w: %w", ErrNotFound, clients.ErrNotFound)
 	}
@@ -123,7 +123,7 @@ func (s *Store) CreateClient(ctx context.Context, c clients.Client, evs ...event
 	}
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO clients (`+clientColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-			$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)`, args...)
+			$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36)`, args...)
 		if err != nil {
 			return fmt.Errorf("insert client: %w", err)
 		}
@@ -183,7 +183,8 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(clients.Cli
 			refresh_token_lifetime_seconds = $18, subject_type = $19, sector_identifier = $20, require_par = $21,
 			backchannel_logout_uri = $22, backchannel_logout_session_required = $23, secret_hash = $24,
 			previous_secret_hash = $25, previous_secret_expires_at = $26, created_at = $27, updated_at = $28, min_acr = $29, require_mfa = $30,
-			release_verified = $31, app = $32, initiate_login_uri = $33, organizations = $34, organization = $35
+			release_verified = $31, app = $32, initiate_login_uri = $33, organizations = $34, organization = $35,
+			release_consents = $36
 			WHERE id = $1`, args...)
 		if err != nil {
 			return fmt.Errorf("update client: %w", err)

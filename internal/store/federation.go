@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/events"
 	"github.com/portvakt/portvakt/internal/federation"
 )
@@ -194,16 +195,15 @@ func (s *Store) LinkIdentity(ctx context.Context, id federation.Identity, evs ..
 }
 
 // CreateUserWithIdentity implements federation.Store.
-func (s *Store) CreateUserWithIdentity(ctx context.Context, u accounts.User, id federation.Identity, evs ...events.Event) error {
+func (s *Store) CreateUserWithIdentity(ctx context.Context, u accounts.User, id federation.Identity, receipts []consents.Receipt, evs ...events.Event) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			u.ID, u.Email, u.EmailNormalized, u.EmailVerified, u.GivenName, u.FamilyName, u.Phone, u.Locale,
-			string(u.Status), nullString(u.ExternalID), string(u.Attributes), u.PasswordHash,
-			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt), fieldList(u.LockedFields)); err != nil {
-			return fmt.Errorf("insert user: %w", err)
+		if err := s.insertUser(ctx, tx, u); err != nil {
+			return err
 		}
 		if err := insertIdentity(ctx, tx, id); err != nil {
+			return err
+		}
+		if err := s.writeReceipts(ctx, tx, receipts); err != nil {
 			return err
 		}
 		return s.appendEvents(ctx, tx, evs...)

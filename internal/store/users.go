@@ -21,17 +21,25 @@ const userColumns = `id, email, email_normalized, email_verified, given_name, fa
 // CreateUser implements accounts.Store.
 func (s *Store) CreateUser(ctx context.Context, u accounts.User, evs ...events.Event) error {
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-			u.ID, u.Email, u.EmailNormalized, u.EmailVerified, u.GivenName, u.FamilyName, u.Phone, u.Locale,
-			string(u.Status), nullString(u.ExternalID), string(u.Attributes), u.PasswordHash,
-			micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt), fieldList(u.LockedFields))
-		if err != nil {
-			return fmt.Errorf("insert user: %w", err)
+		if err := s.insertUser(ctx, tx, u); err != nil {
+			return err
 		}
 		return s.appendEvents(ctx, tx, evs...)
 	})
 	return userConflict(err)
+}
+
+// insertUser inserts u inside tx.
+func (s *Store) insertUser(ctx context.Context, tx *sql.Tx, u accounts.User) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO users (`+userColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		u.ID, u.Email, u.EmailNormalized, u.EmailVerified, u.GivenName, u.FamilyName, u.Phone, u.Locale,
+		string(u.Status), nullString(u.ExternalID), string(u.Attributes), u.PasswordHash,
+		micros(u.CreatedAt), micros(u.UpdatedAt), nullMicros(u.ProfileConfirmedAt), fieldList(u.LockedFields))
+	if err != nil {
+		return fmt.Errorf("insert user: %w", err)
+	}
+	return nil
 }
 
 // userConflict adds the domain's sentinel to a unique-key violation.

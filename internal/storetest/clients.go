@@ -77,6 +77,7 @@ func fullClientFixture(t testing.TB, id string) clients.Client {
 		SectorIdentifier:                 "example.com",
 		RequirePAR:                       true,
 		ReleaseVerified:                  []string{"legal_name", "national_id"},
+		ReleaseConsents:                  true,
 		App:                              "portal",
 		BackchannelLogoutURI:             "https://shop.example.com/logout?from=portvakt",
 		BackchannelLogoutSessionRequired: true,

@@ -44,7 +44,7 @@ func testProviders(t *testing.T, e Engine) {
 		Tenants: []string{"t1", "t2"}, AppleTeamID: "TEAM", AppleKeyID: "KEY", EmailsURL: "https://api.example/emails", RequiredFields: []string{"phone"}}
 	must(t, s.PutProvider(ctx, ms), "PutProvider(new)")
 	u := newUser(t, "put-provider@example.com", "")
-	must(t, s.CreateUserWithIdentity(ctx, u, federation.Identity{ProviderID: "ms", Subject: "s1", UserID: u.ID, CreatedAt: base, LastUsedAt: base}), "CreateUserWithIdentity")
+	must(t, s.CreateUserWithIdentity(ctx, u, federation.Identity{ProviderID: "ms", Subject: "s1", UserID: u.ID, CreatedAt: base, LastUsedAt: base}, nil), "CreateUserWithIdentity")
 	back, err = s.ProviderByID(ctx, "ms")
 	must(t, err, "ProviderByID(options)")
 	if back.Brand != "microsoft" || back.ResponseMode != "form_post" || back.TenantIssuer != ms.TenantIssuer || len(back.Tenants) != 2 ||
@@ -95,13 +95,13 @@ func testIdentities(t *testing.T, e Engine) {
 	u := newUser(t, "jit@example.com", "")
 	u.PasswordHash = ""
 	id := federation.Identity{ProviderID: "p", Subject: "sub-1", UserID: u.ID, Email: u.Email, CreatedAt: base, LastUsedAt: base}
-	must(t, s.CreateUserWithIdentity(ctx, u, id, newEvent(t, "user.registered", "user:"+u.ID, nil)), "CreateUserWithIdentity")
+	must(t, s.CreateUserWithIdentity(ctx, u, id, nil, newEvent(t, "user.registered", "user:"+u.ID, nil)), "CreateUserWithIdentity")
 	got, err := s.IdentityBySubject(ctx, "p", "sub-1")
 	must(t, err, "IdentityBySubject")
 	if got.UserID != u.ID || got.Email != "jit@example.com" {
 		t.Errorf("IdentityBySubject = %+v", got)
 	}
-	if err := s.CreateUserWithIdentity(ctx, newUser(t, "other@example.com", ""), id); !errors.Is(err, accounts.ErrConflict) {
+	if err := s.CreateUserWithIdentity(ctx, newUser(t, "other@example.com", ""), id, nil); !errors.Is(err, accounts.ErrConflict) {
 		t.Errorf("the same upstream account for a second user = %v, want a conflict", err)
 	}
 	if _, err := s.UserByEmail(ctx, "other@example.com"); !errors.Is(err, accounts.ErrNotFound) {

@@ -37,6 +37,9 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, p *page,
 	if h.Privacy != nil {
 		p.Extra["data_on"] = "1"
 	}
+	if h.Consents != nil && len(h.Consents.Purposes) > 0 {
+		p.Extra["privacy_url"] = "/account/privacy"
+	}
 	h.render(w, r, status, "account", p)
 }
 

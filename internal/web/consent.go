@@ -19,6 +19,9 @@ type Consent struct {
 	// Verified are the verified attributes (legal_name, birthdate,
 	// national_id) the application is registered to receive.
 	Verified []string
+	// Consents: the application receives the person's consents (which
+	// purposes they have given).
+	Consents bool
 	// Email is the signed-in person's address, so that someone signed in
 	// with the wrong account notices.
 	Email string
@@ -65,6 +68,9 @@ func (h *Handler) ShowConsent(w http.ResponseWriter, r *http.Request, c Consent)
 		items = append(items, "verified:"+v)
 	}
 	p.Items = scopeItems(p, items)
+	if c.Consents {
+		p.Items = append(p.Items, p.T("consent.consents"))
+	}
 	if c.Email != "" {
 		p.Extra["signed_in_as"] = p.TF("consent.signed_in_as", "Email", c.Email)
 	}

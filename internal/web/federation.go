@@ -11,6 +11,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/flows"
 )
@@ -286,21 +287,22 @@ func (h *Handler) newUpstreamIdentity(w http.ResponseWriter, r *http.Request, f 
 		}
 		http.Redirect(w, r, "/login?flow="+url.QueryEscape(f.ID), http.StatusSeeOther)
 	case errors.Is(err, accounts.ErrNotFound):
-		if len(h.missingFields(r, c)) > 0 || h.TermsURL != "" {
+		if len(h.missingFields(r, c)) > 0 || len(h.Consents.ForRegistration()) > 0 {
 			h.askProfile(w, r, f, c)
 			return
 		}
-		h.registerUpstream(w, r, f, c)
+		h.registerUpstream(w, r, f, c, nil)
 	default:
 		h.fail(w, r, err)
 	}
 }
 
-// registerUpstream makes a new account from the upstream identity c and
-// signs it in (just-in-time registration).
-func (h *Handler) registerUpstream(w http.ResponseWriter, r *http.Request, f flows.Flow, c federation.Claims) {
+// registerUpstream makes a new account from the upstream identity c, with
+// the receipts of the consents given on the way, and signs it in
+// (just-in-time registration).
+func (h *Handler) registerUpstream(w http.ResponseWriter, r *http.Request, f flows.Flow, c federation.Claims, receipts []consents.Receipt) {
 	ctx := r.Context()
-	u, err := h.Federation.Register(ctx, c)
+	u, err := h.Federation.Register(ctx, c, receipts)
 	if err != nil {
 		h.upstreamFailed(w, r, f, err)
 		return

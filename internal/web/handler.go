@@ -13,6 +13,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/i18n"
@@ -92,9 +93,12 @@ type Handler struct {
 	// (given_name, family_name, phone): asked on the registration form,
 	// and after an upstream sign-in that did not send them.
 	RegistrationFields []string
-	// TermsURL, if set, is the terms of service every registration
-	// accepts.
-	TermsURL string
+	// Consents are the purposes people agree to (terms, marketing, …) and
+	// their receipts: asked at registration, at a sign-in when a required
+	// one has a new version, and kept on the privacy page. Nil asks none.
+	Consents *consents.Service
+	// AppNames names applications on the pages; nil names none.
+	AppNames AppNames
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
@@ -120,6 +124,7 @@ func (h *Handler) Init() error {
 	if h.Wake == nil {
 		h.Wake = func() {}
 	}
+	h.addStop(stop{Name: "consents", EveryRequest: true, Pending: h.consentsPending})
 	return nil
 }
 
@@ -193,6 +198,10 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST /account/password", h.submitPasswordChange)
 	mux.HandleFunc("GET /account/applications", h.showApplications)
 	mux.HandleFunc("POST /account/applications/{client}/revoke", h.submitRevokeApplication)
+	mux.HandleFunc("GET /consent/update", h.showConsentUpdate)
+	mux.HandleFunc("POST /consent/update", h.submitConsentUpdate)
+	mux.HandleFunc("GET /account/privacy", h.showPrivacy)
+	mux.HandleFunc("POST /account/privacy/{purpose}/{action}", h.submitPrivacy)
 	mux.HandleFunc("GET /account/profile", h.showProfile)
 	mux.HandleFunc("POST /account/profile", h.submitProfile)
 	mux.HandleFunc("GET /account/confirm-profile", h.showConfirmProfile)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/portvakt/portvakt/internal/accounts"
 	"github.com/portvakt/portvakt/internal/authn"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/flows"
 	"github.com/portvakt/portvakt/internal/orgs"
 )
@@ -101,7 +102,7 @@ func (h *Handler) renderInvitationForm(w http.ResponseWriter, r *http.Request, p
 	p.Text = p.TF("invitation.register_text", "Email", p.Extra["email"])
 	p.Extra["register"] = "1"
 	p.Extra["min_length"] = strconv.Itoa(h.MinPasswordLength)
-	p.Extra["terms_url"] = h.TermsURL
+	h.consentFields(p, h.Consents.ForRegistration())
 	for _, f := range h.RegistrationFields {
 		p.Extra["require_"+f] = "1"
 	}
@@ -136,7 +137,7 @@ func (h *Handler) submitInvitationRegistration(w http.ResponseWriter, r *http.Re
 		}
 	}
 	in.LockedFields = inv.LockedFields
-	p.Form["given_name"], p.Form["family_name"], p.Form["phone"], p.Form["terms"] = in.GivenName, in.FamilyName, in.Phone, r.PostFormValue("terms")
+	p.Form["given_name"], p.Form["family_name"], p.Form["phone"] = in.GivenName, in.FamilyName, in.Phone
 	for _, field := range h.RegistrationFields {
 		if strings.TrimSpace(p.Form[field]) == "" {
 			p.Errors[field] = p.T("field." + field + ".required")
@@ -145,18 +146,17 @@ func (h *Handler) submitInvitationRegistration(w http.ResponseWriter, r *http.Re
 	if in.Password == "" {
 		p.Errors["password"] = p.T("field.password.required")
 	}
-	if h.TermsURL != "" {
-		if p.Form["terms"] != "accepted" {
-			p.Errors["terms"] = p.T("field.terms.required")
-		}
-		in.Terms = h.TermsURL
+	receipts, err := h.registrationConsents(r, p, consents.Via{Channel: consents.ChannelInvitation})
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
+	in.Consents = receipts
 	if wait := h.wait(ctx, check{h.Limits.Register, ipKey(r)}); wait > 0 {
 		h.throttled(w, r, p, wait)
 		return
 	}
 	var u accounts.User
-	var err error
 	if !p.HasErrors() {
 		u, err = h.Accounts.RegisterInvited(ctx, in, inv.ID)
 	}

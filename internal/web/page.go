@@ -89,6 +89,12 @@ type page struct {
 	Profile []profileField
 	// Export is everything kept about the person ("Your data").
 	Export *privacy.Export
+	// Consents are the purposes a form asks for (checkboxes); Purposes
+	// the purposes on the privacy page and the page that asks for new
+	// versions; Receipts the person's consent history.
+	Consents []consentField
+	Purposes []purposeView
+	Receipts []receiptView
 
 	loc *i18n.Localizer
 }

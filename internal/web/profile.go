@@ -10,15 +10,17 @@ import (
 	"strings"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/federation"
 	"github.com/portvakt/portvakt/internal/flows"
 )
 
 // Progressive profiling: a registration through an upstream provider
 // completes only when the fields the deployment (RegistrationFields) and
-// the provider (its required fields) need are known and the terms
-// (TermsURL) are accepted. The person is asked only for what the provider
-// did not send; the upstream identity waits, sealed, in the sign-in flow.
+// the provider (its required fields) need are known and the required
+// purposes (Consents) are accepted; the optional ones are offered on the
+// same page. The person is asked only for what the provider did not send;
+// the upstream identity waits, sealed, in the sign-in flow.
 
 // missingFields are the required fields c lacks, in a fixed order.
 func (h *Handler) missingFields(r *http.Request, c federation.Claims) []string {
@@ -92,7 +94,7 @@ func (h *Handler) renderCompleteProfile(w http.ResponseWriter, r *http.Request, 
 	p.Title = p.T("profile.title")
 	p.Action = "/login/idp/profile?flow=" + url.QueryEscape(p.Flow.ID)
 	p.Extra["email"] = c.Email
-	p.Extra["terms_url"] = h.TermsURL
+	h.consentFields(p, h.Consents.ForRegistration())
 	for _, f := range missing {
 		p.Extra["ask_"+f] = "1"
 	}
@@ -126,11 +128,10 @@ func (h *Handler) submitCompleteProfile(w http.ResponseWriter, r *http.Request) 
 			c.Phone = strings.ReplaceAll(v, " ", "")
 		}
 	}
-	if h.TermsURL != "" {
-		if r.PostFormValue("terms") != "accepted" {
-			p.Errors["terms"] = p.T("field.terms.required")
-		}
-		c.Terms = h.TermsURL
+	receipts, err := h.registrationConsents(r, p, consents.Via{Channel: consents.ChannelUpstreamRegistration})
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	c.Asked = missing
 	// The account's own checks (lengths, phone form) before anything is
@@ -145,7 +146,7 @@ func (h *Handler) submitCompleteProfile(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	// An answer counts once.
-	f, err := h.Flows.Update(ctx, flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
+	f, err = h.Flows.Update(ctx, flows.Login, f.ID, func(f flows.Flow) (flows.Flow, error) {
 		f.PendingProfile = ""
 		return f, nil
 	})
@@ -153,5 +154,5 @@ func (h *Handler) submitCompleteProfile(w http.ResponseWriter, r *http.Request) 
 		h.fail(w, r, err)
 		return
 	}
-	h.registerUpstream(w, r, f, c)
+	h.registerUpstream(w, r, f, c, receipts)
 }

@@ -19,19 +19,20 @@ import (
 
 // TestProgressiveProfiling: a registration through a provider that did
 // not send everything the deployment needs asks for only what is missing,
-// and the terms, before the account exists.
+// and the terms, before the account exists; the terms' receipt is written
+// with it.
 func TestProgressiveProfiling(t *testing.T) {
 	s := newStack(t)
 	m := s.withUpstream(t)
 	s.pages.RegistrationFields = []string{"given_name", "phone"}
-	s.pages.TermsURL = "https://example.com/terms"
+	s.pages.Consents = s.consents(termsOnly("https://example.com/terms"))
 	b := s.browser()
 	m.QueueUser(&mockoidc.MockUser{Subject: "pp-1", Email: "pia@example.com", EmailVerified: true})
 	ask := b.continueWith(b.get("/login"))
 	if !strings.HasPrefix(ask.url, "/login/idp/profile?flow=") || !strings.Contains(ask.body, "Almost done") {
 		t.Fatalf("after the provider: %s, want the profile step\n%s", ask.url, ask.body)
 	}
-	for _, want := range []string{`name="given_name"`, `name="phone"`, `name="terms"`, `href="https://example.com/terms"`, "pia@example.com"} {
+	for _, want := range []string{`name="given_name"`, `name="phone"`, `name="consent_terms"`, `href="https://example.com/terms"`, "pia@example.com"} {
 		if !strings.Contains(ask.body, want) {
 			t.Errorf("the profile step lacks %s", want)
 		}
@@ -50,7 +51,7 @@ func TestProgressiveProfiling(t *testing.T) {
 	if bad.status != http.StatusBadRequest {
 		t.Fatalf("an incomplete profile = %d", bad.status)
 	}
-	for _, want := range []string{"Enter your first name.", "Enter the number with the country code", "Accept the terms of service"} {
+	for _, want := range []string{"Enter your first name.", "Enter the number with the country code", "Accept this to create an account."} {
 		if !strings.Contains(bad.body, want) {
 			t.Errorf("the answer lacks %q", want)
 		}
@@ -58,7 +59,7 @@ func TestProgressiveProfiling(t *testing.T) {
 	if n := countUsers(t, s); n != 0 {
 		t.Fatalf("%d users after an incomplete profile", n)
 	}
-	done := b.submit(bad, map[string]string{"given_name": "Pia", "phone": "+46 70 123 45 67", "terms": "accepted"})
+	done := b.submit(bad, map[string]string{"given_name": "Pia", "phone": "+46 70 123 45 67", "consent_terms": "1"})
 	if done.url != "/account" {
 		t.Fatalf("after the profile step: %s (%d)\n%s", done.url, done.status, done.body)
 	}
@@ -75,12 +76,12 @@ func TestProgressiveProfiling(t *testing.T) {
 		t.Fatal("no user.registered")
 	}
 	data := evs[i].Data
-	if !strings.Contains(string(data), `"source":"social:mock"`) || !strings.Contains(string(data), `"terms":"https://example.com/terms"`) ||
-		!strings.Contains(string(data), `"asked":["given_name","phone"]`) {
+	if !strings.Contains(string(data), `"source":"social:mock"`) || !strings.Contains(string(data), `"asked":["given_name","phone"]`) {
 		t.Errorf("user.registered data %s", data)
 	}
+	expectReceipts(t, s, u.ID, "terms:1:granted:upstream_registration:checkbox")
 	// The step counts once.
-	if again := b.submit(bad, map[string]string{"given_name": "Pia", "phone": "+46701234567", "terms": "accepted"}); again.status != http.StatusGone {
+	if again := b.submit(bad, map[string]string{"given_name": "Pia", "phone": "+46701234567", "consent_terms": "1"}); again.status != http.StatusGone {
 		t.Errorf("the profile step again = %d, want 410", again.status)
 	}
 
@@ -90,7 +91,7 @@ func TestProgressiveProfiling(t *testing.T) {
 	if err := s.store.PutProvider(t.Context(), p); err != nil {
 		t.Fatal(err)
 	}
-	s.pages.RegistrationFields, s.pages.TermsURL = nil, ""
+	s.pages.RegistrationFields, s.pages.Consents = nil, nil
 	b2 := s.browser()
 	m.QueueUser(&mockoidc.MockUser{Subject: "pp-2", Email: "per@example.com", EmailVerified: true, Phone: "+358 40 123 4567"})
 	if res := b2.continueWith(b2.get("/login")); res.url != "/account" {
@@ -102,7 +103,7 @@ func TestProgressiveProfiling(t *testing.T) {
 // needs them accepted and creates nothing without.
 func TestRegistrationTerms(t *testing.T) {
 	s := newStack(t)
-	s.pages.TermsURL = "/terms"
+	s.pages.Consents = s.consents(termsOnly("/terms"))
 	s.pages.RegistrationFields = []string{"family_name"}
 	b := s.browser()
 	form := b.get("/registration")
@@ -110,21 +111,22 @@ func TestRegistrationTerms(t *testing.T) {
 		t.Fatalf("the registration form lacks the terms or the required last name:\n%s", form.body)
 	}
 	bad := b.submit(form, map[string]string{"email": "reg@example.com", "password": goodPassword})
-	if bad.status != http.StatusBadRequest || !strings.Contains(bad.body, "Accept the terms of service") || !strings.Contains(bad.body, "Enter your last name.") {
+	if bad.status != http.StatusBadRequest || !strings.Contains(bad.body, "Accept this to create an account.") || !strings.Contains(bad.body, "Enter your last name.") {
 		t.Fatalf("registration without terms = %d\n%s", bad.status, bad.body)
 	}
 	if n := countUsers(t, s); n != 0 {
 		t.Fatalf("%d users after a refused registration", n)
 	}
-	ok := b.submit(bad, map[string]string{"email": "reg@example.com", "password": goodPassword, "family_name": "Reg", "terms": "accepted"})
+	ok := b.submit(bad, map[string]string{"email": "reg@example.com", "password": goodPassword, "family_name": "Reg", "consent_terms": "1"})
 	if ok.status != http.StatusOK || countUsers(t, s) != 1 {
 		t.Fatalf("registration with terms = %d %s", ok.status, ok.url)
 	}
 	u, _ := s.store.UserByEmail(t.Context(), "reg@example.com")
 	evs := allEventsOf(t, s, "user:"+u.ID)
-	if len(evs) == 0 || !strings.Contains(string(evs[0].Data), `"terms":"/terms"`) || !strings.Contains(string(evs[0].Data), `"source":"password"`) {
-		t.Errorf("user.registered %+v", evs)
+	if len(evs) < 2 || evs[0].Type != "user.registered" || !strings.Contains(string(evs[0].Data), `"source":"password"`) || evs[1].Type != "consent.granted" {
+		t.Errorf("user.registered and consent.granted %+v", evs)
 	}
+	expectReceipts(t, s, u.ID, "terms:1:granted:registration:checkbox")
 }
 
 // TestFormPostAnswer: a provider that posts its answer (Apple) reaches a

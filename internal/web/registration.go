@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/portvakt/portvakt/internal/accounts"
+	"github.com/portvakt/portvakt/internal/consents"
 	"github.com/portvakt/portvakt/internal/flows"
 )
 
@@ -26,7 +27,7 @@ func (h *Handler) renderRegistration(w http.ResponseWriter, r *http.Request, p *
 	p.Action = "/registration?flow=" + p.Flow.ID
 	p.Extra["login_url"] = "/login?" + returnQuery(p.Flow)
 	p.Extra["min_length"] = strconv.Itoa(h.MinPasswordLength)
-	p.Extra["terms_url"] = h.TermsURL
+	h.consentFields(p, h.Consents.ForRegistration())
 	for _, f := range h.RegistrationFields {
 		p.Extra["require_"+f] = "1"
 	}
@@ -50,18 +51,17 @@ func (h *Handler) submitRegistration(w http.ResponseWriter, r *http.Request) {
 	p := h.newPage(w, r, f, "")
 	in.Locale = p.Lang
 	p.Form["email"], p.Form["given_name"], p.Form["family_name"], p.Form["phone"] = in.Email, in.GivenName, in.FamilyName, in.Phone
-	p.Form["terms"] = r.PostFormValue("terms")
 	for _, field := range h.RegistrationFields {
 		if strings.TrimSpace(p.Form[field]) == "" {
 			p.Errors[field] = p.T("field." + field + ".required")
 		}
 	}
-	if h.TermsURL != "" {
-		if p.Form["terms"] != "accepted" {
-			p.Errors["terms"] = p.T("field.terms.required")
-		}
-		in.Terms = h.TermsURL
+	receipts, err := h.registrationConsents(r, p, consents.Via{Channel: consents.ChannelRegistration})
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
+	in.Consents = receipts
 	checks := []check{{h.Limits.Register, ipKey(r)}}
 	if wait := h.wait(ctx, checks...); wait > 0 {
 		h.throttled(w, r, p, wait)

@@ -26,6 +26,7 @@ var pageNames = []string{
 	"confirm_profile",
 	"data", "data_view",
 	"email_change", "password_change", "applications", "confirm_link",
+	"consent_update", "privacy",
 }
 
 // templates parses each page's set (the layout, the partials and the

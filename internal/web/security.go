@@ -284,11 +284,7 @@ func (h *Handler) securityExtras(r *http.Request, p *page) error {
 			p.Orgs = append(p.Orgs, opt)
 		}
 	}
-	if d, ok := accountDone[r.URL.Query().Get("done")]; ok && d.alert {
-		p.Alert = p.T(d.message)
-	} else if ok {
-		p.Notice = p.T(d.message)
-	}
+	doneMessage(r, p)
 	return nil
 }
 
@@ -316,4 +312,8 @@ var accountDone = map[string]struct {
 	"passkey_added":      {"passkey.added", false},
 	"passkey_removed":    {"passkey.removed", false},
 	"deletion_cancelled": {"account.done.deletion_cancelled", false},
+	"consent_given":      {"privacy.done.given", false},
+	"consent_withdrawn":  {"privacy.done.withdrawn", false},
+	"consent_changed":    {"privacy.done.changed", true},
+	"consent_required":   {"privacy.done.required", true},
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/url"
+	"strings"
 )
 
 // A stop is a page a person passes on the way from signing in to where
@@ -17,9 +18,10 @@ type stop struct {
 	// (each authorization request, also with a session already there),
 	// not only a sign-in.
 	EveryRequest bool
-	// Pending returns the path of the stop's page when userID must pass it
-	// before going on (clientID is the application asking, "" at a sign-in
-	// to the account pages), or "".
+	// Pending returns the path of the stop's page (with a query of its
+	// own, if it needs one) when userID must pass it before going on
+	// (clientID is the application asking, "" at a sign-in to the account
+	// pages), or "".
 	Pending func(ctx context.Context, userID, clientID string) (string, error)
 }
 
@@ -54,7 +56,11 @@ func (h *Handler) firstStop(ctx context.Context, userID, clientID, next string, 
 			return "", err
 		}
 		if path != "" {
-			return path + "?" + url.Values{"return_to": {next}}.Encode(), nil
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			return path + sep + url.Values{"return_to": {next}}.Encode(), nil
 		}
 	}
 	return next, nil

@@ -45,6 +45,12 @@ func TestStops(t *testing.T) {
 	if got, _ := h.Pending(ctx, "u1", "app", next); got != "" {
 		t.Errorf("only a sign-in stop pending, provider's check: %q", got)
 	}
+	// A stop's page with a query of its own keeps it.
+	h.stops[1].Pending = func(context.Context, string, string) (string, error) { return "/stop/terms?client_id=app", nil }
+	if got, _ := h.Pending(ctx, "u1", "app", next); got != "/stop/terms?client_id=app&return_to=%2Fauthorize%2Fcallback%3Fid%3Dabc" {
+		t.Errorf("a stop with a query: %q", got)
+	}
+	h.stops[1].Pending = check("terms")
 	broken := errors.New("database down")
 	h.addStop(stop{Name: "broken", EveryRequest: true, Pending: func(context.Context, string, string) (string, error) { return "", broken }})
 	if _, err := h.Pending(ctx, "u1", "app", next); !errors.Is(err, broken) {
