@@ -81,6 +81,16 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request) (accounts.Use
 	return u, ok
 }
 
+// postedSignedIn checks a form posted by the signed-in person: the CSRF
+// token, then the session. It reports false when it has answered.
+func (h *Handler) postedSignedIn(w http.ResponseWriter, r *http.Request) (accounts.User, bool) {
+	if !h.checkCSRF(r) {
+		h.showError(w, r, http.StatusForbidden, "error.csrf")
+		return accounts.User{}, false
+	}
+	return h.signedIn(w, r)
+}
+
 // signedInSession is signedIn with the session.
 func (h *Handler) signedInSession(w http.ResponseWriter, r *http.Request) (accounts.User, session.Session, bool) {
 	ctx := r.Context()

@@ -113,11 +113,7 @@ func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) {
 // confirms the profile too (user.profile_confirmed, see
 // accounts.EditProfile), changed or not.
 func (h *Handler) submitProfile(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	if !ok || !h.accountReady(w, r, u, "/account") {
 		return
 	}

@@ -89,11 +89,7 @@ func (h *Handler) connectedApps(ctx context.Context, u accounts.User) ([]Connect
 // application the person has not let in (another person's, or none) is
 // not found.
 func (h *Handler) submitRevokeApplication(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	if !ok {
 		return
 	}

@@ -76,11 +76,7 @@ func (h *Handler) renderConfirmProfile(w http.ResponseWriter, r *http.Request, p
 // submitConfirmProfile records that the person confirmed their profile as
 // it is, and goes on.
 func (h *Handler) submitConfirmProfile(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	next := nextPage(r)
 	if !ok || !h.accountReady(w, r, u, confirmProfileURL(next, false)) {
 		return
@@ -95,11 +91,7 @@ func (h *Handler) submitConfirmProfile(w http.ResponseWriter, r *http.Request) {
 // submitConfirmProfileEdit saves the corrected profile, which confirms it,
 // and goes on; mistakes come back on the form.
 func (h *Handler) submitConfirmProfileEdit(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	next := nextPage(r)
 	if !ok || !h.accountReady(w, r, u, confirmProfileURL(next, true)) {
 		return

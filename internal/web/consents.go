@@ -178,11 +178,7 @@ func (h *Handler) renderConsentUpdate(w http.ResponseWriter, r *http.Request, p 
 // purposes ticked, and goes on to return_to. A version that changed while
 // the page was open is shown again instead.
 func (h *Handler) submitConsentUpdate(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	if !ok {
 		return
 	}

@@ -91,11 +91,7 @@ func (h *Handler) submitEmailChange(w http.ResponseWriter, r *http.Request) {
 
 // submitEmailCode takes the code mailed to the new address.
 func (h *Handler) submitEmailCode(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	if !ok {
 		return
 	}

@@ -47,11 +47,7 @@ func (h *Handler) joinExtras(r *http.Request, p *page) error {
 
 // submitJoin asks to join an organization by domain, or joins it at once.
 func (h *Handler) submitJoin(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	if !ok {
 		return
 	}

@@ -13,11 +13,7 @@ import (
 // told to end those sessions. The last admin of an organization must hand
 // the role over first. An organization they are not in is not found.
 func (h *Handler) submitLeave(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	if !ok {
 		return
 	}

@@ -86,11 +86,7 @@ func (h *Handler) showPrivacy(w http.ResponseWriter, r *http.Request) {
 // purpose, or accepts a required purpose's current version (grant), for
 // the signed-in person: channel account, by a button.
 func (h *Handler) submitPrivacy(w http.ResponseWriter, r *http.Request) {
-	if !h.checkCSRF(r) {
-		h.showError(w, r, http.StatusForbidden, "error.csrf")
-		return
-	}
-	u, ok := h.signedIn(w, r)
+	u, ok := h.postedSignedIn(w, r)
 	if !ok {
 		return
 	}
