@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -22,7 +23,32 @@ type AttributeRule struct {
 	Pattern string `koanf:"pattern" json:"pattern,omitempty"`
 	// Enum lists the values a string may take.
 	Enum []string `koanf:"enum" json:"enum,omitempty"`
+	// SelfService says what the person does with the attribute on the
+	// account page: SelfServiceHide (the default: not shown at all),
+	// SelfServiceShow (shown read-only) or SelfServiceEdit (edited).
+	SelfService string `koanf:"self_service" json:"self_service,omitempty"`
+	// Label is the attribute's name as pages show it, by language (en,
+	// sv, fi); English is required for an attribute that is shown.
+	Label map[string]string `koanf:"label" json:"label,omitempty"`
+	// Hint is an optional help text under the attribute, by language.
+	Hint map[string]string `koanf:"hint" json:"hint,omitempty"`
 }
+
+// What the person does with an attribute on the account page
+// (AttributeRule.SelfService).
+const (
+	// SelfServiceHide: the attribute is not shown to the person (a credit
+	// limit, a customer number); the default.
+	SelfServiceHide = "hide"
+	// SelfServiceShow: the account page shows the attribute read-only.
+	SelfServiceShow = "show"
+	// SelfServiceEdit: the person edits the attribute on the account page.
+	SelfServiceEdit = "edit"
+)
+
+// AttributeLanguages are the languages labels and hints may be given in,
+// English first (the fallback).
+var AttributeLanguages = []string{"en", "sv", "fi"}
 
 // AttributeSchema validates users' custom attributes. Without a schema any
 // JSON object up to maxAttributesBytes is accepted; with one, only the
@@ -54,6 +80,28 @@ func NewAttributeSchema(rules map[string]AttributeRule) (*AttributeSchema, error
 			}
 		default:
 			errs = append(errs, fmt.Errorf("attribute %s: type %q is not string, number or boolean", name, r.Type))
+		}
+		switch r.SelfService {
+		case "":
+			r.SelfService = SelfServiceHide
+		case SelfServiceHide, SelfServiceShow, SelfServiceEdit:
+		default:
+			errs = append(errs, fmt.Errorf("attribute %s: self_service %q is not hide, show or edit", name, r.SelfService))
+		}
+		for _, key := range []struct {
+			name  string
+			texts map[string]string
+		}{{"label", r.Label}, {"hint", r.Hint}} {
+			for _, lang := range sortedKeys(key.texts) {
+				if !contains(AttributeLanguages, lang) {
+					errs = append(errs, fmt.Errorf("attribute %s: %s: language %q is not one of en, sv, fi", name, key.name, lang))
+				} else if strings.TrimSpace(key.texts[lang]) == "" {
+					errs = append(errs, fmt.Errorf("attribute %s: %s.%s is empty", name, key.name, lang))
+				}
+			}
+		}
+		if (r.SelfService == SelfServiceShow || r.SelfService == SelfServiceEdit) && strings.TrimSpace(r.Label["en"]) == "" {
+			errs = append(errs, fmt.Errorf("attribute %s: self_service %s needs a label with at least en (English)", name, r.SelfService))
 		}
 		if r.MaxLength == 0 {
 			r.MaxLength = 1000
@@ -165,4 +213,167 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Rule returns the rule of the attribute name, and whether the schema has
+// one. A nil schema has none.
+func (s *AttributeSchema) Rule(name string) (AttributeRule, bool) {
+	if s == nil {
+		return AttributeRule{}, false
+	}
+	r, ok := s.rules[name]
+	return r, ok
+}
+
+// SelfService returns the names of the attributes the account page shows
+// (SelfServiceShow and SelfServiceEdit), in name order; a nil schema has
+// none.
+func (s *AttributeSchema) SelfService() []string {
+	if s == nil {
+		return nil
+	}
+	var names []string
+	for _, name := range sortedKeys(s.rules) {
+		if m := s.rules[name].SelfService; m == SelfServiceShow || m == SelfServiceEdit {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// PersonMayEdit reports whether people edit the attribute name themselves
+// (SelfServiceEdit).
+func (s *AttributeSchema) PersonMayEdit(name string) bool {
+	r, ok := s.Rule(name)
+	return ok && r.SelfService == SelfServiceEdit
+}
+
+// Text returns the text of an attribute's label or hint (texts) in lang,
+// falling back to English, then to fallback.
+func Text(texts map[string]string, lang, fallback string) string {
+	if v := texts[lang]; v != "" {
+		return v
+	}
+	if v := texts["en"]; v != "" {
+		return v
+	}
+	return fallback
+}
+
+// Label returns how pages name the attribute name in lang: its label in
+// lang, else in English, else the name itself.
+func (s *AttributeSchema) Label(name, lang string) string {
+	r, _ := s.Rule(name)
+	return Text(r.Label, lang, name)
+}
+
+// Hint returns the attribute's hint in lang, else in English, else "".
+func (s *AttributeSchema) Hint(name, lang string) string {
+	r, _ := s.Rule(name)
+	return Text(r.Hint, lang, "")
+}
+
+// AttributeValues decodes a user's attributes object into its values by
+// name; an empty or broken object has none.
+func AttributeValues(raw json.RawMessage) map[string]json.RawMessage {
+	values := map[string]json.RawMessage{}
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &values)
+		if values == nil {
+			values = map[string]json.RawMessage{}
+		}
+	}
+	return values
+}
+
+// mergeAttributes applies set (name → JSON value; null or an empty value
+// removes the attribute) to the attributes object cur. It returns the new
+// object, the changes as user.updated names them ("attributes.<name>"
+// with the old and new values, nil for absent) and the names of the
+// attributes that changed. An attribute set to the value it has is no
+// change; the object is rewritten only when something changed, so that
+// attributes set does not name are kept exactly as they were.
+func mergeAttributes(cur json.RawMessage, set map[string]json.RawMessage) (json.RawMessage, map[string]any, []string, error) {
+	if len(set) == 0 {
+		return cur, nil, nil, nil
+	}
+	values := AttributeValues(cur)
+	changes := map[string]any{}
+	var changed []string
+	for _, name := range sortedKeys(set) {
+		v := set[name]
+		old, had := values[name]
+		remove := len(v) == 0 || string(v) == "null"
+		var oldV, newV any
+		if had {
+			if err := json.Unmarshal(old, &oldV); err != nil {
+				return nil, nil, nil, fmt.Errorf("attribute %s: %w", name, err)
+			}
+		}
+		if !remove {
+			if err := json.Unmarshal(v, &newV); err != nil {
+				return nil, nil, nil, FieldError{"attributes." + name, "invalid", "is not a JSON value"}
+			}
+		}
+		if (remove && !had) || (!remove && had && jsonEqual(old, v)) {
+			continue
+		}
+		if remove {
+			delete(values, name)
+		} else {
+			values[name] = v
+		}
+		changes["attributes."+name] = map[string]any{"old": oldV, "new": newV}
+		changed = append(changed, name)
+	}
+	if len(changed) == 0 {
+		return cur, nil, nil, nil
+	}
+	out, err := json.Marshal(values)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return out, changes, changed, nil
+}
+
+// jsonEqual reports whether two JSON values are the same value.
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+// validateChanged checks the merged attributes object against the schema
+// and keeps the problems of the attributes in changed, and of the object
+// as a whole: an attribute the change leaves as it was is not judged again
+// (a required attribute the CRM has not set yet does not stop the
+// person's change of another).
+func (s *AttributeSchema) validateChanged(merged json.RawMessage, changed []string) error {
+	var errs []error
+	for _, e := range flattenJoined(s.Validate(merged)) {
+		var fe FieldError
+		if errors.As(e, &fe) && strings.HasPrefix(fe.Field, "attributes.") && !contains(changed, strings.TrimPrefix(fe.Field, "attributes.")) {
+			continue
+		}
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+func flattenJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flattenJoined(e)...)
+		}
+		return out
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
 }

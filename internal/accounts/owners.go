@@ -127,7 +127,26 @@ func (s *Service) CheckOwned(cur User, up Update, owners ...string) error {
 			errs = append(errs, OwnedError(f.name, owner))
 		}
 	}
+	_, _, changed, err := mergeAttributes(cur.Attributes, up.Attributes)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, name := range changed {
+		if owner := s.attributeOwner(name); !slices.Contains(owners, owner) {
+			errs = append(errs, OwnedError("attributes."+name, owner))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// attributeOwner is who owns the custom attribute name: the person for an
+// attribute they edit on the account page (SelfServiceEdit), the CRM for
+// every other one.
+func (s *Service) attributeOwner(name string) string {
+	if s.Attributes.PersonMayEdit(name) {
+		return OwnerPerson
+	}
+	return OwnerCRM
 }
 
 // Refresh brings the fields of user id that the identity provider owns up

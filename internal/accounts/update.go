@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -27,6 +28,11 @@ type Update struct {
 	Phone      *string
 	Locale     *string
 	ExternalID *string
+	// Attributes sets the custom attributes it names (a JSON value each;
+	// null removes one) and leaves every other attribute as it is. The
+	// attributes object after the change must pass the schema for the
+	// attributes changed (see Service.Attributes).
+	Attributes map[string]json.RawMessage
 }
 
 // Update applies up to the user with id on behalf of actor, if the user is
@@ -66,10 +72,22 @@ func (s *Service) update(ctx context.Context, id string, up Update, ifVersion, a
 		set(&next.Phone, up.Phone)
 		set(&next.Locale, up.Locale)
 		set(&next.ExternalID, up.ExternalID)
-		if err := next.Validate(); err != nil {
+		attrs, attrChanges, changed, err := mergeAttributes(cur.Attributes, up.Attributes)
+		if err != nil {
+			return Change{}, err
+		}
+		next.Attributes = attrs
+		var attrErr error
+		if len(changed) > 0 {
+			attrErr = s.Attributes.validateChanged(attrs, changed)
+		}
+		if err := errors.Join(next.Validate(), attrErr); err != nil {
 			return Change{}, err
 		}
 		changes := map[string]any{}
+		for k, v := range attrChanges {
+			changes[k] = v
+		}
 		for _, f := range []struct {
 			name     string
 			old, new string
