@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
+
+	"github.com/portvakt/portvakt/internal/accounts"
 )
 
 // loadTestConfig loads the configuration from args and an environment map.
@@ -194,6 +196,51 @@ func TestConfigAttributeOwners(t *testing.T) {
 	}
 	if c.AttributeOwners["locale"] != "idp" {
 		t.Errorf("attribute_owners from the environment: got %v, want locale=idp", c.AttributeOwners)
+	}
+}
+
+// TestConfigUserAttributes: labels, hints and self_service come from the
+// file; an existing schema without them stays valid (hidden); every bad
+// rule is reported at once, by attribute.
+func TestConfigUserAttributes(t *testing.T) {
+	good := writeTestFile(t, "portvakt.yaml", `user_attributes:
+  customer_number: {type: string, pattern: "[0-9]{6}"}
+  nickname:
+    type: string
+    self_service: edit
+    label: {en: Nickname, sv: Smeknamn, fi: Lempinimi}
+    hint: {en: What we call you}
+  segment: {type: string, enum: [retail, business], self_service: show, label: {en: Segment}}
+`)
+	c, err := loadTestConfig(t, nil, map[string]string{"PORTVAKT_CONFIG": good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]accounts.AttributeRule{
+		"customer_number": {Type: "string", Pattern: "[0-9]{6}"},
+		"nickname":        {Type: "string", SelfService: "edit", Label: map[string]string{"en": "Nickname", "sv": "Smeknamn", "fi": "Lempinimi"}, Hint: map[string]string{"en": "What we call you"}},
+		"segment":         {Type: "string", Enum: []string{"retail", "business"}, SelfService: "show", Label: map[string]string{"en": "Segment"}},
+	}
+	if diff := cmp.Diff(want, c.UserAttributes); diff != "" {
+		t.Errorf("user_attributes from the file (-want +got):\n%s", diff)
+	}
+
+	bad := writeTestFile(t, "bad.yaml", `user_attributes:
+  tier: {type: string, self_service: write}
+  segment: {type: string, self_service: show}
+  nickname: {type: string, self_service: edit, label: {sv: Smeknamn}}
+  note: {type: string, label: {en: Note, de: Notiz}}
+`)
+	_, err = loadTestConfig(t, nil, map[string]string{"PORTVAKT_CONFIG": bad})
+	if err == nil || exitCode(err) != exitUsage {
+		t.Fatalf("got %v, want a configuration error", err)
+	}
+	for _, w := range []string{"user_attributes", `tier: self_service "write" is not hide, show or edit`,
+		"segment: self_service show needs a label with at least en (English)", "nickname: self_service edit needs a label",
+		`note: label: language "de" is not one of en, sv, fi`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %q", err, w)
+		}
 	}
 }
 
