@@ -29,6 +29,20 @@ type profileField struct {
 	Hint     string
 	// Autocomplete is the input's autocomplete token.
 	Autocomplete string
+	// InputHint is the help text under an input.
+	InputHint string
+	// Kind is how a custom attribute is edited: "text", "number"
+	// (inputmode decimal), "select" (an enum, with Options) or "checkbox"
+	// (Checked when true); "" for the standard fields.
+	Kind    string
+	Options []attributeOption
+	Checked bool
+}
+
+// attributeOption is one choice of an enum attribute's select.
+type attributeOption struct {
+	Value, Label string
+	Selected     bool
 }
 
 // autocomplete are the autocomplete tokens of the profile inputs.
@@ -60,8 +74,12 @@ func (h *Handler) profileExtras(p *page) {
 		if pf.Shown == "" {
 			pf.Shown = p.T("account.profile.not_set")
 		}
+		if f == "phone" && pf.Editable {
+			pf.InputHint = p.T("field.phone.hint")
+		}
 		p.Profile = append(p.Profile, pf)
 	}
+	h.attributeExtras(p)
 }
 
 func profileValue(u accounts.User, field string) string {
@@ -159,6 +177,7 @@ func (h *Handler) profileForm(r *http.Request, p *page) accounts.Update {
 			p.Errors[field] = p.T("field.locale.invalid")
 		}
 	}
+	h.attributeForm(r, p, &up)
 	return up
 }
 
@@ -172,5 +191,6 @@ func (h *Handler) profileErrors(p *page, err error) bool {
 			p.Errors[fe.Field] = p.T("account.profile." + fe.Code)
 		}
 	}
+	h.attributeErrors(p, err)
 	return h.fieldErrors(p, err)
 }
