@@ -170,7 +170,7 @@ test('"Not now" without JavaScript on a phone, in the person\'s Swedish: nothing
 test('an organization admin sees whose profile may be out of date, and only those on request; another organization\'s admin sees nothing', async ({ page, rec, open }) => {
   const { acme } = state.server.setup;
   await signIn(rec, { email: anna, password });
-  await rec.click(page.getByRole('link', { name: t('en', 'account.organization_manage') }), 'org');
+  await rec.click(page.getByRole('link', { name: t('en', 'account.organization_manage_named', { Name: 'Acme Oy' }) }), 'org');
   await expectPage(rec, { path: `/org/${acme.id}`, status: 200, h1: 'Acme Oy', text: [t('en', 'org.stale_count', { Count: 1, Total: 3 }), t('en', 'org.stale_hint')] });
   const member = (email) => page.locator('article.member', { hasText: email });
   const old = member(olle.email);

@@ -70,7 +70,7 @@ export async function organizationTests(engine) {
     const { acme } = state.server.setup;
     // Anna manages Acme from her account page.
     await signIn(rec, { email: anna, password });
-    await rec.click(page.getByRole('link', { name: t('en', 'account.organization_manage') }), 'org');
+    await rec.click(page.getByRole('link', { name: t('en', 'account.organization_manage_named', { Name: 'Acme Oy' }) }), 'org');
     await expectPage(rec, { path: `/org/${acme.id}`, status: 200, h1: 'Acme Oy', text: [mats, eva] });
     const matsRoles = page.getByRole('group', { name: t('en', 'org.roles_of', { Email: mats }) });
     await matsRoles.getByLabel(/^buyer/).check();
