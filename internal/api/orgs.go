@@ -342,8 +342,7 @@ func (h *Handler) getMember(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	u, err := h.Accounts.Store.UserByID(r.Context(), m.UserID)
-	if err != nil {
-		h.fail(w, r, err)
+	if !h.found(w, r, err, accounts.ErrNotFound, "The user is not a member of the organization.") {
 		return
 	}
 	writeJSON(w, http.StatusOK, h.memberView(m, u))
