@@ -114,6 +114,15 @@ func strings1(ctx context.Context, q queryer, query string, args ...any) ([]stri
 
 // CancelDeletion implements privacy.Store.
 func (s *Store) CancelDeletion(ctx context.Context, userID string, ev events.Event) (bool, error) {
+	// Every sign-in asks; almost none has a deletion pending. A read on the
+	// read pool answers those without a write transaction.
+	var pending int
+	if err := s.read.QueryRowContext(ctx, `SELECT COUNT(*) FROM account_deletions WHERE user_id = $1`, userID).Scan(&pending); err != nil {
+		return false, fmt.Errorf("read deletion: %w", err)
+	}
+	if pending == 0 {
+		return false, nil
+	}
 	var found bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM account_deletions WHERE user_id = $1`, userID)
